@@ -1,0 +1,36 @@
+/* Every cap on hostile input, with the reason for its value. A value reaching a cap is an
+ * error with a message, never a silent clamp. */
+#ifndef HR_LIMITS_H
+#define HR_LIMITS_H
+
+/* GGUF: real models have < 1,000 metadata keys and < 5,000 tensors; vocabularies up to
+ * ~260k tokens (Gemma). The caps leave ample room while bounding allocation before the
+ * file has proven it holds that many entries. */
+#define HR_GGUF_MAX_KV 65536
+#define HR_GGUF_MAX_TENSORS 65536
+#define HR_GGUF_MAX_ARRAY (1u << 24)        /* elements in one metadata array */
+#define HR_GGUF_MAX_STRING (1u << 26)       /* bytes in one string (chat templates ~ 10 KiB) */
+#define HR_GGUF_MAX_NAME 256                /* tensor names are < 64 bytes in practice */
+#define HR_GGUF_MAX_DIMS 4
+#define HR_GGUF_MAX_ALIGNMENT 65536
+
+/* Tokenizer: vocabularies above 1M tokens do not exist; a single piece over 1 KiB is junk. */
+#define HR_TOK_MAX_VOCAB (1u << 20)
+#define HR_TOK_MAX_PIECE 1024
+
+/* Model shape: bounds that every released llama-family model sits well inside. */
+#define HR_MODEL_MAX_LAYERS 512
+#define HR_MODEL_MAX_EMBD 65536
+#define HR_MODEL_MAX_HEADS 1024
+#define HR_MODEL_MAX_CTX (1u << 20)
+
+/* Requests: a prompt may not exceed the context anyway; this bounds work before tokenizing. */
+#define HR_MAX_PROMPT_BYTES (16u << 20)
+#define HR_MAX_MESSAGES 4096
+#define HR_MAX_STOP 4
+#define HR_MAX_THREADS 256
+
+/* HTTP: OpenAI accepts bodies of a few MiB; 16 MiB is the default --max-body. */
+#define HR_HTTP_DEFAULT_MAX_BODY (16u << 20)
+
+#endif

@@ -1,0 +1,111 @@
+/* The engine's whole public surface. Callers (api/, daemon/, subcommands) include only this.
+ *
+ * Two ways in:
+ *  - Direct: hr_model_load, hr_tok_*, hr_chat_render, hr_ctx_eval, hr_sampler_* for one-shot
+ *    use on the caller's thread (`hearth run`).
+ *  - Served: hr_engine_new starts an engine thread that owns a model, takes requests from an
+ *    inbox (submit, cancel), runs them (several sequences interleaved, one token each per
+ *    step), and appends events (text, done) to an outbox; after appending it calls the notify
+ *    callback once per batch of events, which the daemon turns into uv_async_send. The engine
+ *    knows requests by id only. */
+#ifndef HR_ENGINE_H
+#define HR_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/diag.h"
+#include "base/err.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "gguf/gguf.h"
+#include "kernels/kernels.h"
+#include "model/model.h"
+#include "model/synth.h"
+#include "sampler/sampler.h"
+#include "template/chat.h"
+#include "tokenizer/tok.h"
+
+#define HEARTH_VERSION "0.1.0"
+
+struct hr_engine_params {
+    uint32_t n_threads;  /* compute threads for the forward pass */
+    uint32_t n_ctx;      /* context per sequence (0: the model's training context, capped) */
+    uint32_t n_parallel; /* sequences run at once; more wait in the queue */
+    uint32_t max_queue;  /* waiting requests beyond which submit answers HR_EFULL */
+};
+
+/* A generation request. Everything is copied by hr_engine_submit. Exactly one of prompt
+ * (raw text, tokenized with BOS/EOS as the vocab says) or msgs (rendered through the model's
+ * chat template) is set. */
+struct hr_gen_request {
+    uint64_t id;
+    const char *prompt;
+    size_t prompt_len;
+    const struct hr_chat_msg *msgs;
+    size_t n_msgs;
+    uint32_t max_tokens; /* 0: until the context is full */
+    struct hr_sampler_params sampling;
+    bool ignore_eos;
+};
+
+enum hr_event_kind {
+    HR_EV_TEXT, /* a piece of generated text (complete UTF-8) */
+    HR_EV_DONE, /* the last event of a request */
+};
+
+enum hr_finish {
+    HR_FINISH_STOP,     /* end-of-generation token */
+    HR_FINISH_LENGTH,   /* max_tokens or the context reached */
+    HR_FINISH_CANCELED, /* hr_engine_cancel */
+    HR_FINISH_ERROR,    /* err/err_msg say why; nothing was generated after it */
+};
+
+struct hr_event {
+    struct hr_event *next;
+    uint64_t req_id;
+    enum hr_event_kind kind;
+    /* HR_EV_TEXT */
+    char *text; /* owned by the event, NUL-terminated */
+    size_t n_text;
+    /* HR_EV_DONE */
+    enum hr_finish finish;
+    int err;                  /* HR_E* when finish == HR_FINISH_ERROR */
+    char err_msg[256];
+    uint32_t n_prompt;        /* prompt tokens */
+    uint32_t n_completion;    /* generated tokens */
+    uint32_t queue_ms;        /* submit -> first engine step of this request */
+    uint32_t first_token_ms;  /* submit -> first generated token */
+};
+
+/* Called on the engine thread after events were appended; must not block (uv_async_send). */
+typedef void (*hr_engine_notify_fn)(void *ud);
+
+struct hr_engine;
+
+/* Starts the engine thread. Takes ownership of model (freed by hr_engine_free, also on
+ * failure). Loop thread at start-up. */
+int hr_engine_new(struct hr_engine **out, struct hr_model *take_model,
+                  const struct hr_engine_params *p, hr_engine_notify_fn notify, void *ud,
+                  struct hr_diag *d);
+/* Stops the thread (running requests end with HR_FINISH_CANCELED events, which are freed
+ * unseen) and frees everything. Loop thread at shutdown. */
+void hr_engine_free(struct hr_engine *e);
+const struct hr_model *hr_engine_model(const struct hr_engine *e);
+uint32_t hr_engine_n_ctx(const struct hr_engine *e);
+
+/* Queues a request. HR_EFULL when max_queue requests are waiting, HR_EINVAL for bad
+ * parameters (diag names the field), HR_ESHUTDOWN when stopping. Any thread. */
+int hr_engine_submit(struct hr_engine *e, const struct hr_gen_request *r, struct hr_diag *d);
+/* Asks the engine to stop a request; it answers with a HR_EV_DONE (canceled) event unless the
+ * request had already finished. Any thread. */
+void hr_engine_cancel(struct hr_engine *e, uint64_t req_id);
+/* Takes every pending event, oldest first, as a list the caller frees with
+ * hr_event_free_list. Any thread (the loop's async callback). */
+struct hr_event *hr_engine_take_events(struct hr_engine *e);
+void hr_event_free_list(struct hr_event *ev);
+
+const char *hr_finish_name(enum hr_finish f); /* "stop", "length", "canceled", "error" */
+
+#endif

@@ -1,0 +1,48 @@
+/* Numeric kernels: fp16 conversion, per-type row dequantization and dot products, quantization
+ * for make-model, and a small thread pool that splits work inside one engine step. This slice
+ * has plain-C reference kernels for F32, F16, BF16, Q8_0 and Q4_0; SIMD versions come later
+ * behind the same table. Any thread unless noted. */
+#ifndef HR_KERNELS_H
+#define HR_KERNELS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../base/dtype.h"
+
+struct hr_pool;
+
+float hr_f16_to_f32(uint16_t h);
+uint16_t hr_f32_to_f16(float f); /* round to nearest even */
+float hr_bf16_to_f32(uint16_t h);
+
+/* True when the dequantize/dot kernels below support the type. */
+bool hr_kernel_supported(uint32_t type);
+/* Dequantizes n elements (n a multiple of the block size) of a row of `type` into out. */
+void hr_dequant_row(uint32_t type, const void *row, float *out, size_t n);
+/* Quantizes n floats into a row of `type` (F32, F16, Q8_0, Q4_0). */
+void hr_quant_row(uint32_t type, const float *in, void *row, size_t n);
+float hr_dot_f32(const float *a, const float *b, size_t n);
+
+/* y[r] = dot(row r of W, x) for r in [0, n_rows), W of `type` with row_bytes per row and
+ * n_cols elements per row; one token. */
+void hr_matvec(uint32_t type, const void *w, size_t row_bytes, size_t n_rows, size_t n_cols,
+               const float *x, float *y, struct hr_pool *pool);
+
+/* Y[t][r] = dot(row r of W, X[t]) for n_tok tokens (X is n_tok x n_cols, Y n_tok x n_rows);
+ * the prefill path. May use OpenBLAS for large float matrices. */
+void hr_matmul(uint32_t type, const void *w, size_t row_bytes, size_t n_rows, size_t n_cols,
+               const float *x, size_t n_tok, float *y, struct hr_pool *pool);
+
+/* Thread pool: n_threads - 1 workers plus the caller. hr_pool_run calls fn(ud, i, n) for
+ * every i in [0, n) split across threads and returns when all are done. Engine thread only. */
+typedef void (*hr_pool_fn)(void *ud, size_t begin, size_t end);
+
+int hr_pool_new(struct hr_pool **out, int n_threads);
+void hr_pool_free(struct hr_pool *p);
+int hr_pool_threads(const struct hr_pool *p);
+/* Splits [0, n) into contiguous ranges, one per thread; pool may be NULL (runs inline). */
+void hr_pool_run(struct hr_pool *p, size_t n, hr_pool_fn fn, void *ud);
+
+#endif

@@ -1,0 +1,91 @@
+/* A loaded model: hyper-parameters and weight views bound from GGUF metadata, the tokenizer,
+ * and the single-sequence forward pass of this slice (architecture `llama`: RMSNorm, RoPE in
+ * adjacent-pair order, grouped-query attention over a KV cache, SwiGLU, tied or separate
+ * output). Weights stay a read-only mmap. A model is immutable after load and may be shared by
+ * several contexts; a context belongs to one thread at a time. */
+#ifndef HR_MODEL_H
+#define HR_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../base/diag.h"
+#include "../gguf/gguf.h"
+#include "../kernels/kernels.h"
+#include "../tokenizer/tok.h"
+
+struct hr_weight {
+    const void *data; /* view into the mapping */
+    uint32_t type;    /* enum hr_dtype */
+    uint64_t n_rows;  /* ne[1] (output features); 1 for vectors */
+    uint64_t n_cols;  /* ne[0] (input features) */
+    uint64_t row_bytes;
+};
+
+struct hr_layer {
+    struct hr_weight attn_norm; /* [n_embd] F32 */
+    struct hr_weight wq;        /* [n_embd] -> [n_head * head_dim] */
+    struct hr_weight wk;        /* [n_embd] -> [n_head_kv * head_dim] */
+    struct hr_weight wv;        /* [n_embd] -> [n_head_kv * head_dim] */
+    struct hr_weight wo;        /* [n_head * head_dim] -> [n_embd] */
+    struct hr_weight ffn_norm;  /* [n_embd] F32 */
+    struct hr_weight w_gate;    /* [n_embd] -> [n_ff] */
+    struct hr_weight w_up;      /* [n_embd] -> [n_ff] */
+    struct hr_weight w_down;    /* [n_ff] -> [n_embd] */
+};
+
+struct hr_model {
+    /* public, read-only after load */
+    char arch[32];
+    char name[128];           /* general.name or the file's base name */
+    char path[4096];          /* the file as given */
+    uint64_t file_bytes;
+    uint32_t file_type;       /* dominant weight type (enum hr_dtype) */
+    uint32_t n_vocab;
+    uint32_t n_embd;
+    uint32_t n_layer;
+    uint32_t n_head;
+    uint32_t n_head_kv;
+    uint32_t head_dim;        /* n_embd / n_head */
+    uint32_t n_rot;           /* rope.dimension_count */
+    uint32_t n_ff;
+    uint32_t n_ctx_train;
+    float rope_theta;
+    float norm_eps;
+    bool is_tied;             /* output.weight absent: classifier is token_embd */
+    char *chat_template;      /* tokenizer.chat_template (NUL-terminated copy) or NULL */
+    struct hr_tok *tok;
+    /* weights */
+    struct hr_weight tok_embd; /* [n_embd] x n_vocab rows */
+    struct hr_weight output_norm;
+    struct hr_weight output;   /* == tok_embd when tied */
+    struct hr_layer *layers;
+    struct hr_gguf *gguf;
+};
+
+/* Loads a GGUF model. Any unsupported architecture or tensor type, a missing tensor or a shape
+ * that disagrees with the metadata fails with a diag naming it. Caller frees with
+ * hr_model_free. Any thread (file reads: never the event loop). */
+int hr_model_load(struct hr_model **out, const char *path, struct hr_diag *d);
+void hr_model_free(struct hr_model *m);
+/* A short description: "llama 0.26M F32" style, for logs and /v1/models. */
+const char *hr_model_type_name(const struct hr_model *m);
+
+/* Per-sequence state: KV cache for n_ctx positions and the scratch buffers of one forward
+ * pass. No allocation happens inside hr_ctx_eval. */
+struct hr_ctx;
+
+int hr_ctx_new(struct hr_ctx **out, const struct hr_model *m, uint32_t n_ctx);
+void hr_ctx_free(struct hr_ctx *c);
+uint32_t hr_ctx_n_ctx(const struct hr_ctx *c);
+/* Evaluates n tokens at positions pos..pos+n-1 (the cache must hold positions < pos) and
+ * writes the logits of the last one (n_vocab floats) to logits, which may be NULL.
+ * HR_ECONTEXT when pos + n > n_ctx. pool may be NULL. */
+int hr_ctx_eval(struct hr_ctx *c, const int32_t *tokens, uint32_t n, uint32_t pos,
+                float *logits, struct hr_pool *pool);
+/* Like hr_ctx_eval but keeps the logits of every position: all_logits is n x n_vocab. */
+int hr_ctx_eval_all(struct hr_ctx *c, const int32_t *tokens, uint32_t n, uint32_t pos,
+                    float *all_logits, struct hr_pool *pool);
+
+#endif

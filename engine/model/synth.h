@@ -1,0 +1,33 @@
+/* make-model: writes a valid GGUF v3 `llama` model with seeded random weights in one of the
+ * preset shapes, so tests, benchmarks and the daemon's first start need no downloaded weights.
+ * With a vocab GGUF the tokenizer (tokens, scores/merges, types, special ids, pre-tokenizer,
+ * chat template) is copied from it; without one, a small built-in SentencePiece-style byte
+ * vocabulary with ChatML control tokens is written. Any thread (writes a file). */
+#ifndef HR_SYNTH_H
+#define HR_SYNTH_H
+
+#include <stdint.h>
+
+#include "../base/diag.h"
+
+struct hr_synth_preset {
+    const char *name;
+    uint32_t n_embd, n_layer, n_head, n_head_kv, n_ff, n_ctx;
+    float rope_theta;
+};
+
+/* "tiny", "smol", "1b"; NULL when unknown. */
+const struct hr_synth_preset *hr_synth_preset_find(const char *name);
+
+struct hr_synth_params {
+    const char *preset;     /* preset name */
+    uint32_t type;          /* HR_TYPE_F32, F16, Q8_0 or Q4_0 for the matrices */
+    const char *out_path;   /* written via a temporary file and rename */
+    const char *vocab_path; /* NULL: built-in byte vocabulary */
+    uint64_t seed;
+    const char *name;       /* general.name; NULL: "hearth-<preset>" */
+};
+
+int hr_synth_write(const struct hr_synth_params *p, struct hr_diag *d);
+
+#endif

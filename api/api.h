@@ -1,0 +1,90 @@
+/* The OpenAI protocol layer: request JSON -> validated engine requests, engine results ->
+ * response JSON (objects, SSE chunks, error envelopes). It never opens a socket or a database:
+ * daemon/ calls it with bytes and sends what it returns. Loop thread (pure functions). */
+#ifndef HR_API_H
+#define HR_API_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/engine.h"
+
+/* An error answer: HTTP status plus OpenAI's envelope fields. */
+struct hr_api_error {
+    int status;       /* 400, 404, ... */
+    const char *type; /* "invalid_request_error", "server_error", ... */
+    const char *code; /* NULL or "model_not_found", "context_length_exceeded", ... */
+    char param[64];   /* "" for null */
+    char message[512];
+};
+
+/* Fills e; message is printf-style. Returns e for chaining. */
+struct hr_api_error *hr_api_error_set(struct hr_api_error *e, int status, const char *type,
+                                      const char *code, const char *param, const char *fmt,
+                                      ...) __attribute__((format(printf, 6, 7)));
+/* Maps an engine error code (and its message) onto status/type/code. */
+void hr_api_error_from_engine(struct hr_api_error *e, int err, const char *msg);
+/* The envelope {"error":{"message","type","param","code"}} as a malloc'd string. */
+char *hr_api_error_json(const struct hr_api_error *e);
+
+/* A parsed, validated POST /v1/chat/completions body. Strings point into `root`, which the
+ * request owns until hr_api_chat_req_deinit. */
+struct hr_api_chat_req {
+    json_t *root;
+    const char *model;
+    struct hr_chat_msg *msgs; /* n_msgs, malloc'd; contents of text-part arrays joined in
+                                 `joined` */
+    size_t n_msgs;
+    char **joined;            /* n_msgs entries, NULL where content was a plain string */
+    bool stream;
+    bool include_usage;
+    uint32_t max_tokens;      /* 0: not given */
+    struct hr_sampler_params sampling;
+    const char *user;         /* the client's `user` field or NULL */
+};
+
+/* Parses and validates. Returns 0, or -1 with e filled (400 with the offending param). */
+int hr_api_chat_parse(const char *body, size_t n, struct hr_api_chat_req *out,
+                      struct hr_api_error *e);
+void hr_api_chat_req_deinit(struct hr_api_chat_req *r);
+
+/* Response pieces. `id` is "chatcmpl-...", created in unix seconds. All return malloc'd
+ * NUL-terminated JSON text (NULL only on allocation failure). */
+struct hr_api_usage {
+    uint32_t prompt_tokens;
+    uint32_t completion_tokens;
+};
+
+char *hr_api_chat_completion_json(const char *id, int64_t created, const char *model,
+                                  const char *content, size_t n_content,
+                                  const char *finish_reason, const struct hr_api_usage *u);
+/* One streaming chunk. role: first chunk only. content: NULL for none. finish_reason: NULL
+ * while running. with_usage_null: include "usage": null (stream_options.include_usage). */
+char *hr_api_chat_chunk_json(const char *id, int64_t created, const char *model,
+                             const char *role, const char *content, size_t n_content,
+                             const char *finish_reason, bool with_usage_null);
+/* The last chunk when include_usage is set: "choices": [] and the usage. */
+char *hr_api_chat_usage_chunk_json(const char *id, int64_t created, const char *model,
+                                   const struct hr_api_usage *u);
+
+/* The finish_reason OpenAI names for an engine finish ("stop" or "length"). */
+const char *hr_api_finish_reason(enum hr_finish f);
+
+struct hr_api_model_info {
+    const char *id;
+    int64_t created;      /* unix seconds */
+    const char *owned_by; /* "hearth" or "hearth-demo" for a random-weight demo model */
+    uint32_t context_length;
+    const char *quantization; /* "F32", "Q4_0"... */
+    const char *description;  /* NULL or a note for people */
+};
+
+char *hr_api_models_json(const struct hr_api_model_info *models, size_t n);
+char *hr_api_model_json(const struct hr_api_model_info *m);
+
+/* "system_fingerprint" value: identifies the build serving the request. */
+const char *hr_api_system_fingerprint(void);
+
+#endif

@@ -1,0 +1,399 @@
+/* POST /v1/chat/completions request bodies: parse, type- and range-check every field we read
+ * (a 400 naming the param, worded as OpenAI words it), ignore unknown fields, and refuse the
+ * fields whose behaviour is not built yet rather than silently ignoring them. Loop thread. */
+#include "api.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+/* A seed for a request that names none: fresh randomness, so two such requests differ. */
+static uint64_t random_seed(void)
+{
+    uint64_t s = 0;
+    if (getrandom(&s, sizeof s, GRND_NONBLOCK) != (ssize_t)sizeof s)
+        s = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ull ^ (uint64_t)clock();
+    return s;
+}
+
+static const char *json_kind(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a decimal";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a boolean";
+    default:
+        return "null";
+    }
+}
+
+static int bad_type(struct hr_api_error *e, const char *param, const char *want, const json_t *v)
+{
+    hr_api_error_set(e, 400, "invalid_request_error", "invalid_type", param,
+                     "Invalid type for '%s': expected %s, but got %s instead.", param, want,
+                     json_kind(v));
+    return -1;
+}
+
+static int unsupported(struct hr_api_error *e, const char *param, const char *what)
+{
+    hr_api_error_set(e, 400, "invalid_request_error", "unsupported_parameter", param,
+                     "Unsupported parameter: '%s' %s is not supported by this server yet.",
+                     param, what);
+    return -1;
+}
+
+/* A number field in [lo, hi]; absent or null leaves *out unchanged. */
+static int get_number(json_t *root, const char *key, double lo, double hi, double *out,
+                      struct hr_api_error *e)
+{
+    json_t *v = json_object_get(root, key);
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_number(v))
+        return bad_type(e, key, "a decimal", v);
+    double x = json_number_value(v);
+    if (!isfinite(x) || x < lo) {
+        hr_api_error_set(e, 400, "invalid_request_error", "decimal_below_min_value", key,
+                         "Invalid '%s': decimal below minimum value. Expected a value >= %g, "
+                         "but got %g instead.", key, lo, x);
+        return -1;
+    }
+    if (x > hi) {
+        hr_api_error_set(e, 400, "invalid_request_error", "decimal_above_max_value", key,
+                         "Invalid '%s': decimal above maximum value. Expected a value <= %g, "
+                         "but got %g instead.", key, hi, x);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+/* An integer field in [lo, hi]; absent or null leaves *out unchanged and *present false. */
+static int get_integer(json_t *root, const char *key, json_int_t lo, json_int_t hi,
+                       json_int_t *out, bool *present, struct hr_api_error *e)
+{
+    json_t *v = json_object_get(root, key);
+    if (present)
+        *present = false;
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_integer(v))
+        return bad_type(e, key, "an integer", v);
+    json_int_t x = json_integer_value(v);
+    if (x < lo) {
+        hr_api_error_set(e, 400, "invalid_request_error", "integer_below_min_value", key,
+                         "Invalid '%s': integer below minimum value. Expected a value >= %lld, "
+                         "but got %lld instead.", key, (long long)lo, (long long)x);
+        return -1;
+    }
+    if (x > hi) {
+        hr_api_error_set(e, 400, "invalid_request_error", "integer_above_max_value", key,
+                         "Invalid '%s': integer above maximum value. Expected a value <= %lld, "
+                         "but got %lld instead.", key, (long long)hi, (long long)x);
+        return -1;
+    }
+    *out = x;
+    if (present)
+        *present = true;
+    return 0;
+}
+
+static int get_bool(json_t *root, const char *key, bool *out, struct hr_api_error *e)
+{
+    json_t *v = json_object_get(root, key);
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_boolean(v))
+        return bad_type(e, key, "a boolean", v);
+    *out = json_is_true(v);
+    return 0;
+}
+
+static bool role_known(const char *role)
+{
+    static const char *roles[] = {"system", "developer", "user", "assistant", "tool"};
+    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
+        if (strcmp(role, roles[i]) == 0)
+            return true;
+    return false;
+}
+
+/* content as a string, null (assistant only) or an array of {"type":"text","text":...}. */
+static int parse_content(struct hr_api_chat_req *r, size_t i, json_t *content, const char *role,
+                         struct hr_api_error *e)
+{
+    char param[64];
+    snprintf(param, sizeof param, "messages[%zu].content", i);
+    if (json_is_string(content)) {
+        r->msgs[i].content = json_string_value(content);
+        return 0;
+    }
+    if (!content || json_is_null(content)) {
+        if (strcmp(role, "assistant") != 0) {
+            hr_api_error_set(e, 400, "invalid_request_error", "missing_required_parameter",
+                             param, "Missing required parameter: '%s'.", param);
+            return -1;
+        }
+        r->msgs[i].content = "";
+        return 0;
+    }
+    if (!json_is_array(content))
+        return bad_type(e, param, "one of a string or array of objects", content);
+    size_t total = 0;
+    size_t n_parts = json_array_size(content);
+    for (size_t k = 0; k < n_parts; k++) {
+        json_t *part = json_array_get(content, k);
+        char pparam[96];
+        snprintf(pparam, sizeof pparam, "%s[%zu]", param, k);
+        if (!json_is_object(part))
+            return bad_type(e, pparam, "an object", part);
+        json_t *type = json_object_get(part, "type");
+        json_t *text = json_object_get(part, "text");
+        if (!json_is_string(type) || strcmp(json_string_value(type), "text") != 0) {
+            char tparam[112];
+            snprintf(tparam, sizeof tparam, "%s.type", pparam);
+            return unsupported(e, tparam, "(only text content parts)");
+        }
+        if (!json_is_string(text)) {
+            char tparam[112];
+            snprintf(tparam, sizeof tparam, "%s.text", pparam);
+            return bad_type(e, tparam, "a string", text ? text : json_null());
+        }
+        total += json_string_length(text);
+    }
+    char *joined = malloc(total + 1);
+    if (!joined) {
+        hr_api_error_set(e, 500, "server_error", NULL, NULL, "out of memory");
+        return -1;
+    }
+    size_t o = 0;
+    for (size_t k = 0; k < n_parts; k++) {
+        json_t *text = json_object_get(json_array_get(content, k), "text");
+        size_t len = json_string_length(text);
+        memcpy(joined + o, json_string_value(text), len);
+        o += len;
+    }
+    joined[o] = '\0';
+    r->joined[i] = joined;
+    r->msgs[i].content = joined;
+    return 0;
+}
+
+static int parse_messages(struct hr_api_chat_req *r, json_t *msgs, struct hr_api_error *e)
+{
+    if (!msgs) {
+        hr_api_error_set(e, 400, "invalid_request_error", "missing_required_parameter",
+                         "messages", "Missing required parameter: 'messages'.");
+        return -1;
+    }
+    if (!json_is_array(msgs))
+        return bad_type(e, "messages", "an array", msgs);
+    size_t n = json_array_size(msgs);
+    if (n == 0) {
+        hr_api_error_set(e, 400, "invalid_request_error", "empty_array", "messages",
+                         "Invalid 'messages': empty array. Expected an array with minimum "
+                         "length 1, but got an empty array instead.");
+        return -1;
+    }
+    if (n > HR_MAX_MESSAGES) {
+        hr_api_error_set(e, 400, "invalid_request_error", "array_above_max_length", "messages",
+                         "Invalid 'messages': array too long. Expected an array with maximum "
+                         "length %d, but got an array with length %zu instead.",
+                         HR_MAX_MESSAGES, n);
+        return -1;
+    }
+    r->msgs = calloc(n, sizeof *r->msgs);
+    r->joined = calloc(n, sizeof *r->joined);
+    if (!r->msgs || !r->joined) {
+        hr_api_error_set(e, 500, "server_error", NULL, NULL, "out of memory");
+        return -1;
+    }
+    r->n_msgs = n;
+    for (size_t i = 0; i < n; i++) {
+        json_t *m = json_array_get(msgs, i);
+        char param[64];
+        snprintf(param, sizeof param, "messages[%zu]", i);
+        if (!json_is_object(m))
+            return bad_type(e, param, "an object", m);
+        json_t *role = json_object_get(m, "role");
+        snprintf(param, sizeof param, "messages[%zu].role", i);
+        if (!role) {
+            hr_api_error_set(e, 400, "invalid_request_error", "missing_required_parameter",
+                             param, "Missing required parameter: '%s'.", param);
+            return -1;
+        }
+        if (!json_is_string(role))
+            return bad_type(e, param, "a string", role);
+        const char *rs = json_string_value(role);
+        if (!role_known(rs)) {
+            hr_api_error_set(e, 400, "invalid_request_error", "invalid_value", param,
+                             "Invalid value: '%.64s'. Supported values are: 'system', "
+                             "'developer', 'user', 'assistant' and 'tool'.", rs);
+            return -1;
+        }
+        /* Chat templates know "system"; OpenAI's newer "developer" role means the same. */
+        r->msgs[i].role = strcmp(rs, "developer") == 0 ? "system" : rs;
+        if (json_object_get(m, "tool_calls") && !json_is_null(json_object_get(m, "tool_calls")))
+            return unsupported(e, "tool_calls", "(tool calls in messages)");
+        if (parse_content(r, i, json_object_get(m, "content"), rs, e) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Fields accepted only in their neutral form until the feature exists. */
+static int refuse_unbuilt(json_t *root, struct hr_api_error *e)
+{
+    json_int_t n = 1;
+    if (get_integer(root, "n", 1, 128, &n, NULL, e) != 0)
+        return -1;
+    if (n != 1)
+        return unsupported(e, "n", "with a value other than 1");
+    json_t *stop = json_object_get(root, "stop");
+    if (stop && !json_is_null(stop)) {
+        if (!json_is_string(stop) && !json_is_array(stop))
+            return bad_type(e, "stop", "one of a string or array of strings", stop);
+        if (!(json_is_array(stop) && json_array_size(stop) == 0))
+            return unsupported(e, "stop", "(stop sequences)");
+    }
+    double pen = 0;
+    if (get_number(root, "presence_penalty", -2, 2, &pen, e) != 0)
+        return -1;
+    if (pen != 0)
+        return unsupported(e, "presence_penalty", "with a non-zero value");
+    if (get_number(root, "frequency_penalty", -2, 2, &pen, e) != 0)
+        return -1;
+    if (pen != 0)
+        return unsupported(e, "frequency_penalty", "with a non-zero value");
+    bool lp = false;
+    if (get_bool(root, "logprobs", &lp, e) != 0)
+        return -1;
+    if (lp)
+        return unsupported(e, "logprobs", "(log probabilities)");
+    const char *never_yet[] = {"tools", "functions", "logit_bias"};
+    for (size_t i = 0; i < sizeof never_yet / sizeof never_yet[0]; i++) {
+        json_t *v = json_object_get(root, never_yet[i]);
+        if (v && !json_is_null(v) && !(json_is_array(v) && json_array_size(v) == 0) &&
+            !(json_is_object(v) && json_object_size(v) == 0))
+            return unsupported(e, never_yet[i], "");
+    }
+    json_t *rf = json_object_get(root, "response_format");
+    if (rf && !json_is_null(rf)) {
+        json_t *type = json_is_object(rf) ? json_object_get(rf, "type") : NULL;
+        if (!json_is_object(rf))
+            return bad_type(e, "response_format", "an object", rf);
+        if (!json_is_string(type) || strcmp(json_string_value(type), "text") != 0)
+            return unsupported(e, "response_format.type", "(only 'text')");
+    }
+    return 0;
+}
+
+int hr_api_chat_parse(const char *body, size_t n, struct hr_api_chat_req *r,
+                      struct hr_api_error *e)
+{
+    memset(r, 0, sizeof *r);
+    r->sampling.temperature = 1.0f; /* OpenAI's defaults */
+    r->sampling.top_p = 1.0f;
+    json_error_t jerr;
+    r->root = json_loadb(body, n, JSON_REJECT_DUPLICATES, &jerr);
+    if (!r->root) {
+        hr_api_error_set(e, 400, "invalid_request_error", NULL, NULL,
+                         "We could not parse the JSON body of your request: line %d column %d: "
+                         "%s.", jerr.line, jerr.column, jerr.text);
+        return -1;
+    }
+    json_t *root = r->root;
+    if (!json_is_object(root)) {
+        hr_api_error_set(e, 400, "invalid_request_error", NULL, NULL,
+                         "The request body must be a JSON object, but got %s.",
+                         json_kind(root));
+        return -1;
+    }
+    json_t *model = json_object_get(root, "model");
+    if (!model) {
+        hr_api_error_set(e, 400, "invalid_request_error", "missing_required_parameter", "model",
+                         "Missing required parameter: 'model'.");
+        return -1;
+    }
+    if (!json_is_string(model))
+        return bad_type(e, "model", "a string", model);
+    r->model = json_string_value(model);
+    if (parse_messages(r, json_object_get(root, "messages"), e) != 0)
+        return -1;
+    if (get_bool(root, "stream", &r->stream, e) != 0)
+        return -1;
+    json_t *so = json_object_get(root, "stream_options");
+    if (so && !json_is_null(so)) {
+        if (!r->stream) {
+            hr_api_error_set(e, 400, "invalid_request_error", "invalid_value", "stream_options",
+                             "The 'stream_options' parameter is only allowed when 'stream' is "
+                             "enabled.");
+            return -1;
+        }
+        if (!json_is_object(so))
+            return bad_type(e, "stream_options", "an object", so);
+        json_t *iu = json_object_get(so, "include_usage");
+        if (iu && !json_is_null(iu) && !json_is_boolean(iu))
+            return bad_type(e, "stream_options.include_usage", "a boolean", iu);
+        r->include_usage = json_is_true(iu);
+    }
+    json_int_t mt = 0;
+    bool has = false;
+    if (get_integer(root, "max_tokens", 1, UINT32_MAX, &mt, &has, e) != 0)
+        return -1;
+    if (has)
+        r->max_tokens = (uint32_t)mt;
+    if (get_integer(root, "max_completion_tokens", 1, UINT32_MAX, &mt, &has, e) != 0)
+        return -1;
+    if (has)
+        r->max_tokens = (uint32_t)mt;
+    double t = r->sampling.temperature;
+    if (get_number(root, "temperature", 0, 2, &t, e) != 0)
+        return -1;
+    r->sampling.temperature = (float)t;
+    double tp = 1.0;
+    if (get_number(root, "top_p", 0, 1, &tp, e) != 0)
+        return -1;
+    /* top_p 0 means "only the most likely token"; the sampler's range is (0, 1]. */
+    r->sampling.top_p = tp > 0 ? (float)tp : 1e-9f;
+    json_int_t k = 0;
+    if (get_integer(root, "top_k", 0, INT32_MAX, &k, NULL, e) != 0)
+        return -1;
+    r->sampling.top_k = (int32_t)k;
+    json_int_t seed = 0;
+    bool has_seed = false;
+    if (get_integer(root, "seed", INT64_MIN, INT64_MAX, &seed, &has_seed, e) != 0)
+        return -1;
+    r->sampling.seed = has_seed ? (uint64_t)seed : random_seed();
+    json_t *user = json_object_get(root, "user");
+    if (user && !json_is_null(user)) {
+        if (!json_is_string(user))
+            return bad_type(e, "user", "a string", user);
+        r->user = json_string_value(user);
+    }
+    return refuse_unbuilt(root, e);
+}
+
+void hr_api_chat_req_deinit(struct hr_api_chat_req *r)
+{
+    if (r->joined)
+        for (size_t i = 0; i < r->n_msgs; i++)
+            free(r->joined[i]);
+    free(r->joined);
+    free(r->msgs);
+    json_decref(r->root);
+    memset(r, 0, sizeof *r);
+}

@@ -1,0 +1,160 @@
+/* Chat completion responses in OpenAI's exact shapes: the `chat.completion` object, the
+ * `chat.completion.chunk` objects of a stream (first with the role, then content deltas, then
+ * an empty delta with finish_reason, then optionally the usage chunk with "choices": []), and
+ * the model list. Loop thread. */
+#include "api.h"
+#include "json_text.h"
+
+#include <string.h>
+
+static json_t *usage_obj(const struct hr_api_usage *u)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "prompt_tokens", json_integer(u->prompt_tokens));
+    json_object_set_new(o, "completion_tokens", json_integer(u->completion_tokens));
+    json_object_set_new(o, "total_tokens",
+                        json_integer((json_int_t)u->prompt_tokens + u->completion_tokens));
+    json_t *details = json_object();
+    json_object_set_new(details, "cached_tokens", json_integer(0));
+    json_object_set_new(o, "prompt_tokens_details", details);
+    return o;
+}
+
+static json_t *envelope(const char *id, const char *object, int64_t created, const char *model)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "id", json_string(id));
+    json_object_set_new(o, "object", json_string(object));
+    json_object_set_new(o, "created", json_integer(created));
+    json_object_set_new(o, "model", hr_api_json_text(model, strlen(model)));
+    json_object_set_new(o, "system_fingerprint", json_string(hr_api_system_fingerprint()));
+    return o;
+}
+
+static char *dump(json_t *o)
+{
+    if (!o)
+        return NULL;
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+const char *hr_api_finish_reason(enum hr_finish f)
+{
+    return f == HR_FINISH_LENGTH ? "length" : "stop";
+}
+
+char *hr_api_chat_completion_json(const char *id, int64_t created, const char *model,
+                                  const char *content, size_t n_content,
+                                  const char *finish_reason, const struct hr_api_usage *u)
+{
+    json_t *o = envelope(id, "chat.completion", created, model);
+    json_t *msg = json_object();
+    json_t *choice = json_object();
+    json_t *choices = json_array();
+    if (!o || !msg || !choice || !choices) {
+        json_decref(o);
+        json_decref(msg);
+        json_decref(choice);
+        json_decref(choices);
+        return NULL;
+    }
+    json_object_set_new(msg, "role", json_string("assistant"));
+    json_object_set_new(msg, "content", hr_api_json_text(content, n_content));
+    json_object_set_new(msg, "refusal", json_null());
+    json_object_set_new(choice, "index", json_integer(0));
+    json_object_set_new(choice, "message", msg);
+    json_object_set_new(choice, "logprobs", json_null());
+    json_object_set_new(choice, "finish_reason", json_string(finish_reason));
+    json_array_append_new(choices, choice);
+    json_object_set_new(o, "choices", choices);
+    json_object_set_new(o, "usage", usage_obj(u));
+    return dump(o);
+}
+
+char *hr_api_chat_chunk_json(const char *id, int64_t created, const char *model,
+                             const char *role, const char *content, size_t n_content,
+                             const char *finish_reason, bool with_usage_null)
+{
+    json_t *o = envelope(id, "chat.completion.chunk", created, model);
+    json_t *delta = json_object();
+    json_t *choice = json_object();
+    json_t *choices = json_array();
+    if (!o || !delta || !choice || !choices) {
+        json_decref(o);
+        json_decref(delta);
+        json_decref(choice);
+        json_decref(choices);
+        return NULL;
+    }
+    if (role)
+        json_object_set_new(delta, "role", json_string(role));
+    if (content)
+        json_object_set_new(delta, "content", hr_api_json_text(content, n_content));
+    json_object_set_new(choice, "index", json_integer(0));
+    json_object_set_new(choice, "delta", delta);
+    json_object_set_new(choice, "logprobs", json_null());
+    json_object_set_new(choice, "finish_reason",
+                        finish_reason ? json_string(finish_reason) : json_null());
+    json_array_append_new(choices, choice);
+    json_object_set_new(o, "choices", choices);
+    if (with_usage_null)
+        json_object_set_new(o, "usage", json_null());
+    return dump(o);
+}
+
+char *hr_api_chat_usage_chunk_json(const char *id, int64_t created, const char *model,
+                                   const struct hr_api_usage *u)
+{
+    json_t *o = envelope(id, "chat.completion.chunk", created, model);
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "choices", json_array());
+    json_object_set_new(o, "usage", usage_obj(u));
+    return dump(o);
+}
+
+static json_t *model_obj(const struct hr_api_model_info *m)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "id", hr_api_json_text(m->id, strlen(m->id)));
+    json_object_set_new(o, "object", json_string("model"));
+    json_object_set_new(o, "created", json_integer(m->created));
+    json_object_set_new(o, "owned_by", json_string(m->owned_by));
+    /* Extensions, in the fields llama.cpp and vLLM clients already look for. */
+    json_object_set_new(o, "context_length", json_integer(m->context_length));
+    if (m->quantization)
+        json_object_set_new(o, "quantization", json_string(m->quantization));
+    if (m->description)
+        json_object_set_new(o, "description",
+                            hr_api_json_text(m->description, strlen(m->description)));
+    return o;
+}
+
+char *hr_api_model_json(const struct hr_api_model_info *m)
+{
+    return dump(model_obj(m));
+}
+
+char *hr_api_models_json(const struct hr_api_model_info *models, size_t n)
+{
+    json_t *o = json_object();
+    json_t *data = json_array();
+    if (!o || !data) {
+        json_decref(o);
+        json_decref(data);
+        return NULL;
+    }
+    json_object_set_new(o, "object", json_string("list"));
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(data, model_obj(&models[i]));
+    json_object_set_new(o, "data", data);
+    return dump(o);
+}

@@ -1,0 +1,253 @@
+/* POST /v1/chat/completions on the loop: validate (api/), submit to the engine, suspend the
+ * connection, and turn the engine's events into either one JSON response or a Server-Sent
+ * Events stream.
+ *
+ * SSE wire format (OpenAI's):  "data: " JSON "\n\n" per chunk; the first chunk carries the
+ * role, the last one an empty delta with finish_reason; then, with
+ * stream_options.include_usage, one chunk with "choices": [] and the usage; then
+ * "data: [DONE]\n\n". The response (status and headers) is queued only when the first event
+ * arrives, so an error found by the engine before any text (context too long) still gets its
+ * proper status. The content reader hands out buffered bytes or suspends the connection; an
+ * event resumes it. Loop thread. */
+#include "server_int.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+static int append_sse(struct hr_http_req *r, char *json)
+{
+    if (!json)
+        return HR_ENOMEM;
+    int rc = hr_buf_append(&r->out, "data: ", 6);
+    if (rc == 0)
+        rc = hr_buf_append(&r->out, json, strlen(json));
+    if (rc == 0)
+        rc = hr_buf_append(&r->out, "\n\n", 2);
+    free(json);
+    return rc;
+}
+
+static const char *model_id(const struct hr_http_req *r)
+{
+    return r->srv->p.model_id;
+}
+
+static void stream_text(struct hr_http_req *r, const char *text, size_t n)
+{
+    if (!r->sent_role) {
+        r->sent_role = true;
+        append_sse(r, hr_api_chat_chunk_json(r->cmpl_id, r->created, model_id(r), "assistant",
+                                             "", 0, NULL, r->include_usage));
+    }
+    if (n)
+        append_sse(r, hr_api_chat_chunk_json(r->cmpl_id, r->created, model_id(r), NULL, text, n,
+                                             NULL, r->include_usage));
+}
+
+static void stream_finish(struct hr_http_req *r)
+{
+    stream_text(r, NULL, 0);
+    append_sse(r, hr_api_chat_chunk_json(r->cmpl_id, r->created, model_id(r), NULL, NULL, 0,
+                                         hr_api_finish_reason(r->finish), r->include_usage));
+    if (r->include_usage) {
+        struct hr_api_usage u = {r->n_prompt, r->n_completion};
+        append_sse(r, hr_api_chat_usage_chunk_json(r->cmpl_id, r->created, model_id(r), &u));
+    }
+    hr_buf_append(&r->out, "data: [DONE]\n\n", 14);
+    r->stream_finished = true;
+}
+
+static void resume(struct hr_http_req *r)
+{
+    if (r->suspended) {
+        r->suspended = false;
+        MHD_resume_connection(r->conn);
+    }
+}
+
+void hr_chat_on_event(struct hr_http_req *r, const struct hr_event *ev)
+{
+    if (ev->kind == HR_EV_TEXT) {
+        if (r->stream && r->responded && !r->http_done)
+            stream_text(r, ev->text, ev->n_text);
+        else if (r->stream && !r->http_done)
+            hr_buf_append(&r->text, ev->text, ev->n_text); /* before the response is queued */
+        else if (!r->http_done && hr_buf_append(&r->text, ev->text, ev->n_text) != 0)
+            hr_log(HR_LOG_WARN, "chat", "%s: answer longer than the buffer; truncated",
+                   r->request_id);
+        if (r->stream)
+            resume(r);
+        return;
+    }
+    r->engine_done = true;
+    r->finish = ev->finish;
+    r->err = ev->err;
+    snprintf(r->err_msg, sizeof r->err_msg, "%s", ev->err_msg);
+    r->n_prompt = ev->n_prompt;
+    r->n_completion = ev->n_completion;
+    r->queue_ms = ev->queue_ms;
+    r->first_token_ms = ev->first_token_ms;
+    hr_server_unlink(r->srv, r);
+    if (r->http_done) {
+        hr_req_free(r); /* the client left; the engine has now let go too */
+        return;
+    }
+    if (r->stream && r->responded) {
+        if (ev->finish == HR_FINISH_ERROR || ev->finish == HR_FINISH_CANCELED) {
+            /* Mid-stream failure: OpenAI sends an error object as an event, then ends. */
+            struct hr_api_error e;
+            hr_api_error_from_engine(&e, ev->err ? ev->err : HR_ECANCELED, ev->err_msg);
+            append_sse(r, hr_api_error_json(&e));
+            hr_buf_append(&r->out, "data: [DONE]\n\n", 14);
+            r->stream_finished = true;
+        } else {
+            stream_finish(r);
+        }
+    }
+    resume(r);
+}
+
+static ssize_t sse_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct hr_http_req *r = cls;
+    (void)pos;
+    size_t avail = r->out.len - r->out_off;
+    if (avail) {
+        size_t n = avail < max ? avail : max;
+        memcpy(buf, r->out.ptr + r->out_off, n);
+        r->out_off += n;
+        if (r->out_off == r->out.len)
+            r->out.len = r->out_off = 0;
+        return (ssize_t)n;
+    }
+    if (r->stream_finished)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    /* Nothing to send yet: park the connection until the engine's next event. */
+    r->suspended = true;
+    MHD_suspend_connection(r->conn);
+    return 0;
+}
+
+static void make_completion_id(struct hr_http_req *r)
+{
+    uint8_t rnd[12] = {0};
+    if (getrandom(rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd) {
+        uint64_t x = r->id * 0x9E3779B97F4A7C15ull ^ (uint64_t)hr_now_ms();
+        memcpy(rnd, &x, sizeof x);
+    }
+    size_t o = (size_t)snprintf(r->cmpl_id, sizeof r->cmpl_id, "chatcmpl-");
+    for (size_t i = 0; i < sizeof rnd; i++)
+        o += (size_t)snprintf(r->cmpl_id + o, sizeof r->cmpl_id - o, "%02x", rnd[i]);
+}
+
+enum MHD_Result hr_chat_start(struct hr_http_req *r)
+{
+    struct hr_server *s = r->srv;
+    struct hr_api_error e;
+    struct hr_api_chat_req req;
+    if (hr_api_chat_parse(r->body.ptr ? r->body.ptr : "", r->body.len, &req, &e) != 0) {
+        hr_api_chat_req_deinit(&req);
+        return hr_respond_error(r, &e);
+    }
+    if (strcmp(req.model, s->p.model_id) != 0) {
+        hr_api_error_set(&e, 404, "invalid_request_error", "model_not_found", "model",
+                         "The model '%.128s' does not exist or you do not have access to it.",
+                         req.model);
+        hr_api_chat_req_deinit(&req);
+        return hr_respond_error(r, &e);
+    }
+    if (!s->engine) {
+        hr_api_chat_req_deinit(&req);
+        return hr_respond_error(r, hr_api_error_set(&e, 503, "server_error",
+                                                    "server_shutting_down", NULL,
+                                                    "The server is shutting down."));
+    }
+    r->stream = req.stream;
+    r->include_usage = req.include_usage;
+    r->created = (int64_t)time(NULL);
+    make_completion_id(r);
+    struct hr_gen_request g = {0};
+    g.id = r->id;
+    g.msgs = req.msgs;
+    g.n_msgs = req.n_msgs;
+    g.max_tokens = req.max_tokens;
+    g.sampling = req.sampling;
+    struct hr_diag d = {{0}};
+    int rc = hr_engine_submit(s->engine, &g, &d);
+    hr_api_chat_req_deinit(&req);
+    hr_buf_free(&r->body);
+    if (rc != 0) {
+        hr_api_error_from_engine(&e, rc, d.msg[0] ? d.msg : NULL);
+        if (rc == HR_EFULL) {
+            char *json = hr_api_error_json(&e);
+            struct MHD_Response *resp =
+                json ? MHD_create_response_from_buffer(strlen(json), json,
+                                                       MHD_RESPMEM_MUST_FREE)
+                     : NULL;
+            if (!resp) {
+                free(json);
+                return MHD_NO;
+            }
+            MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+            MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+            MHD_add_response_header(resp, "x-request-id", r->request_id);
+            enum MHD_Result ret = MHD_queue_response(r->conn, 503, resp);
+            MHD_destroy_response(resp);
+            r->status = 503;
+            r->responded = true;
+            return ret;
+        }
+        return hr_respond_error(r, &e);
+    }
+    r->in_engine = true;
+    r->next = s->active;
+    if (s->active)
+        s->active->prev = r;
+    s->active = r;
+    r->suspended = true;
+    MHD_suspend_connection(r->conn);
+    return MHD_YES;
+}
+
+/* Called when a suspended chat request is resumed before its response was queued. */
+enum MHD_Result hr_chat_resume(struct hr_http_req *r)
+{
+    struct hr_api_error e;
+    if (r->engine_done && (r->finish == HR_FINISH_ERROR || r->finish == HR_FINISH_CANCELED)) {
+        hr_api_error_from_engine(&e, r->err ? r->err : HR_ECANCELED, r->err_msg);
+        return hr_respond_error(r, &e);
+    }
+    if (!r->stream) {
+        if (!r->engine_done) {
+            r->suspended = true;
+            MHD_suspend_connection(r->conn);
+            return MHD_YES;
+        }
+        struct hr_api_usage u = {r->n_prompt, r->n_completion};
+        return hr_respond_json(
+            r, 200,
+            hr_api_chat_completion_json(r->cmpl_id, r->created, model_id(r),
+                                        r->text.ptr ? r->text.ptr : "", r->text.len,
+                                        hr_api_finish_reason(r->finish), &u));
+    }
+    /* First event of a stream: the status is now known to be 200. */
+    stream_text(r, r->text.ptr, r->text.len);
+    hr_buf_free(&r->text);
+    if (r->engine_done)
+        stream_finish(r);
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, sse_reader, r, NULL);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    MHD_add_response_header(resp, "x-request-id", r->request_id);
+    enum MHD_Result ret = MHD_queue_response(r->conn, 200, resp);
+    MHD_destroy_response(resp);
+    r->status = 200;
+    r->responded = true;
+    return ret;
+}

@@ -1,0 +1,100 @@
+/* Shared between the server's files (server.c: loop and lifecycle; routes.c: request
+ * dispatch and simple routes; chat_route.c: chat completions). Nothing else includes this.
+ * Loop thread. */
+#ifndef HR_SERVER_INT_H
+#define HR_SERVER_INT_H
+
+#include <microhttpd.h>
+#include <uv.h>
+
+#include "api/api.h"
+#include "server.h"
+
+/* A growable byte buffer born with a maximum: reaching it is an error. */
+struct hr_buf {
+    char *ptr;
+    size_t len;
+    size_t cap;
+    size_t max;
+};
+
+int hr_buf_append(struct hr_buf *b, const void *data, size_t n);
+void hr_buf_free(struct hr_buf *b);
+
+struct hr_server;
+
+/* One HTTP request, from MHD's first call to its completion callback. Freed only when the
+ * HTTP side is done and, if it went to the engine, the engine sent its final event. */
+struct hr_http_req {
+    struct hr_server *srv;
+    struct MHD_Connection *conn;
+    struct hr_http_req *prev, *next; /* in srv->active while the engine holds it */
+    uint64_t id;                     /* engine request id */
+    char request_id[64];             /* x-request-id: the client's, or generated */
+    char method[16];
+    char path[256];
+    double t_start_ms;
+    struct hr_buf body;
+    bool body_too_large;
+    bool routed;
+    bool responded;   /* a response is queued */
+    bool suspended;
+    bool http_done;   /* MHD's completion callback ran */
+    bool in_engine;   /* submitted; the engine owes a DONE event */
+    bool engine_done; /* the DONE event arrived */
+    int status;       /* HTTP status sent */
+    const char *endpoint; /* for the usage row; NULL: not recorded */
+    /* chat */
+    bool stream;
+    bool include_usage;
+    char cmpl_id[48];
+    int64_t created;
+    struct hr_buf text;   /* non-stream: generated text so far */
+    struct hr_buf out;    /* stream: SSE bytes not yet handed to MHD */
+    size_t out_off;
+    bool sent_role;
+    bool stream_finished; /* "data: [DONE]" is in out */
+    enum hr_finish finish;
+    int err;
+    char err_msg[256];
+    uint32_t n_prompt, n_completion, queue_ms, first_token_ms;
+};
+
+struct hr_server {
+    struct hr_server_params p;
+    uv_loop_t *loop;
+    struct MHD_Daemon *mhd;
+    uv_poll_t poll;
+    uv_timer_t timer;
+    uv_async_t async;
+    uv_signal_t sig_int, sig_term;
+    struct hr_engine *engine;
+    struct hr_http_req *active; /* requests the engine holds */
+    uint64_t next_id;
+    bool stopping;
+    char quant[16];
+};
+
+/* routes.c */
+enum MHD_Result hr_route_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                const char *method, const char *version,
+                                const char *upload_data, size_t *upload_data_size,
+                                void **con_cls);
+void hr_route_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                        enum MHD_RequestTerminationCode toe);
+/* Queues a JSON body with status; takes ownership of json (malloc'd). */
+enum MHD_Result hr_respond_json(struct hr_http_req *r, int status, char *json);
+enum MHD_Result hr_respond_error(struct hr_http_req *r, const struct hr_api_error *e);
+void hr_req_free(struct hr_http_req *r);
+
+/* chat_route.c */
+enum MHD_Result hr_chat_start(struct hr_http_req *r);
+enum MHD_Result hr_chat_resume(struct hr_http_req *r);
+void hr_chat_on_event(struct hr_http_req *r, const struct hr_event *ev);
+
+/* server.c */
+void hr_server_kick(struct hr_server *s); /* run MHD now and re-arm its timer */
+void hr_server_unlink(struct hr_server *s, struct hr_http_req *r);
+double hr_now_ms(void);
+
+#endif

@@ -1,0 +1,688 @@
+/* The engine thread: owns one model and n_parallel sequence slots (each a context with its own
+ * KV cache), takes requests from the inbox, runs the admitted ones interleaved (one decode
+ * token, or one prefill chunk, per sequence per step) and appends events to the outbox.
+ * Tokenizing and chat rendering happen here too, so the event loop never does model work.
+ * Batched forward passes and preemption come with the scheduler issue; this is the first slice.
+ * Thread: hr_engine_submit/cancel/take_events from any thread; everything else engine thread. */
+#include "../engine.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define PREFILL_CHUNK 256 /* prompt tokens per step, so a long prompt does not stall others */
+
+struct job {
+    struct job *next;
+    uint64_t id;
+    char *prompt; /* raw text, or NULL when msgs is set */
+    size_t prompt_len;
+    struct hr_chat_msg *msgs; /* role/content strings copied into one block after the array */
+    size_t n_msgs;
+    uint32_t max_tokens;
+    struct hr_sampler_params sampling;
+    bool ignore_eos;
+    double t_submit_ms;
+    struct hr_event *done; /* allocated at submit, so a request can always be ended */
+};
+
+struct cancel_req {
+    struct cancel_req *next;
+    uint64_t id;
+};
+
+struct slot {
+    bool busy;
+    struct job *job;
+    struct hr_ctx *ctx;
+    struct hr_sampler sampler;
+    bool has_sampler;
+    struct hr_detok detok;
+    float *logits;  /* n_vocab */
+    int32_t *tokens; /* prompt, then generated: n_ctx capacity */
+    uint32_t n_tokens;
+    uint32_t n_prompt;
+    uint32_t n_past; /* tokens already in the KV cache */
+    uint32_t n_generated;
+    uint32_t limit; /* n_prompt + allowed completion tokens */
+    uint32_t queue_ms;
+    uint32_t first_token_ms;
+};
+
+struct hr_engine {
+    struct hr_model *model;
+    struct hr_engine_params p;
+    uint32_t n_ctx;
+    struct hr_pool *pool;
+    hr_engine_notify_fn notify;
+    void *notify_ud;
+    pthread_t thread;
+    bool thread_started;
+
+    pthread_mutex_t mu; /* guards everything below, held only to link/unlink */
+    pthread_cond_t cv;
+    bool stop;
+    struct job *inbox_head, *inbox_tail;
+    uint32_t n_pending; /* submitted, not yet admitted to a slot nor canceled */
+    struct cancel_req *cancels;
+    struct hr_event *out_head, *out_tail;
+
+    /* engine thread only */
+    struct job *wait_head, *wait_tail;
+    uint32_t n_waiting;
+    struct slot *slots;
+    struct hr_event *pend_head, *pend_tail; /* events of this step, published at its end */
+};
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+const char *hr_finish_name(enum hr_finish f)
+{
+    switch (f) {
+    case HR_FINISH_STOP:
+        return "stop";
+    case HR_FINISH_LENGTH:
+        return "length";
+    case HR_FINISH_CANCELED:
+        return "canceled";
+    default:
+        return "error";
+    }
+}
+
+static void job_free(struct job *j)
+{
+    if (!j)
+        return;
+    free(j->prompt);
+    free(j->msgs);
+    free(j->done);
+    free(j);
+}
+
+void hr_event_free_list(struct hr_event *ev)
+{
+    while (ev) {
+        struct hr_event *next = ev->next;
+        free(ev->text);
+        free(ev);
+        ev = next;
+    }
+}
+
+/* ---- events (engine thread) ---- */
+
+static void push_event(struct hr_engine *e, struct hr_event *ev)
+{
+    ev->next = NULL;
+    if (e->pend_tail)
+        e->pend_tail->next = ev;
+    else
+        e->pend_head = ev;
+    e->pend_tail = ev;
+}
+
+static void emit_text(struct hr_engine *e, uint64_t id, const char *text, size_t n)
+{
+    if (n == 0)
+        return;
+    struct hr_event *ev = calloc(1, sizeof *ev);
+    char *copy = malloc(n + 1);
+    if (!ev || !copy) {
+        /* The text is lost but the request still ends: its DONE event carries no error, and
+         * the counts stay right. Allocation failure here is not worth killing the daemon. */
+        free(ev);
+        free(copy);
+        hr_log(HR_LOG_ERROR, "engine", "out of memory emitting text of request %llu",
+               (unsigned long long)id);
+        return;
+    }
+    memcpy(copy, text, n);
+    copy[n] = '\0';
+    ev->req_id = id;
+    ev->kind = HR_EV_TEXT;
+    ev->text = copy;
+    ev->n_text = n;
+    push_event(e, ev);
+}
+
+/* Ends a request with the DONE event allocated at submit time. */
+static void emit_done(struct hr_engine *e, struct job *j, enum hr_finish finish, int err,
+                      const char *msg, const struct slot *s)
+{
+    struct hr_event *ev = j->done;
+    j->done = NULL;
+    ev->req_id = j->id;
+    ev->kind = HR_EV_DONE;
+    ev->finish = finish;
+    ev->err = err;
+    if (msg)
+        snprintf(ev->err_msg, sizeof ev->err_msg, "%s", msg);
+    if (s) {
+        ev->n_prompt = s->n_prompt;
+        ev->n_completion = s->n_generated;
+        ev->queue_ms = s->queue_ms;
+        ev->first_token_ms = s->first_token_ms;
+    }
+    push_event(e, ev);
+}
+
+static void publish_events(struct hr_engine *e)
+{
+    if (!e->pend_head)
+        return;
+    pthread_mutex_lock(&e->mu);
+    if (e->out_tail)
+        e->out_tail->next = e->pend_head;
+    else
+        e->out_head = e->pend_head;
+    e->out_tail = e->pend_tail;
+    pthread_mutex_unlock(&e->mu);
+    e->pend_head = e->pend_tail = NULL;
+    if (e->notify)
+        e->notify(e->notify_ud);
+}
+
+struct hr_event *hr_engine_take_events(struct hr_engine *e)
+{
+    pthread_mutex_lock(&e->mu);
+    struct hr_event *head = e->out_head;
+    e->out_head = e->out_tail = NULL;
+    pthread_mutex_unlock(&e->mu);
+    return head;
+}
+
+/* ---- admission (engine thread) ---- */
+
+static void pending_done(struct hr_engine *e)
+{
+    pthread_mutex_lock(&e->mu);
+    e->n_pending--;
+    pthread_mutex_unlock(&e->mu);
+}
+
+static void slot_release(struct slot *s)
+{
+    if (s->has_sampler)
+        hr_sampler_deinit(&s->sampler);
+    s->has_sampler = false;
+    job_free(s->job);
+    s->job = NULL;
+    s->busy = false;
+}
+
+/* Renders (chat) and tokenizes the job's prompt into the slot. Returns 0 or an error with a
+ * message for the client in msg. */
+static int slot_prepare(struct hr_engine *e, struct slot *s, char *msg, size_t msg_cap)
+{
+    const struct hr_model *m = e->model;
+    struct job *j = s->job;
+    char *rendered = NULL;
+    const char *text = j->prompt;
+    size_t text_len = j->prompt_len;
+    bool add_special = true;
+    bool parse_special = false;
+    struct hr_diag d = {{0}};
+
+    if (j->msgs) {
+        enum hr_chat_format f = hr_chat_detect(m->chat_template);
+        int32_t bos = hr_tok_bos(m->tok);
+        int32_t eos = hr_tok_eos(m->tok);
+        size_t bos_len = 0, eos_len = 0;
+        const char *bos_txt = bos >= 0 ? hr_tok_piece(m->tok, bos, &bos_len) : NULL;
+        const char *eos_txt = eos >= 0 ? hr_tok_piece(m->tok, eos, &eos_len) : NULL;
+        char bos_buf[64] = "", eos_buf[64] = "";
+        if (bos_txt && bos_len < sizeof bos_buf)
+            memcpy(bos_buf, bos_txt, bos_len), bos_buf[bos_len] = '\0';
+        if (eos_txt && eos_len < sizeof eos_buf)
+            memcpy(eos_buf, eos_txt, eos_len), eos_buf[eos_len] = '\0';
+        int err = 0;
+        rendered = hr_chat_render(f, j->msgs, j->n_msgs, true, bos_buf, eos_buf, &err, &d);
+        if (!rendered) {
+            snprintf(msg, msg_cap, "%s", d.msg[0] ? d.msg : hr_err_str(err));
+            return err ? err : HR_EINVAL;
+        }
+        text = rendered;
+        text_len = strlen(rendered);
+        add_special = false;
+        parse_special = true;
+    }
+    size_t n = 0;
+    /* The tokenizer needs at most len + 3 ids; anything beyond the context is refused below,
+     * but tokenizing into a buffer of the context size alone could not tell how far over the
+     * prompt is, so tokenize fully into a temporary buffer when the text is long. */
+    size_t cap = text_len + 3;
+    int32_t *ids = cap <= e->n_ctx ? s->tokens : malloc(cap * sizeof *ids);
+    int rc = ids ? hr_tok_encode(m->tok, text, text_len, add_special, parse_special, ids, cap, &n)
+                 : HR_ENOMEM;
+    free(rendered);
+    if (rc == 0 && n == 0) {
+        snprintf(msg, msg_cap, "the prompt is empty after tokenization");
+        rc = HR_EINVAL;
+    }
+    if (rc == 0 && (n >= e->n_ctx || (j->max_tokens && n + j->max_tokens > e->n_ctx))) {
+        snprintf(msg, msg_cap,
+                 "This model's maximum context length is %u tokens. However, you requested "
+                 "%zu tokens (%zu in the messages, %u in the completion). Please reduce the "
+                 "length of the messages or completion.",
+                 e->n_ctx, n + j->max_tokens, n, j->max_tokens);
+        rc = HR_ECONTEXT;
+    }
+    if (rc == 0 && ids != s->tokens)
+        memcpy(s->tokens, ids, n * sizeof *ids);
+    if (ids != s->tokens)
+        free(ids);
+    if (rc != 0) {
+        if (!msg[0])
+            snprintf(msg, msg_cap, "%s", hr_err_str(rc));
+        return rc;
+    }
+    s->n_tokens = (uint32_t)n;
+    s->n_prompt = (uint32_t)n;
+    s->n_past = 0;
+    s->n_generated = 0;
+    s->limit = j->max_tokens ? (uint32_t)n + j->max_tokens : e->n_ctx;
+    hr_detok_init(&s->detok);
+    rc = hr_sampler_init(&s->sampler, &j->sampling, (int32_t)m->n_vocab);
+    if (rc != 0) {
+        snprintf(msg, msg_cap, "invalid sampling parameters");
+        return rc;
+    }
+    s->has_sampler = true;
+    return 0;
+}
+
+static void admit(struct hr_engine *e)
+{
+    for (uint32_t i = 0; i < e->p.n_parallel && e->wait_head; i++) {
+        struct slot *s = &e->slots[i];
+        if (s->busy)
+            continue;
+        struct job *j = e->wait_head;
+        e->wait_head = j->next;
+        if (!e->wait_head)
+            e->wait_tail = NULL;
+        e->n_waiting--;
+        pending_done(e);
+        j->next = NULL;
+        s->busy = true;
+        s->job = j;
+        s->queue_ms = (uint32_t)(now_ms() - j->t_submit_ms);
+        s->first_token_ms = 0;
+        s->n_prompt = s->n_generated = 0;
+        char msg[512] = "";
+        int rc = slot_prepare(e, s, msg, sizeof msg);
+        if (rc != 0) {
+            emit_done(e, j, HR_FINISH_ERROR, rc, msg, s);
+            slot_release(s);
+        }
+    }
+}
+
+/* ---- one step (engine thread) ---- */
+
+static void finish_slot(struct hr_engine *e, struct slot *s, enum hr_finish f)
+{
+    char tail[64];
+    size_t n = hr_detok_flush(&s->detok, tail, sizeof tail);
+    emit_text(e, s->job->id, tail, n);
+    emit_done(e, s->job, f, 0, NULL, s);
+    slot_release(s);
+}
+
+static void step_slot(struct hr_engine *e, struct slot *s)
+{
+    const struct hr_model *m = e->model;
+    struct job *j = s->job;
+    uint32_t n = s->n_tokens - s->n_past;
+    bool prefill = s->n_past < s->n_prompt;
+    if (prefill && n > PREFILL_CHUNK)
+        n = PREFILL_CHUNK;
+    bool last_chunk = s->n_past + n == s->n_tokens;
+    int rc = hr_ctx_eval(s->ctx, s->tokens + s->n_past, n, s->n_past,
+                         last_chunk ? s->logits : NULL, e->pool);
+    if (rc != 0) {
+        emit_done(e, j, HR_FINISH_ERROR, rc, "the forward pass failed", s);
+        slot_release(s);
+        return;
+    }
+    s->n_past += n;
+    if (!last_chunk)
+        return;
+    int32_t tok = hr_sampler_sample(&s->sampler, s->logits);
+    if (s->n_generated == 0)
+        s->first_token_ms = (uint32_t)(now_ms() - j->t_submit_ms);
+    if (!j->ignore_eos && hr_tok_is_eog(m->tok, tok)) {
+        finish_slot(e, s, HR_FINISH_STOP);
+        return;
+    }
+    s->n_generated++;
+    s->tokens[s->n_tokens++] = tok;
+    char buf[HR_TOK_MAX_PIECE + 16];
+    size_t nb = hr_detok_push(&s->detok, m->tok, tok, buf, sizeof buf);
+    emit_text(e, j->id, buf, nb);
+    if (s->n_tokens >= s->limit || s->n_tokens >= e->n_ctx)
+        finish_slot(e, s, HR_FINISH_LENGTH);
+}
+
+static void handle_cancel(struct hr_engine *e, uint64_t id)
+{
+    for (uint32_t i = 0; i < e->p.n_parallel; i++) {
+        struct slot *s = &e->slots[i];
+        if (s->busy && s->job->id == id) {
+            emit_done(e, s->job, HR_FINISH_CANCELED, 0, NULL, s);
+            slot_release(s);
+            return;
+        }
+    }
+    struct job **pp = &e->wait_head;
+    struct job *prev = NULL;
+    for (struct job *j = e->wait_head; j; prev = j, j = j->next) {
+        if (j->id == id) {
+            *pp = j->next;
+            if (e->wait_tail == j)
+                e->wait_tail = prev;
+            e->n_waiting--;
+            pending_done(e);
+            emit_done(e, j, HR_FINISH_CANCELED, 0, NULL, NULL);
+            job_free(j);
+            return;
+        }
+        pp = &j->next;
+    }
+}
+
+static bool any_busy(const struct hr_engine *e)
+{
+    for (uint32_t i = 0; i < e->p.n_parallel; i++)
+        if (e->slots[i].busy)
+            return true;
+    return false;
+}
+
+static void *engine_main(void *arg)
+{
+    struct hr_engine *e = arg;
+    for (;;) {
+        pthread_mutex_lock(&e->mu);
+        while (!e->stop && !e->inbox_head && !e->cancels && !e->wait_head && !any_busy(e))
+            pthread_cond_wait(&e->cv, &e->mu);
+        bool stop = e->stop;
+        struct job *in = e->inbox_head;
+        e->inbox_head = e->inbox_tail = NULL;
+        struct cancel_req *cancels = e->cancels;
+        e->cancels = NULL;
+        pthread_mutex_unlock(&e->mu);
+
+        while (in) {
+            struct job *next = in->next;
+            in->next = NULL;
+            if (e->wait_tail)
+                e->wait_tail->next = in;
+            else
+                e->wait_head = in;
+            e->wait_tail = in;
+            e->n_waiting++;
+            in = next;
+        }
+        while (cancels) {
+            struct cancel_req *next = cancels->next;
+            handle_cancel(e, cancels->id);
+            free(cancels);
+            cancels = next;
+        }
+        if (stop)
+            break;
+        admit(e);
+        for (uint32_t i = 0; i < e->p.n_parallel; i++)
+            if (e->slots[i].busy)
+                step_slot(e, &e->slots[i]);
+        publish_events(e);
+    }
+    /* Stopping: whatever runs or waits ends canceled; the host frees those events unseen. */
+    for (uint32_t i = 0; i < e->p.n_parallel; i++)
+        if (e->slots[i].busy) {
+            emit_done(e, e->slots[i].job, HR_FINISH_CANCELED, 0, NULL, &e->slots[i]);
+            slot_release(&e->slots[i]);
+        }
+    while (e->wait_head) {
+        struct job *j = e->wait_head;
+        e->wait_head = j->next;
+        emit_done(e, j, HR_FINISH_CANCELED, 0, NULL, NULL);
+        job_free(j);
+    }
+    e->wait_tail = NULL;
+    publish_events(e);
+    return NULL;
+}
+
+/* ---- public API ---- */
+
+static void engine_destroy(struct hr_engine *e)
+{
+    if (e->slots) {
+        for (uint32_t i = 0; i < e->p.n_parallel; i++) {
+            slot_release(&e->slots[i]);
+            hr_ctx_free(e->slots[i].ctx);
+            free(e->slots[i].logits);
+            free(e->slots[i].tokens);
+        }
+        free(e->slots);
+    }
+    while (e->inbox_head) {
+        struct job *j = e->inbox_head;
+        e->inbox_head = j->next;
+        job_free(j);
+    }
+    while (e->cancels) {
+        struct cancel_req *c = e->cancels;
+        e->cancels = c->next;
+        free(c);
+    }
+    hr_event_free_list(e->out_head);
+    hr_event_free_list(e->pend_head);
+    hr_pool_free(e->pool);
+    hr_model_free(e->model);
+    pthread_cond_destroy(&e->cv);
+    pthread_mutex_destroy(&e->mu);
+    free(e);
+}
+
+int hr_engine_new(struct hr_engine **out, struct hr_model *take_model,
+                  const struct hr_engine_params *p, hr_engine_notify_fn notify, void *ud,
+                  struct hr_diag *d)
+{
+    *out = NULL;
+    struct hr_engine *e = calloc(1, sizeof *e);
+    if (!e) {
+        hr_model_free(take_model);
+        return HR_ENOMEM;
+    }
+    e->model = take_model;
+    e->p = *p;
+    e->notify = notify;
+    e->notify_ud = ud;
+    pthread_mutex_init(&e->mu, NULL);
+    pthread_cond_init(&e->cv, NULL);
+    int rc = HR_ENOMEM;
+    if (e->p.n_parallel == 0 || e->p.n_parallel > 256 || e->p.n_threads > HR_MAX_THREADS) {
+        hr_diag_set(d, "parallel must be in 1..256 and threads in 0..%d", HR_MAX_THREADS);
+        rc = HR_EINVAL;
+        goto fail;
+    }
+    uint32_t n_ctx = p->n_ctx ? p->n_ctx : take_model->n_ctx_train;
+    if (!p->n_ctx && n_ctx > 4096)
+        n_ctx = 4096;
+    if (n_ctx < 8 || n_ctx > HR_MODEL_MAX_CTX) {
+        hr_diag_set(d, "context size %u is outside 8..%u", n_ctx, HR_MODEL_MAX_CTX);
+        rc = HR_EINVAL;
+        goto fail;
+    }
+    e->n_ctx = n_ctx;
+    rc = hr_pool_new(&e->pool, (int)(p->n_threads ? p->n_threads : 1));
+    if (rc != 0)
+        goto fail;
+    rc = HR_ENOMEM;
+    e->slots = calloc(e->p.n_parallel, sizeof *e->slots);
+    if (!e->slots)
+        goto fail;
+    for (uint32_t i = 0; i < e->p.n_parallel; i++) {
+        struct slot *s = &e->slots[i];
+        s->logits = malloc((size_t)take_model->n_vocab * sizeof *s->logits);
+        s->tokens = malloc((size_t)n_ctx * sizeof *s->tokens);
+        if (!s->logits || !s->tokens)
+            goto fail;
+        rc = hr_ctx_new(&s->ctx, take_model, n_ctx);
+        if (rc != 0) {
+            hr_diag_set(d, "cannot allocate the KV cache for %u tokens x %u sequences", n_ctx,
+                        e->p.n_parallel);
+            goto fail;
+        }
+    }
+    if (pthread_create(&e->thread, NULL, engine_main, e) != 0) {
+        hr_diag_set(d, "cannot start the engine thread");
+        rc = HR_EINTERNAL;
+        goto fail;
+    }
+    e->thread_started = true;
+    *out = e;
+    return 0;
+fail:
+    engine_destroy(e);
+    return rc;
+}
+
+void hr_engine_free(struct hr_engine *e)
+{
+    if (!e)
+        return;
+    pthread_mutex_lock(&e->mu);
+    e->stop = true;
+    pthread_cond_signal(&e->cv);
+    pthread_mutex_unlock(&e->mu);
+    if (e->thread_started)
+        pthread_join(e->thread, NULL);
+    engine_destroy(e);
+}
+
+const struct hr_model *hr_engine_model(const struct hr_engine *e)
+{
+    return e->model;
+}
+
+uint32_t hr_engine_n_ctx(const struct hr_engine *e)
+{
+    return e->n_ctx;
+}
+
+static struct job *job_new(const struct hr_gen_request *r)
+{
+    struct job *j = calloc(1, sizeof *j);
+    if (!j)
+        return NULL;
+    j->id = r->id;
+    j->max_tokens = r->max_tokens;
+    j->sampling = r->sampling;
+    j->ignore_eos = r->ignore_eos;
+    j->t_submit_ms = now_ms();
+    if (r->msgs) {
+        size_t bytes = r->n_msgs * sizeof *j->msgs;
+        for (size_t i = 0; i < r->n_msgs; i++)
+            bytes += strlen(r->msgs[i].role) + strlen(r->msgs[i].content) + 2;
+        j->msgs = malloc(bytes);
+        if (!j->msgs) {
+            free(j);
+            return NULL;
+        }
+        char *p = (char *)(j->msgs + r->n_msgs);
+        for (size_t i = 0; i < r->n_msgs; i++) {
+            size_t lr = strlen(r->msgs[i].role) + 1;
+            size_t lc = strlen(r->msgs[i].content) + 1;
+            memcpy(p, r->msgs[i].role, lr);
+            j->msgs[i].role = p;
+            p += lr;
+            memcpy(p, r->msgs[i].content, lc);
+            j->msgs[i].content = p;
+            p += lc;
+        }
+        j->n_msgs = r->n_msgs;
+    } else {
+        j->prompt = malloc(r->prompt_len + 1);
+        if (!j->prompt) {
+            free(j);
+            return NULL;
+        }
+        memcpy(j->prompt, r->prompt, r->prompt_len);
+        j->prompt[r->prompt_len] = '\0';
+        j->prompt_len = r->prompt_len;
+    }
+    return j;
+}
+
+int hr_engine_submit(struct hr_engine *e, const struct hr_gen_request *r, struct hr_diag *d)
+{
+    if ((r->msgs == NULL) == (r->prompt == NULL)) {
+        hr_diag_set(d, "a request needs either a prompt or messages");
+        return HR_EINVAL;
+    }
+    if (r->msgs && (r->n_msgs == 0 || r->n_msgs > HR_MAX_MESSAGES)) {
+        hr_diag_set(d, "messages: expected 1..%d messages", HR_MAX_MESSAGES);
+        return HR_EINVAL;
+    }
+    if (r->prompt && r->prompt_len > HR_MAX_PROMPT_BYTES) {
+        hr_diag_set(d, "prompt: longer than %u bytes", HR_MAX_PROMPT_BYTES);
+        return HR_EINVAL;
+    }
+    if (!(r->sampling.temperature >= 0.0f) || !isfinite(r->sampling.temperature) ||
+        r->sampling.top_k < 0 || !(r->sampling.top_p > 0.0f && r->sampling.top_p <= 1.0f)) {
+        hr_diag_set(d, "sampling parameters out of range");
+        return HR_EINVAL;
+    }
+    struct job *j = job_new(r);
+    if (!j)
+        return HR_ENOMEM;
+    j->done = calloc(1, sizeof *j->done);
+    if (!j->done) {
+        job_free(j);
+        return HR_ENOMEM;
+    }
+    pthread_mutex_lock(&e->mu);
+    int rc = 0;
+    if (e->stop)
+        rc = HR_ESHUTDOWN;
+    else if (e->n_pending >= e->p.max_queue + e->p.n_parallel)
+        rc = HR_EFULL;
+    if (rc == 0) {
+        if (e->inbox_tail)
+            e->inbox_tail->next = j;
+        else
+            e->inbox_head = j;
+        e->inbox_tail = j;
+        e->n_pending++;
+        pthread_cond_signal(&e->cv);
+    }
+    pthread_mutex_unlock(&e->mu);
+    if (rc != 0)
+        job_free(j);
+    return rc;
+}
+
+void hr_engine_cancel(struct hr_engine *e, uint64_t req_id)
+{
+    struct cancel_req *c = malloc(sizeof *c);
+    if (!c)
+        return; /* the request then runs to its end; harmless */
+    c->id = req_id;
+    pthread_mutex_lock(&e->mu);
+    c->next = e->cancels;
+    e->cancels = c;
+    pthread_cond_signal(&e->cv);
+    pthread_mutex_unlock(&e->mu);
+}

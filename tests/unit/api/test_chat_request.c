@@ -1,0 +1,224 @@
+/* api/: chat request validation (every field's type and range, OpenAI's wording and param
+ * names), the error table, and the exact shapes of completion, chunk and model JSON. */
+#include "testutil.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+
+static int parse(const char *body, struct hr_api_chat_req *r, struct hr_api_error *e)
+{
+    memset(e, 0, sizeof *e);
+    return hr_api_chat_parse(body, strlen(body), r, e);
+}
+
+/* body must be refused with status and param (NULL: param null), code (NULL: any). */
+static void refused(const char *body, int status, const char *param, const char *code)
+{
+    struct hr_api_chat_req r;
+    struct hr_api_error e;
+    if (parse(body, &r, &e) == 0)
+        fail_msg("accepted: %s", body);
+    assert_int_equal(e.status, status);
+    assert_string_equal(e.param, param ? param : "");
+    if (code)
+        assert_string_equal(e.code, code);
+    assert_true(strlen(e.message) > 0);
+    hr_api_chat_req_deinit(&r);
+}
+
+static void test_minimal_request_defaults(void **state)
+{
+    (void)state;
+    struct hr_api_chat_req r;
+    struct hr_api_error e;
+    assert_int_equal(parse("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+                           &r, &e), 0);
+    assert_string_equal(r.model, "m");
+    assert_int_equal(r.n_msgs, 1);
+    assert_string_equal(r.msgs[0].role, "user");
+    assert_string_equal(r.msgs[0].content, "hi");
+    assert_false(r.stream);
+    assert_int_equal(r.max_tokens, 0);
+    assert_true(r.sampling.temperature == 1.0f);
+    assert_true(r.sampling.top_p == 1.0f);
+    hr_api_chat_req_deinit(&r);
+}
+
+static void test_all_fields(void **state)
+{
+    (void)state;
+    struct hr_api_chat_req r;
+    struct hr_api_error e;
+    const char *body =
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"developer\",\"content\":\"sys\"},"
+        "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\"},"
+        "{\"type\":\"text\",\"text\":\"b\"}]},{\"role\":\"assistant\",\"content\":null}],"
+        "\"stream\":true,\"stream_options\":{\"include_usage\":true},\"max_tokens\":5,"
+        "\"max_completion_tokens\":7,\"temperature\":0,\"top_p\":0.5,\"top_k\":3,\"seed\":42,"
+        "\"user\":\"u1\",\"n\":1,\"stop\":null,\"presence_penalty\":0,\"unknown_field\":[1]}";
+    assert_int_equal(parse(body, &r, &e), 0);
+    assert_int_equal(r.n_msgs, 3);
+    assert_string_equal(r.msgs[0].role, "system");
+    assert_string_equal(r.msgs[1].content, "ab");
+    assert_string_equal(r.msgs[2].content, "");
+    assert_true(r.stream && r.include_usage);
+    assert_int_equal(r.max_tokens, 7);
+    assert_true(r.sampling.temperature == 0.0f);
+    assert_true(r.sampling.top_p == 0.5f);
+    assert_int_equal(r.sampling.top_k, 3);
+    assert_int_equal(r.sampling.seed, 42);
+    assert_string_equal(r.user, "u1");
+    hr_api_chat_req_deinit(&r);
+}
+
+static void test_refusals(void **state)
+{
+    (void)state;
+    refused("{", 400, NULL, NULL);
+    refused("[1,2]", 400, NULL, NULL);
+    refused("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", 400, "model",
+            "missing_required_parameter");
+    refused("{\"model\":3,\"messages\":[]}", 400, "model", "invalid_type");
+    refused("{\"model\":\"m\"}", 400, "messages", "missing_required_parameter");
+    refused("{\"model\":\"m\",\"messages\":{}}", 400, "messages", "invalid_type");
+    refused("{\"model\":\"m\",\"messages\":[]}", 400, "messages", "empty_array");
+    refused("{\"model\":\"m\",\"messages\":[1]}", 400, "messages[0]", "invalid_type");
+    refused("{\"model\":\"m\",\"messages\":[{\"content\":\"x\"}]}", 400, "messages[0].role",
+            "missing_required_parameter");
+    refused("{\"model\":\"m\",\"messages\":[{\"role\":\"god\",\"content\":\"x\"}]}", 400,
+            "messages[0].role", "invalid_value");
+    refused("{\"model\":\"m\",\"messages\":[{\"role\":\"user\"}]}", 400, "messages[0].content",
+            NULL);
+    refused("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":5}]}", 400,
+            "messages[0].content", "invalid_type");
+    refused("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
+            "\"image_url\"}]}]}", 400, "messages[0].content[0].type", NULL);
+#define M "\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]"
+    refused("{" M ",\"temperature\":\"hot\"}", 400, "temperature", "invalid_type");
+    refused("{" M ",\"temperature\":2.5}", 400, "temperature", "decimal_above_max_value");
+    refused("{" M ",\"temperature\":-1}", 400, "temperature", "decimal_below_min_value");
+    refused("{" M ",\"top_p\":1.5}", 400, "top_p", NULL);
+    refused("{" M ",\"top_k\":-1}", 400, "top_k", "integer_below_min_value");
+    refused("{" M ",\"max_tokens\":0}", 400, "max_tokens", "integer_below_min_value");
+    refused("{" M ",\"max_tokens\":1.5}", 400, "max_tokens", "invalid_type");
+    refused("{" M ",\"max_completion_tokens\":-3}", 400, "max_completion_tokens", NULL);
+    refused("{" M ",\"stream\":\"yes\"}", 400, "stream", "invalid_type");
+    refused("{" M ",\"stream_options\":{\"include_usage\":true}}", 400, "stream_options", NULL);
+    refused("{" M ",\"stream\":true,\"stream_options\":{\"include_usage\":1}}", 400,
+            "stream_options.include_usage", "invalid_type");
+    refused("{" M ",\"seed\":\"1\"}", 400, "seed", "invalid_type");
+    refused("{" M ",\"user\":5}", 400, "user", "invalid_type");
+    refused("{" M ",\"n\":2}", 400, "n", NULL);
+    refused("{" M ",\"stop\":\"\\n\"}", 400, "stop", NULL);
+    refused("{" M ",\"presence_penalty\":0.5}", 400, "presence_penalty", NULL);
+    refused("{" M ",\"logprobs\":true}", 400, "logprobs", NULL);
+    refused("{" M ",\"tools\":[{\"type\":\"function\"}]}", 400, "tools", NULL);
+    refused("{" M ",\"response_format\":{\"type\":\"json_object\"}}", 400,
+            "response_format.type", NULL);
+    refused("{" M ",\"model\":\"dup\"}", 400, NULL, NULL); /* duplicate keys are ambiguous */
+#undef M
+}
+
+static void test_engine_error_table(void **state)
+{
+    (void)state;
+    struct hr_api_error e;
+    hr_api_error_from_engine(&e, HR_ECONTEXT, "too long");
+    assert_int_equal(e.status, 400);
+    assert_string_equal(e.code, "context_length_exceeded");
+    assert_string_equal(e.message, "too long");
+    hr_api_error_from_engine(&e, HR_EFULL, NULL);
+    assert_int_equal(e.status, 503);
+    hr_api_error_from_engine(&e, HR_EINTERNAL, NULL);
+    assert_int_equal(e.status, 500);
+    assert_string_equal(e.type, "server_error");
+}
+
+static json_t *load(char *s)
+{
+    assert_non_null(s);
+    json_t *j = json_loads(s, 0, NULL);
+    free(s);
+    assert_non_null(j);
+    return j;
+}
+
+static void test_error_envelope(void **state)
+{
+    (void)state;
+    struct hr_api_error e;
+    hr_api_error_set(&e, 404, "invalid_request_error", "model_not_found", "model", "no %s",
+                     "\xff bad utf8");
+    json_t *j = load(hr_api_error_json(&e));
+    json_t *in = json_object_get(j, "error");
+    assert_int_equal(json_object_size(j), 1);
+    assert_int_equal(json_object_size(in), 4);
+    assert_string_equal(json_string_value(json_object_get(in, "type")), "invalid_request_error");
+    assert_string_equal(json_string_value(json_object_get(in, "param")), "model");
+    assert_string_equal(json_string_value(json_object_get(in, "code")), "model_not_found");
+    hr_api_error_set(&e, 400, "invalid_request_error", NULL, NULL, "x");
+    json_decref(j);
+    j = load(hr_api_error_json(&e));
+    in = json_object_get(j, "error");
+    assert_true(json_is_null(json_object_get(in, "param")));
+    assert_true(json_is_null(json_object_get(in, "code")));
+    json_decref(j);
+}
+
+static void test_response_shapes(void **state)
+{
+    (void)state;
+    struct hr_api_usage u = {5, 3};
+    json_t *j = load(hr_api_chat_completion_json("chatcmpl-1", 1700000000, "m", "hi\xff", 3,
+                                                 "length", &u));
+    assert_string_equal(json_string_value(json_object_get(j, "object")), "chat.completion");
+    json_t *c = json_array_get(json_object_get(j, "choices"), 0);
+    assert_string_equal(json_string_value(json_object_get(c, "finish_reason")), "length");
+    json_t *msg = json_object_get(c, "message");
+    assert_string_equal(json_string_value(json_object_get(msg, "content")), "hi\xef\xbf\xbd");
+    json_t *usage = json_object_get(j, "usage");
+    assert_int_equal(json_integer_value(json_object_get(usage, "total_tokens")), 8);
+    json_decref(j);
+
+    j = load(hr_api_chat_chunk_json("chatcmpl-1", 1, "m", "assistant", "", 0, NULL, true));
+    c = json_array_get(json_object_get(j, "choices"), 0);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(c, "delta"), "role")),
+                        "assistant");
+    assert_true(json_is_null(json_object_get(c, "finish_reason")));
+    assert_true(json_is_null(json_object_get(j, "usage")));
+    json_decref(j);
+
+    j = load(hr_api_chat_chunk_json("chatcmpl-1", 1, "m", NULL, NULL, 0, "stop", false));
+    c = json_array_get(json_object_get(j, "choices"), 0);
+    assert_int_equal(json_object_size(json_object_get(c, "delta")), 0);
+    assert_null(json_object_get(j, "usage"));
+    json_decref(j);
+
+    j = load(hr_api_chat_usage_chunk_json("chatcmpl-1", 1, "m", &u));
+    assert_int_equal(json_array_size(json_object_get(j, "choices")), 0);
+    json_decref(j);
+
+    struct hr_api_model_info m = {"tiny", 5, "hearth-demo", 512, "F16", NULL};
+    j = load(hr_api_models_json(&m, 1));
+    assert_string_equal(json_string_value(json_object_get(j, "object")), "list");
+    json_t *m0 = json_array_get(json_object_get(j, "data"), 0);
+    assert_string_equal(json_string_value(json_object_get(m0, "owned_by")), "hearth-demo");
+    assert_int_equal(json_integer_value(json_object_get(m0, "context_length")), 512);
+    json_decref(j);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_minimal_request_defaults),
+        cmocka_unit_test(test_all_fields),
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_engine_error_table),
+        cmocka_unit_test(test_error_envelope),
+        cmocka_unit_test(test_response_shapes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

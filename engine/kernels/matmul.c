@@ -1,0 +1,107 @@
+/* Matrix products against weight rows of any supported type. Each weight row is dequantized
+ * one 32-element block at a time (on the stack, no scratch to allocate) and dotted with a tile
+ * of up to TILE tokens. Every token's sum runs over the blocks in the same order whatever the
+ * batch size, tile or thread count, so a sequence's results are bit-identical alone or
+ * batched, prefilled in one call or token by token. Rows are split across the pool; a dot
+ * product is never split. Engine thread and pool workers. */
+#include <string.h>
+
+#include "kernels.h"
+
+#define BLOCK 32
+#define TILE 16
+/* Below this many multiply-adds a call runs on the caller alone: waking workers costs more. */
+#define MIN_PARALLEL_WORK (1u << 15)
+
+struct mm {
+    uint32_t type;
+    const uint8_t *w;
+    size_t row_bytes;
+    size_t n_rows;
+    size_t n_cols;
+    const float *x;
+    size_t n_tok;
+    float *y;
+};
+
+/* Dot of n <= 32 floats with eight fixed partial sums: vectorisable, order fixed. */
+static inline float dot_block(const float *a, const float *b, size_t n)
+{
+    float s[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++)
+            s[k] += a[i + k] * b[i + k];
+    float tail = 0;
+    for (; i < n; i++)
+        tail += a[i] * b[i];
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])) + tail;
+}
+
+/* Elements [col, col + n) of a weight row as floats: a pointer into the row for F32, else
+ * decoded into buf. */
+static inline const float *block_at(uint32_t type, const uint8_t *row, size_t col, size_t n,
+                                    float *buf)
+{
+    switch (type) {
+    case HR_TYPE_F32:
+        return (const float *)(const void *)(row + col * 4);
+    case HR_TYPE_F16:
+    case HR_TYPE_BF16:
+        hr_dequant_row(type, row + col * 2, buf, n);
+        return buf;
+    case HR_TYPE_Q8_0:
+        hr_dequant_row(type, row + col / 32 * 34, buf, n);
+        return buf;
+    case HR_TYPE_Q4_0:
+        hr_dequant_row(type, row + col / 32 * 18, buf, n);
+        return buf;
+    default:
+        memset(buf, 0, n * sizeof *buf);
+        return buf;
+    }
+}
+
+static void mm_rows(void *ud, size_t r0, size_t r1)
+{
+    const struct mm *m = ud;
+    float buf[BLOCK];
+    for (size_t r = r0; r < r1; r++) {
+        const uint8_t *row = m->w + r * m->row_bytes;
+        for (size_t t0 = 0; t0 < m->n_tok; t0 += TILE) {
+            size_t nt = m->n_tok - t0 < TILE ? m->n_tok - t0 : TILE;
+            float acc[TILE] = {0};
+            for (size_t c = 0; c < m->n_cols; c += BLOCK) {
+                size_t n = m->n_cols - c < BLOCK ? m->n_cols - c : BLOCK;
+                const float *wb = block_at(m->type, row, c, n, buf);
+                for (size_t t = 0; t < nt; t++)
+                    acc[t] += dot_block(wb, m->x + (t0 + t) * m->n_cols + c, n);
+            }
+            for (size_t t = 0; t < nt; t++)
+                m->y[(t0 + t) * m->n_rows + r] = acc[t];
+        }
+    }
+}
+
+void hr_matmul(uint32_t type, const void *w, size_t row_bytes, size_t n_rows, size_t n_cols,
+               const float *x, size_t n_tok, float *y, struct hr_pool *pool)
+{
+    struct mm m = {type, w, row_bytes, n_rows, n_cols, x, n_tok, y};
+    if ((uint64_t)n_rows * n_cols * n_tok < MIN_PARALLEL_WORK)
+        pool = NULL;
+    hr_pool_run(pool, n_rows, mm_rows, &m);
+}
+
+void hr_matvec(uint32_t type, const void *w, size_t row_bytes, size_t n_rows, size_t n_cols,
+               const float *x, float *y, struct hr_pool *pool)
+{
+    hr_matmul(type, w, row_bytes, n_rows, n_cols, x, 1, y, pool);
+}
+
+float hr_dot_f32(const float *a, const float *b, size_t n)
+{
+    float sum = 0;
+    for (size_t c = 0; c < n; c += BLOCK)
+        sum += dot_block(a + c, b + c, n - c < BLOCK ? n - c : BLOCK);
+    return sum;
+}

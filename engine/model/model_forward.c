@@ -1,0 +1,282 @@
+/* The llama forward pass for one sequence: embeddings, per layer RMSNorm -> Q/K/V -> RoPE
+ * (adjacent pairs) -> grouped-query causal attention over the KV cache -> output projection ->
+ * residual -> RMSNorm -> SwiGLU FFN -> residual, then the final norm and the classifier.
+ * Inputs longer than CHUNK are evaluated chunk by chunk; every per-token computation is the
+ * same whatever the chunking, so results are bit-identical however a prompt is split.
+ * KV cache layout (F32): k_cache[layer][pos][kv_head * head_dim], same for v_cache.
+ * A context belongs to one thread at a time (the engine thread; pool workers inside). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../base/err.h"
+#include "../base/limits.h"
+#include "model.h"
+
+#define CHUNK 64 /* tokens per internal step: bounds the scratch buffers */
+
+struct hr_ctx {
+    const struct hr_model *m;
+    uint32_t n_ctx;
+    uint32_t kv_dim;  /* n_head_kv * head_dim */
+    float *k_cache;   /* n_layer x n_ctx x kv_dim */
+    float *v_cache;
+    /* scratch for CHUNK tokens */
+    float *x;         /* CHUNK x n_embd: the residual stream */
+    float *xb;        /* CHUNK x n_embd: normed input */
+    float *xb2;       /* CHUNK x n_embd: projection output */
+    float *q;         /* CHUNK x n_embd */
+    float *k;         /* CHUNK x kv_dim */
+    float *v;         /* CHUNK x kv_dim */
+    float *att_out;   /* CHUNK x n_embd */
+    float *hb;        /* CHUNK x n_ff */
+    float *hb2;       /* CHUNK x n_ff */
+    float *att;       /* n_head x n_ctx attention scores */
+    double *inv_freq; /* n_rot / 2 */
+    float *rope_cs;   /* CHUNK x n_rot: cos, sin pairs per token */
+};
+
+int hr_ctx_new(struct hr_ctx **out, const struct hr_model *m, uint32_t n_ctx)
+{
+    *out = NULL;
+    if (n_ctx == 0 || n_ctx > HR_MODEL_MAX_CTX)
+        return HR_EINVAL;
+    struct hr_ctx *c = calloc(1, sizeof *c);
+    if (!c)
+        return HR_ENOMEM;
+    c->m = m;
+    c->n_ctx = n_ctx;
+    c->kv_dim = m->n_head_kv * m->head_dim;
+    size_t cache = (size_t)m->n_layer * n_ctx * c->kv_dim;
+    size_t e = m->n_embd, f = m->n_ff;
+    c->k_cache = malloc(cache * sizeof(float));
+    c->v_cache = malloc(cache * sizeof(float));
+    c->x = malloc(CHUNK * e * sizeof(float));
+    c->xb = malloc(CHUNK * e * sizeof(float));
+    c->xb2 = malloc(CHUNK * e * sizeof(float));
+    c->q = malloc(CHUNK * e * sizeof(float));
+    c->k = malloc(CHUNK * c->kv_dim * sizeof(float));
+    c->v = malloc(CHUNK * c->kv_dim * sizeof(float));
+    c->att_out = malloc(CHUNK * e * sizeof(float));
+    c->hb = malloc(CHUNK * f * sizeof(float));
+    c->hb2 = malloc(CHUNK * f * sizeof(float));
+    c->att = malloc((size_t)m->n_head * n_ctx * sizeof(float));
+    c->inv_freq = malloc(m->n_rot / 2 * sizeof(double));
+    c->rope_cs = malloc(CHUNK * m->n_rot * sizeof(float));
+    if (!c->k_cache || !c->v_cache || !c->x || !c->xb || !c->xb2 || !c->q || !c->k || !c->v ||
+        !c->att_out || !c->hb || !c->hb2 || !c->att || !c->inv_freq || !c->rope_cs) {
+        hr_ctx_free(c);
+        return HR_ENOMEM;
+    }
+    for (uint32_t i = 0; i < m->n_rot / 2; i++)
+        c->inv_freq[i] = pow((double)m->rope_theta, -2.0 * i / (double)m->n_rot);
+    *out = c;
+    return 0;
+}
+
+void hr_ctx_free(struct hr_ctx *c)
+{
+    if (!c)
+        return;
+    free(c->k_cache);
+    free(c->v_cache);
+    free(c->x);
+    free(c->xb);
+    free(c->xb2);
+    free(c->q);
+    free(c->k);
+    free(c->v);
+    free(c->att_out);
+    free(c->hb);
+    free(c->hb2);
+    free(c->att);
+    free(c->inv_freq);
+    free(c->rope_cs);
+    free(c);
+}
+
+uint32_t hr_ctx_n_ctx(const struct hr_ctx *c)
+{
+    return c->n_ctx;
+}
+
+static void rmsnorm(float *out, const float *x, const float *w, uint32_t n, float eps)
+{
+    double ss = 0;
+    for (uint32_t i = 0; i < n; i++)
+        ss += (double)x[i] * x[i];
+    float scale = (float)(1.0 / sqrt(ss / n + eps));
+    for (uint32_t i = 0; i < n; i++)
+        out[i] = x[i] * scale * w[i];
+}
+
+/* Rotates consecutive pairs (2i, 2i+1) of the first n_rot dims of each head. */
+static void rope(float *v, uint32_t n_heads, uint32_t head_dim, uint32_t n_rot, const float *cs)
+{
+    for (uint32_t h = 0; h < n_heads; h++) {
+        float *p = v + h * head_dim;
+        for (uint32_t i = 0; i < n_rot; i += 2) {
+            float co = cs[i], si = cs[i + 1];
+            float a = p[i], b = p[i + 1];
+            p[i] = a * co - b * si;
+            p[i + 1] = a * si + b * co;
+        }
+    }
+}
+
+static void matmul_w(const struct hr_weight *w, const float *x, uint32_t n, float *y,
+                     struct hr_pool *pool)
+{
+    hr_matmul(w->type, w->data, w->row_bytes, w->n_rows, w->n_cols, x, n, y, pool);
+}
+
+struct attn_job {
+    struct hr_ctx *c;
+    uint32_t layer;
+    uint32_t pos; /* position of the chunk's first token */
+    uint32_t n;   /* tokens in the chunk */
+};
+
+/* Causal attention for heads [h0, h1) of every token in the chunk. */
+static void attn_heads(void *ud, size_t h0, size_t h1)
+{
+    const struct attn_job *j = ud;
+    struct hr_ctx *c = j->c;
+    const struct hr_model *m = c->m;
+    uint32_t hd = m->head_dim, group = m->n_head / m->n_head_kv;
+    float scale = 1.0f / sqrtf((float)hd);
+    const float *kc = c->k_cache + (size_t)j->layer * c->n_ctx * c->kv_dim;
+    const float *vc = c->v_cache + (size_t)j->layer * c->n_ctx * c->kv_dim;
+    for (size_t h = h0; h < h1; h++) {
+        float *att = c->att + h * c->n_ctx;
+        uint32_t kvh = (uint32_t)h / group;
+        for (uint32_t i = 0; i < j->n; i++) {
+            const float *q = c->q + (size_t)i * m->n_embd + h * hd;
+            uint32_t n_pos = j->pos + i + 1;
+            float max = -INFINITY;
+            for (uint32_t t = 0; t < n_pos; t++) {
+                float s = hr_dot_f32(q, kc + (size_t)t * c->kv_dim + kvh * hd, hd) * scale;
+                att[t] = s;
+                if (s > max)
+                    max = s;
+            }
+            float sum = 0;
+            for (uint32_t t = 0; t < n_pos; t++) {
+                att[t] = expf(att[t] - max);
+                sum += att[t];
+            }
+            float inv = 1.0f / sum;
+            float *out = c->att_out + (size_t)i * m->n_embd + h * hd;
+            memset(out, 0, hd * sizeof *out);
+            for (uint32_t t = 0; t < n_pos; t++) {
+                const float *v = vc + (size_t)t * c->kv_dim + kvh * hd;
+                float a = att[t] * inv;
+                for (uint32_t d = 0; d < hd; d++)
+                    out[d] += a * v[d];
+            }
+        }
+    }
+}
+
+static void layer_forward(struct hr_ctx *c, uint32_t l, uint32_t pos, uint32_t n,
+                          struct hr_pool *pool)
+{
+    const struct hr_model *m = c->m;
+    const struct hr_layer *L = &m->layers[l];
+    uint32_t e = m->n_embd, kvd = c->kv_dim;
+    for (uint32_t i = 0; i < n; i++)
+        rmsnorm(c->xb + i * e, c->x + i * e, L->attn_norm.data, e, m->norm_eps);
+    matmul_w(&L->wq, c->xb, n, c->q, pool);
+    matmul_w(&L->wk, c->xb, n, c->k, pool);
+    matmul_w(&L->wv, c->xb, n, c->v, pool);
+    for (uint32_t i = 0; i < n; i++) {
+        const float *cs = c->rope_cs + (size_t)i * m->n_rot;
+        rope(c->q + (size_t)i * e, m->n_head, m->head_dim, m->n_rot, cs);
+        rope(c->k + (size_t)i * kvd, m->n_head_kv, m->head_dim, m->n_rot, cs);
+        size_t at = ((size_t)l * c->n_ctx + pos + i) * kvd;
+        memcpy(c->k_cache + at, c->k + (size_t)i * kvd, kvd * sizeof(float));
+        memcpy(c->v_cache + at, c->v + (size_t)i * kvd, kvd * sizeof(float));
+    }
+    struct attn_job job = {c, l, pos, n};
+    hr_pool_run((uint64_t)n * (pos + n) * e < (1u << 14) ? NULL : pool, m->n_head, attn_heads,
+                &job);
+    matmul_w(&L->wo, c->att_out, n, c->xb2, pool);
+    for (size_t i = 0; i < (size_t)n * e; i++)
+        c->x[i] += c->xb2[i];
+    for (uint32_t i = 0; i < n; i++)
+        rmsnorm(c->xb + i * e, c->x + i * e, L->ffn_norm.data, e, m->norm_eps);
+    matmul_w(&L->w_gate, c->xb, n, c->hb, pool);
+    matmul_w(&L->w_up, c->xb, n, c->hb2, pool);
+    for (size_t i = 0; i < (size_t)n * m->n_ff; i++) {
+        float g = c->hb[i];
+        c->hb[i] = g / (1.0f + expf(-g)) * c->hb2[i];
+    }
+    matmul_w(&L->w_down, c->hb, n, c->xb2, pool);
+    for (size_t i = 0; i < (size_t)n * e; i++)
+        c->x[i] += c->xb2[i];
+}
+
+/* Runs one chunk (n <= CHUNK) and writes logits for its last token (all_logits == false) or for
+ * every token (n x n_vocab). */
+static void eval_chunk(struct hr_ctx *c, const int32_t *tokens, uint32_t n, uint32_t pos,
+                       float *logits, bool all_logits, struct hr_pool *pool)
+{
+    const struct hr_model *m = c->m;
+    uint32_t e = m->n_embd;
+    for (uint32_t i = 0; i < n; i++) {
+        const struct hr_weight *w = &m->tok_embd;
+        hr_dequant_row(w->type, (const uint8_t *)w->data + (size_t)tokens[i] * w->row_bytes,
+                       c->x + (size_t)i * e, e);
+        float *cs = c->rope_cs + (size_t)i * m->n_rot;
+        for (uint32_t k = 0; k < m->n_rot / 2; k++) {
+            double theta = (double)(pos + i) * c->inv_freq[k];
+            cs[2 * k] = (float)cos(theta);
+            cs[2 * k + 1] = (float)sin(theta);
+        }
+    }
+    for (uint32_t l = 0; l < m->n_layer; l++)
+        layer_forward(c, l, pos, n, pool);
+    if (!logits)
+        return;
+    uint32_t first = all_logits ? 0 : n - 1;
+    for (uint32_t i = first; i < n; i++)
+        rmsnorm(c->xb + (size_t)(i - first) * e, c->x + (size_t)i * e, m->output_norm.data, e,
+                m->norm_eps);
+    matmul_w(&m->output, c->xb, n - first, logits, pool);
+}
+
+static int eval(struct hr_ctx *c, const int32_t *tokens, uint32_t n, uint32_t pos,
+                float *logits, bool all_logits, struct hr_pool *pool)
+{
+    if (n == 0)
+        return HR_EINVAL;
+    if (pos > c->n_ctx || n > c->n_ctx - pos)
+        return HR_ECONTEXT;
+    for (uint32_t i = 0; i < n; i++)
+        if (tokens[i] < 0 || (uint32_t)tokens[i] >= c->m->n_vocab)
+            return HR_ERANGE;
+    for (uint32_t done = 0; done < n;) {
+        uint32_t k = n - done < CHUNK ? n - done : CHUNK;
+        bool last = done + k == n;
+        float *out = NULL;
+        if (all_logits && logits)
+            out = logits + (size_t)done * c->m->n_vocab;
+        else if (last)
+            out = logits;
+        eval_chunk(c, tokens + done, k, pos + done, out, all_logits, pool);
+        done += k;
+    }
+    return 0;
+}
+
+int hr_ctx_eval(struct hr_ctx *c, const int32_t *tokens, uint32_t n, uint32_t pos,
+                float *logits, struct hr_pool *pool)
+{
+    return eval(c, tokens, n, pos, logits, false, pool);
+}
+
+int hr_ctx_eval_all(struct hr_ctx *c, const int32_t *tokens, uint32_t n, uint32_t pos,
+                    float *all_logits, struct hr_pool *pool)
+{
+    return eval(c, tokens, n, pos, all_logits, true, pool);
+}

@@ -1,0 +1,272 @@
+/* Loading a `llama`-architecture GGUF: hyper-parameters from metadata, checked against the caps
+ * in limits.h and against each other; every weight bound as a view whose shape and type are
+ * checked; the tokenizer built from the same file. Any failure names the file and the tensor or
+ * key. Any thread (reads files: never the event loop). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../base/err.h"
+#include "../base/limits.h"
+#include "model.h"
+
+static int bind(struct hr_model *m, struct hr_weight *w, const char *name, uint64_t ne0,
+                uint64_t ne1, bool optional, struct hr_diag *d)
+{
+    const struct hr_gguf_tensor *t = hr_gguf_tensor(m->gguf, name);
+    if (!t) {
+        if (optional)
+            return HR_ENOTFOUND;
+        hr_diag_set(d, "%s: tensor '%s' is missing", m->path, name);
+        return HR_EFORMAT;
+    }
+    uint64_t want_dims = ne1 == 1 ? 1 : 2;
+    if (t->ne[0] != ne0 || t->ne[1] != ne1 || t->ne[2] != 1 || t->ne[3] != 1 ||
+        (t->n_dims != want_dims && !(t->n_dims == 2 && ne1 == 1))) {
+        hr_diag_set(d, "%s: tensor '%s' has shape [%llu, %llu], expected [%llu, %llu]", m->path,
+                    name, (unsigned long long)t->ne[0], (unsigned long long)t->ne[1],
+                    (unsigned long long)ne0, (unsigned long long)ne1);
+        return HR_EFORMAT;
+    }
+    if (!hr_kernel_supported(t->type) || (ne1 == 1 && t->type != HR_TYPE_F32)) {
+        const struct hr_dtype_info *ti = hr_dtype_get(t->type);
+        hr_diag_set(d, "%s: tensor '%s' has type %s, which this build does not support%s",
+                    m->path, name, ti ? ti->name : "unknown",
+                    ne1 == 1 ? " for norm weights (F32 only)"
+                             : " (supported: F32, F16, BF16, Q8_0, Q4_0)");
+        return HR_EUNSUPPORTED;
+    }
+    w->data = t->data;
+    w->type = t->type;
+    w->n_cols = ne0;
+    w->n_rows = ne1;
+    w->row_bytes = t->n_bytes / ne1;
+    return 0;
+}
+
+static int get_u32(struct hr_model *m, const char *key, uint32_t *out, uint32_t dflt,
+                   bool required, struct hr_diag *d)
+{
+    struct hr_diag inner = {{0}};
+    int rc = hr_gguf_get_u32(m->gguf, key, out, &inner);
+    if (rc == HR_ENOTFOUND && !required) {
+        *out = dflt;
+        return 0;
+    }
+    if (rc == HR_ENOTFOUND)
+        hr_diag_set(d, "%s: key '%s' is missing", m->path, key);
+    else if (rc)
+        hr_diag_set(d, "%s: %s", m->path, inner.msg);
+    return rc ? HR_EFORMAT : 0;
+}
+
+static int read_hparams(struct hr_model *m, struct hr_diag *d)
+{
+    int rc = 0;
+    rc = rc ? rc : get_u32(m, "llama.embedding_length", &m->n_embd, 0, true, d);
+    rc = rc ? rc : get_u32(m, "llama.block_count", &m->n_layer, 0, true, d);
+    rc = rc ? rc : get_u32(m, "llama.feed_forward_length", &m->n_ff, 0, true, d);
+    rc = rc ? rc : get_u32(m, "llama.attention.head_count", &m->n_head, 0, true, d);
+    if (rc)
+        return rc;
+    rc = get_u32(m, "llama.attention.head_count_kv", &m->n_head_kv, m->n_head, false, d);
+    rc = rc ? rc : get_u32(m, "llama.context_length", &m->n_ctx_train, 2048, false, d);
+    if (rc)
+        return rc;
+    const char *bad = NULL;
+    if (m->n_embd == 0 || m->n_embd > HR_MODEL_MAX_EMBD)
+        bad = "llama.embedding_length";
+    else if (m->n_layer == 0 || m->n_layer > HR_MODEL_MAX_LAYERS)
+        bad = "llama.block_count";
+    else if (m->n_ff == 0 || m->n_ff > 16 * HR_MODEL_MAX_EMBD)
+        bad = "llama.feed_forward_length";
+    else if (m->n_head == 0 || m->n_head > HR_MODEL_MAX_HEADS || m->n_embd % m->n_head)
+        bad = "llama.attention.head_count";
+    else if (m->n_head_kv == 0 || m->n_head % m->n_head_kv)
+        bad = "llama.attention.head_count_kv";
+    else if (m->n_ctx_train == 0 || m->n_ctx_train > HR_MODEL_MAX_CTX)
+        bad = "llama.context_length";
+    if (bad) {
+        hr_diag_set(d, "%s: key '%s' has an impossible value (embd %u, layers %u, ff %u, "
+                       "heads %u/%u, ctx %u)", m->path, bad, m->n_embd, m->n_layer, m->n_ff,
+                    m->n_head, m->n_head_kv, m->n_ctx_train);
+        return HR_EFORMAT;
+    }
+    m->head_dim = m->n_embd / m->n_head;
+    rc = get_u32(m, "llama.rope.dimension_count", &m->n_rot, m->head_dim, false, d);
+    if (rc)
+        return rc;
+    if (m->n_rot == 0 || m->n_rot > m->head_dim || m->n_rot % 2) {
+        hr_diag_set(d, "%s: key 'llama.rope.dimension_count' = %u must be even and at most the "
+                       "head size %u", m->path, m->n_rot, m->head_dim);
+        return HR_EFORMAT;
+    }
+    struct hr_diag inner = {{0}};
+    m->rope_theta = 10000.0f;
+    m->norm_eps = 1e-5f;
+    rc = hr_gguf_get_f32(m->gguf, "llama.rope.freq_base", &m->rope_theta, &inner);
+    if (rc != 0 && rc != HR_ENOTFOUND) {
+        hr_diag_set(d, "%s: %s", m->path, inner.msg);
+        return HR_EFORMAT;
+    }
+    rc = hr_gguf_get_f32(m->gguf, "llama.attention.layer_norm_rms_epsilon", &m->norm_eps,
+                         &inner);
+    if (rc != 0 && rc != HR_ENOTFOUND) {
+        hr_diag_set(d, "%s: %s", m->path, inner.msg);
+        return HR_EFORMAT;
+    }
+    if (!(m->rope_theta > 0) || !(m->norm_eps > 0 && m->norm_eps < 1)) {
+        hr_diag_set(d, "%s: rope.freq_base or layer_norm_rms_epsilon out of range", m->path);
+        return HR_EFORMAT;
+    }
+    return 0;
+}
+
+static int bind_weights(struct hr_model *m, struct hr_diag *d)
+{
+    uint32_t e = m->n_embd, kv = m->n_head_kv * m->head_dim, v = m->n_vocab;
+    int rc = bind(m, &m->tok_embd, "token_embd.weight", e, v, false, d);
+    rc = rc ? rc : bind(m, &m->output_norm, "output_norm.weight", e, 1, false, d);
+    if (rc)
+        return rc;
+    rc = bind(m, &m->output, "output.weight", e, v, true, d);
+    if (rc == HR_ENOTFOUND) {
+        m->output = m->tok_embd;
+        m->is_tied = true;
+    } else if (rc) {
+        return rc;
+    }
+    m->layers = calloc(m->n_layer, sizeof *m->layers);
+    if (!m->layers)
+        return HR_ENOMEM;
+    for (uint32_t i = 0; i < m->n_layer && !rc; i++) {
+        struct hr_layer *l = &m->layers[i];
+        char name[96];
+#define BIND(field, suffix, a, b)                                              \
+    if (!rc) {                                                                 \
+        snprintf(name, sizeof name, "blk.%u." suffix ".weight", i);            \
+        rc = bind(m, &l->field, name, a, b, false, d);                         \
+    }
+        BIND(attn_norm, "attn_norm", e, 1);
+        BIND(wq, "attn_q", e, e);
+        BIND(wk, "attn_k", e, kv);
+        BIND(wv, "attn_v", e, kv);
+        BIND(wo, "attn_output", e, e);
+        BIND(ffn_norm, "ffn_norm", e, 1);
+        BIND(w_gate, "ffn_gate", e, m->n_ff);
+        BIND(w_up, "ffn_up", e, m->n_ff);
+        BIND(w_down, "ffn_down", m->n_ff, e);
+#undef BIND
+    }
+    return rc;
+}
+
+/* The most common matrix type, for the model's description. */
+static uint32_t dominant_type(const struct hr_model *m)
+{
+    uint64_t bytes[HR_TYPE_COUNT_] = {0};
+    for (uint64_t i = 0; i < m->gguf->n_tensors; i++) {
+        const struct hr_gguf_tensor *t = &m->gguf->tensors[i];
+        if (t->n_dims >= 2 && t->type < HR_TYPE_COUNT_)
+            bytes[t->type] += t->n_bytes;
+    }
+    uint32_t best = HR_TYPE_F32;
+    for (uint32_t t = 0; t < HR_TYPE_COUNT_; t++)
+        if (bytes[t] > bytes[best])
+            best = t;
+    return best;
+}
+
+int hr_model_load(struct hr_model **out, const char *path, struct hr_diag *d)
+{
+    *out = NULL;
+    struct hr_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return HR_ENOMEM;
+    snprintf(m->path, sizeof m->path, "%s", path);
+    int rc = hr_gguf_open(&m->gguf, path, d);
+    if (rc)
+        goto fail;
+    m->file_bytes = m->gguf->size;
+    struct hr_str s;
+    if (hr_gguf_get_str(m->gguf, "general.architecture", &s, NULL) != 0) {
+        hr_diag_set(d, "%s: key 'general.architecture' is missing or not a string", path);
+        rc = HR_EFORMAT;
+        goto fail;
+    }
+    snprintf(m->arch, sizeof m->arch, "%.*s", (int)(s.len < 31 ? s.len : 31), s.ptr);
+    if (s.len != 5 || memcmp(s.ptr, "llama", 5) != 0) {
+        hr_diag_set(d, "%s: architecture '%.*s' is not supported (supported: llama)", path,
+                    (int)(s.len < 64 ? s.len : 64), s.ptr);
+        rc = HR_EUNSUPPORTED;
+        goto fail;
+    }
+    if (hr_gguf_get_str(m->gguf, "general.name", &s, NULL) == 0 && s.len)
+        snprintf(m->name, sizeof m->name, "%.*s", (int)(s.len < 127 ? s.len : 127), s.ptr);
+    else
+        snprintf(m->name, sizeof m->name, "%s", strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
+    rc = read_hparams(m, d);
+    if (rc)
+        goto fail;
+    struct hr_diag td = {{0}};
+    rc = hr_tok_new_from_gguf(&m->tok, m->gguf, &td);
+    if (rc) {
+        hr_diag_set(d, "%s: %s", path, td.msg[0] ? td.msg : "cannot build the tokenizer");
+        goto fail;
+    }
+    m->n_vocab = (uint32_t)hr_tok_n_vocab(m->tok);
+    uint32_t vocab_key = 0;
+    if (hr_gguf_get_u32(m->gguf, "llama.vocab_size", &vocab_key, NULL) == 0 &&
+        vocab_key != m->n_vocab) {
+        hr_diag_set(d, "%s: llama.vocab_size %u disagrees with the %u tokens of the vocabulary",
+                    path, vocab_key, m->n_vocab);
+        rc = HR_EFORMAT;
+        goto fail;
+    }
+    rc = bind_weights(m, d);
+    if (rc)
+        goto fail;
+    m->file_type = dominant_type(m);
+    if (hr_gguf_get_str(m->gguf, "tokenizer.chat_template", &s, NULL) == 0) {
+        m->chat_template = malloc(s.len + 1);
+        if (!m->chat_template) {
+            rc = HR_ENOMEM;
+            goto fail;
+        }
+        memcpy(m->chat_template, s.ptr, s.len);
+        m->chat_template[s.len] = '\0';
+    }
+    *out = m;
+    return 0;
+fail:
+    hr_model_free(m);
+    return rc;
+}
+
+void hr_model_free(struct hr_model *m)
+{
+    if (!m)
+        return;
+    free(m->chat_template);
+    free(m->layers);
+    hr_tok_free(m->tok);
+    hr_gguf_close(m->gguf);
+    free(m);
+}
+
+const char *hr_model_type_name(const struct hr_model *m)
+{
+    static _Thread_local char buf[96];
+    uint64_t params = 0;
+    for (uint64_t i = 0; i < m->gguf->n_tensors; i++) {
+        const struct hr_gguf_tensor *t = &m->gguf->tensors[i];
+        params += t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
+    }
+    const struct hr_dtype_info *ti = hr_dtype_get(m->file_type);
+    if (params >= 1000000000ull)
+        snprintf(buf, sizeof buf, "%s %.1fB %s", m->arch, params / 1e9, ti ? ti->name : "?");
+    else if (params >= 1000000ull)
+        snprintf(buf, sizeof buf, "%s %.0fM %s", m->arch, params / 1e6, ti ? ti->name : "?");
+    else
+        snprintf(buf, sizeof buf, "%s %.0fK %s", m->arch, params / 1e3, ti ? ti->name : "?");
+    return buf;
+}

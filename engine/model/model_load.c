@@ -132,6 +132,7 @@ static int bind_weights(struct hr_model *m, struct hr_diag *d)
     if (rc == HR_ENOTFOUND) {
         m->output = m->tok_embd;
         m->is_tied = true;
+        rc = 0;
     } else if (rc) {
         return rc;
     }

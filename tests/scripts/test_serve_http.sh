@@ -34,7 +34,7 @@ http POST /v1/chat/completions "$CHAT"
 check "chat: temperature 0 is deterministic" json_true "$WORK/body" \
     "j['choices'][0]['message']['content'] == json.load(open('$WORK/plain.json'))['choices'][0]['message']['content']"
 
-STREAM='{"model":"tiny","messages":[{"role":"user","content":"Hello there"}],"max_tokens":12,"temperature":0,"stream":true,"stream_options":{"include_usage":true}}'
+STREAM='{"model":"tiny","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Hello there"}],"max_tokens":12,"temperature":0,"stream":true,"stream_options":{"include_usage":true}}'
 curl -sS -N -D "$WORK/sheaders" -H 'Content-Type: application/json' -H 'x-request-id: abc-123' \
     --data-binary "$STREAM" "$BASE/v1/chat/completions" > "$WORK/stream.txt"
 check "stream: event-stream content type" grep -qi '^content-type: text/event-stream' "$WORK/sheaders"

@@ -1,0 +1,43 @@
+/* `hearth serve` settings. One table (config.c) of name, flag, type, default, range and help
+ * drives the JSON config loader, the command-line flags, --help and the README's table.
+ * Precedence: defaults < the file given with --config < flags. The loaded struct is
+ * immutable. Main thread at start-up. */
+#ifndef HR_CONFIG_H
+#define HR_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "engine/base/diag.h"
+#include "engine/base/log.h"
+
+#define HR_CONFIG_STR 4096
+
+struct hr_config {
+    char model[HR_CONFIG_STR];    /* GGUF path; "" = the demo model */
+    char model_id[256];           /* "" = the file's base name without .gguf */
+    char host[256];
+    int64_t port;
+    char db[HR_CONFIG_STR];       /* "" = <data_dir>/hearth.db */
+    char data_dir[HR_CONFIG_STR]; /* "" = $HEARTH_DATA_DIR, $XDG_DATA_HOME/hearth, or
+                                     ~/.local/share/hearth */
+    int64_t threads;              /* 0 = number of CPUs */
+    int64_t ctx;                  /* 0 = the model's training context, at most 4096 */
+    int64_t parallel;
+    int64_t max_queue;
+    int64_t max_body;
+    enum hr_log_level log_level;
+};
+
+void hr_config_defaults(struct hr_config *c);
+/* Applies a JSON config file on top of c. HR_EINVAL with a diag "FILE: KEY: problem". */
+int hr_config_load_file(struct hr_config *c, const char *path, struct hr_diag *d);
+/* Applies argv[1..argc) on top of c: first the file named by --config (anywhere on the line),
+ * then every --flag VALUE / --flag=VALUE. HR_EINVAL with a diag naming the flag or file. */
+int hr_config_parse_args(struct hr_config *c, int argc, char **argv, struct hr_diag *d);
+/* The data directory: the setting, else the environment's defaults. */
+const char *hr_config_data_dir(const struct hr_config *c, char *buf, size_t cap);
+void hr_config_print_help(FILE *out);
+void hr_config_print_markdown(FILE *out);
+
+#endif

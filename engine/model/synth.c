@@ -1,0 +1,244 @@
+/* make-model: a GGUF v3 `llama` model in a preset shape with seeded random weights. Each
+ * tensor's values come from its own generator (seed mixed with the tensor index), so the file
+ * is byte-identical for the same preset, type and seed. Tensors are generated and written one
+ * at a time; the file is written under a temporary name, synced and renamed, so out_path never
+ * holds a partial model. Any thread. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../base/err.h"
+#include "../kernels/kernels.h"
+#include "synth_int.h"
+
+static const struct hr_synth_preset presets[] = {
+    {"tiny", 64, 2, 4, 2, 172, 512, 10000.0f},
+    {"smol", 576, 30, 9, 3, 1536, 8192, 100000.0f},
+    {"1b", 2048, 16, 32, 8, 8192, 131072, 500000.0f},
+};
+
+const struct hr_synth_preset *hr_synth_preset_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
+        if (name && strcmp(name, presets[i].name) == 0)
+            return &presets[i];
+    return NULL;
+}
+
+static uint64_t mix(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [-a, a). */
+static float uniform(uint64_t *state, float a)
+{
+    double u = (double)(mix(state) >> 11) * 0x1.0p-53;
+    return (float)((2.0 * u - 1.0) * a);
+}
+
+struct tensor_spec {
+    char name[64];
+    uint64_t ne0, ne1; /* ne1 == 1: a norm vector (F32, ones plus noise) */
+};
+
+static uint32_t file_type_of(uint32_t type)
+{
+    switch (type) {
+    case HR_TYPE_F16:
+        return 1;
+    case HR_TYPE_Q4_0:
+        return 2;
+    case HR_TYPE_Q8_0:
+        return 7;
+    default:
+        return 0;
+    }
+}
+
+static int add_metadata(struct hr_gguf_writer *w, const struct hr_synth_params *p,
+                        const struct hr_synth_preset *ps, uint32_t *n_vocab, struct hr_diag *d)
+{
+    char name[128];
+    snprintf(name, sizeof name, "%s", p->name ? p->name : "");
+    if (!p->name)
+        snprintf(name, sizeof name, "hearth-%s", ps->name);
+    char seed[32];
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)p->seed);
+    uint32_t head_dim = ps->n_embd / ps->n_head;
+    int rc = hr_gguf_writer_add_str(w, "general.architecture", "llama", 5);
+    rc = rc ? rc : hr_gguf_writer_add_str(w, "general.name", name, strlen(name));
+    rc = rc ? rc : hr_gguf_writer_add_u32(w, "general.file_type", file_type_of(p->type));
+    rc = rc ? rc : hr_gguf_writer_add_u32(w, "general.alignment", 32);
+    rc = rc ? rc : hr_gguf_writer_add_bool(w, "hearth.synthetic", true);
+    rc = rc ? rc : hr_gguf_writer_add_str(w, "hearth.seed", seed, strlen(seed));
+    rc = rc ? rc : hr_gguf_writer_add_u32(w, "llama.context_length", ps->n_ctx);
+    rc = rc ? rc : hr_gguf_writer_add_u32(w, "llama.embedding_length", ps->n_embd);
+    rc = rc ? rc : hr_gguf_writer_add_u32(w, "llama.block_count", ps->n_layer);
+    rc = rc ? rc : hr_gguf_writer_add_u32(w, "llama.feed_forward_length", ps->n_ff);
+    rc = rc ? rc : hr_gguf_writer_add_u32(w, "llama.attention.head_count", ps->n_head);
+    rc = rc ? rc : hr_gguf_writer_add_u32(w, "llama.attention.head_count_kv", ps->n_head_kv);
+    rc = rc ? rc : hr_gguf_writer_add_u32(w, "llama.rope.dimension_count", head_dim);
+    rc = rc ? rc : hr_gguf_writer_add_f32(w, "llama.rope.freq_base", ps->rope_theta);
+    rc = rc ? rc : hr_gguf_writer_add_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
+    if (rc)
+        return rc;
+    if (!p->vocab_path)
+        rc = hr_synth__builtin_vocab(w, n_vocab);
+    else {
+        struct hr_gguf *v = NULL;
+        rc = hr_gguf_open(&v, p->vocab_path, d);
+        if (rc)
+            return rc;
+        const struct hr_gguf_kv *toks = NULL;
+        if (hr_gguf_get_arr(v, "tokenizer.ggml.tokens", HR_GGUF_STRING, &toks, NULL) != 0) {
+            hr_diag_set(d, "%s: no tokenizer.ggml.tokens array to copy", p->vocab_path);
+            hr_gguf_close(v);
+            return HR_EFORMAT;
+        }
+        *n_vocab = (uint32_t)toks->arr_n;
+        for (uint64_t i = 0; i < v->n_kv && !rc; i++)
+            if (v->kv[i].key.len > 10 && memcmp(v->kv[i].key.ptr, "tokenizer.", 10) == 0)
+                rc = hr_gguf_writer_copy_kv(w, &v->kv[i]);
+        hr_gguf_close(v);
+    }
+    if (!rc)
+        rc = hr_gguf_writer_add_u32(w, "llama.vocab_size", *n_vocab);
+    return rc;
+}
+
+static int write_tensors(struct hr_gguf_writer *w, FILE *f, const struct hr_synth_params *p,
+                         const struct tensor_spec *specs, size_t n_specs, struct hr_diag *d)
+{
+    uint64_t max_elems = 0;
+    for (size_t i = 0; i < n_specs; i++)
+        if (specs[i].ne0 * specs[i].ne1 > max_elems)
+            max_elems = specs[i].ne0 * specs[i].ne1;
+    float *vals = malloc(max_elems * sizeof *vals);
+    uint8_t *bytes = malloc(max_elems * sizeof(float));
+    int rc = vals && bytes ? 0 : HR_ENOMEM;
+    for (size_t i = 0; i < n_specs && !rc; i++) {
+        const struct tensor_spec *s = &specs[i];
+        uint64_t state = p->seed ^ (0xA5A5A5A5ull * (i + 1));
+        bool is_norm = s->ne1 == 1;
+        /* std ~ 1/sqrt(fan-in) keeps activations finite through every layer */
+        float a = is_norm ? 0.05f : sqrtf(3.0f / (float)s->ne0);
+        uint64_t n = s->ne0 * s->ne1;
+        for (uint64_t k = 0; k < n; k++)
+            vals[k] = (is_norm ? 1.0f : 0.0f) + uniform(&state, a);
+        uint32_t type = is_norm ? HR_TYPE_F32 : p->type;
+        uint64_t row_bytes = 0;
+        hr_dtype_row_bytes(type, s->ne0, &row_bytes);
+        for (uint64_t r = 0; r < s->ne1; r++)
+            hr_quant_row(type, vals + r * s->ne0, bytes + r * row_bytes, s->ne0);
+        rc = hr_gguf_writer_write_tensor(w, f, bytes, row_bytes * s->ne1, d);
+    }
+    free(vals);
+    free(bytes);
+    return rc;
+}
+
+static int write_model(const struct hr_synth_params *p, const struct hr_synth_preset *ps,
+                       FILE *f, struct hr_diag *d)
+{
+    struct hr_gguf_writer *w = NULL;
+    int rc = hr_gguf_writer_new(&w);
+    if (rc)
+        return rc;
+    uint32_t n_vocab = 0;
+    rc = add_metadata(w, p, ps, &n_vocab, d);
+    size_t n_specs = 2 + 9 * (size_t)ps->n_layer;
+    struct tensor_spec *specs = calloc(n_specs, sizeof *specs);
+    if (!rc && !specs)
+        rc = HR_ENOMEM;
+    if (!rc) {
+        uint64_t e = ps->n_embd, kv = ps->n_head_kv * (ps->n_embd / ps->n_head), ff = ps->n_ff;
+        size_t k = 0;
+        specs[k++] = (struct tensor_spec){"token_embd.weight", e, n_vocab};
+        specs[k++] = (struct tensor_spec){"output_norm.weight", e, 1};
+        for (uint32_t l = 0; l < ps->n_layer; l++) {
+            const struct {
+                const char *suffix;
+                uint64_t ne0, ne1;
+            } L[] = {{"attn_norm", e, 1},   {"attn_q", e, e},       {"attn_k", e, kv},
+                     {"attn_v", e, kv},     {"attn_output", e, e},  {"ffn_norm", e, 1},
+                     {"ffn_gate", e, ff},   {"ffn_up", e, ff},      {"ffn_down", ff, e}};
+            for (size_t j = 0; j < 9; j++) {
+                snprintf(specs[k].name, sizeof specs[k].name, "blk.%u.%s.weight", l,
+                         L[j].suffix);
+                specs[k].ne0 = L[j].ne0;
+                specs[k].ne1 = L[j].ne1;
+                k++;
+            }
+        }
+        for (size_t i = 0; i < n_specs && !rc; i++) {
+            uint64_t ne[2] = {specs[i].ne0, specs[i].ne1};
+            bool is_norm = specs[i].ne1 == 1;
+            rc = hr_gguf_writer_add_tensor(w, specs[i].name, is_norm ? HR_TYPE_F32 : p->type,
+                                           is_norm ? 1 : 2, ne);
+        }
+    }
+    if (!rc)
+        rc = hr_gguf_writer_write_header(w, f, d);
+    if (!rc)
+        rc = write_tensors(w, f, p, specs, n_specs, d);
+    free(specs);
+    hr_gguf_writer_free(w);
+    return rc;
+}
+
+int hr_synth_write(const struct hr_synth_params *p, struct hr_diag *d)
+{
+    const struct hr_synth_preset *ps = hr_synth_preset_find(p->preset);
+    if (!ps) {
+        hr_diag_set(d, "preset '%s' is unknown (tiny, smol, 1b)", p->preset ? p->preset : "");
+        return HR_EINVAL;
+    }
+    if (p->type != HR_TYPE_F32 && p->type != HR_TYPE_F16 && p->type != HR_TYPE_Q8_0 &&
+        p->type != HR_TYPE_Q4_0) {
+        hr_diag_set(d, "type %u is not one make-model writes (f32, f16, q8_0, q4_0)", p->type);
+        return HR_EINVAL;
+    }
+    if (!p->out_path || !*p->out_path) {
+        hr_diag_set(d, "an output path is required");
+        return HR_EINVAL;
+    }
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", p->out_path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        hr_diag_set(d, "%s: cannot create: %s", p->out_path, strerror(errno));
+        return HR_EIO;
+    }
+    fchmod(fd, 0644); /* a model file is not secret; mkstemp made it 0600 */
+    FILE *f = fdopen(fd, "wb");
+    if (!f) {
+        close(fd);
+        unlink(tmp);
+        return HR_ENOMEM;
+    }
+    int rc = write_model(p, ps, f, d);
+    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+        if (!rc)
+            hr_diag_set(d, "%s: write failed: %s", p->out_path, strerror(errno));
+        rc = rc ? rc : HR_EIO;
+    }
+    if (fclose(f) != 0 && !rc) {
+        hr_diag_set(d, "%s: write failed: %s", p->out_path, strerror(errno));
+        rc = HR_EIO;
+    }
+    if (!rc && rename(tmp, p->out_path) != 0) {
+        hr_diag_set(d, "%s: cannot rename into place: %s", p->out_path, strerror(errno));
+        rc = HR_EIO;
+    }
+    if (rc)
+        unlink(tmp);
+    return rc;
+}

@@ -1,0 +1,184 @@
+/* Per-request sampling: greedy at temperature 0; otherwise temperature, top-k, top-p over a
+ * generator seeded per request (xoshiro256** through splitmix64), so the same seed gives the
+ * same tokens whatever else the engine runs. Candidates are ordered by probability with ties
+ * broken by id, so results never depend on sort stability. No allocation while sampling.
+ * One thread per sampler. */
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../base/err.h"
+#include "sampler.h"
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+void hr_rng_seed(struct hr_rng *r, uint64_t seed)
+{
+    for (int i = 0; i < 4; i++)
+        r->s[i] = splitmix64(&seed);
+}
+
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+uint64_t hr_rng_next(struct hr_rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t result = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+double hr_rng_uniform(struct hr_rng *r)
+{
+    return (double)(hr_rng_next(r) >> 11) * 0x1.0p-53;
+}
+
+int32_t hr_argmax(const float *x, int32_t n)
+{
+    int32_t best = 0;
+    for (int32_t i = 1; i < n; i++)
+        if (x[i] > x[best] || (isnan(x[best]) && !isnan(x[i])))
+            best = i;
+    return best;
+}
+
+int hr_sampler_init(struct hr_sampler *s, const struct hr_sampler_params *p, int32_t n_vocab)
+{
+    memset(s, 0, sizeof *s);
+    if (n_vocab < 1 || !isfinite(p->temperature) || p->temperature < 0 || p->top_k < 0 ||
+        !(p->top_p > 0 && p->top_p <= 1))
+        return HR_EINVAL;
+    s->p = *p;
+    s->n_vocab = n_vocab;
+    hr_rng_seed(&s->rng, p->seed);
+    if (p->temperature > 0) {
+        s->ids_ = malloc((size_t)n_vocab * sizeof *s->ids_);
+        s->probs_ = malloc((size_t)n_vocab * sizeof *s->probs_);
+        if (!s->ids_ || !s->probs_) {
+            hr_sampler_deinit(s);
+            return HR_ENOMEM;
+        }
+    }
+    return 0;
+}
+
+void hr_sampler_deinit(struct hr_sampler *s)
+{
+    free(s->ids_);
+    free(s->probs_);
+    s->ids_ = NULL;
+    s->probs_ = NULL;
+}
+
+/* Candidate order: higher logit first, then lower id. */
+static bool before(const float *v, int32_t a, int32_t b)
+{
+    return v[a] > v[b] || (v[a] == v[b] && a < b);
+}
+
+static void sift_down(int32_t *h, int32_t n, int32_t i, const float *v)
+{
+    for (;;) {
+        int32_t c = 2 * i + 1;
+        if (c >= n)
+            return;
+        /* min-heap by candidate order: the root is the worst kept candidate */
+        if (c + 1 < n && before(v, h[c], h[c + 1]))
+            c++;
+        if (!before(v, h[i], h[c]))
+            return;
+        int32_t tmp = h[i];
+        h[i] = h[c];
+        h[c] = tmp;
+        i = c;
+    }
+}
+
+/* Keeps the k best ids of logits in ids[0..k), sorted best first (heap select + heap sort). */
+static void top_k_sorted(const float *logits, int32_t n, int32_t k, int32_t *ids)
+{
+    for (int32_t i = 0; i < k; i++)
+        ids[i] = i;
+    for (int32_t i = k / 2 - 1; i >= 0; i--)
+        sift_down(ids, k, i, logits);
+    for (int32_t i = k; i < n; i++) {
+        if (before(logits, i, ids[0])) {
+            ids[0] = i;
+            sift_down(ids, k, 0, logits);
+        }
+    }
+    for (int32_t end = k - 1; end > 0; end--) {
+        int32_t tmp = ids[0];
+        ids[0] = ids[end];
+        ids[end] = tmp;
+        sift_down(ids, end, 0, logits);
+    }
+}
+
+int32_t hr_sampler_sample(struct hr_sampler *s, const float *logits)
+{
+    int32_t n = s->n_vocab;
+    if (s->p.temperature == 0 || !s->ids_)
+        return hr_argmax(logits, n);
+    int32_t k = s->p.top_k > 0 && s->p.top_k < n ? s->p.top_k : n;
+    if (k == n && s->p.top_p >= 1.0f) {
+        /* Nothing to cut: the full distribution in id order, no sort needed. */
+        for (int32_t i = 0; i < n; i++)
+            s->ids_[i] = i;
+        int32_t best = hr_argmax(logits, n);
+        s->ids_[0] = best;
+        s->ids_[best] = 0;
+    } else {
+        top_k_sorted(logits, n, k, s->ids_);
+    }
+    float inv_t = 1.0f / s->p.temperature;
+    float max = logits[s->ids_[0]];
+    if (!isfinite(max))
+        return s->ids_[0];
+    double sum = 0;
+    for (int32_t i = 0; i < k; i++) {
+        float x = (logits[s->ids_[i]] - max) * inv_t;
+        float pr = isnan(x) ? 0.0f : expf(x);
+        s->probs_[i] = pr;
+        sum += pr;
+    }
+    /* top-p: the smallest prefix whose mass reaches top_p (at least one candidate). */
+    int32_t keep = k;
+    if (s->p.top_p < 1.0f) {
+        double cum = 0;
+        for (int32_t i = 0; i < k; i++) {
+            cum += s->probs_[i] / sum;
+            if (cum >= s->p.top_p) {
+                keep = i + 1;
+                break;
+            }
+        }
+    }
+    double mass = 0;
+    for (int32_t i = 0; i < keep; i++)
+        mass += s->probs_[i];
+    double r = hr_rng_uniform(&s->rng) * mass;
+    double acc = 0;
+    for (int32_t i = 0; i < keep; i++) {
+        acc += s->probs_[i];
+        if (r < acc)
+            return s->ids_[i];
+    }
+    return s->ids_[keep - 1];
+}

@@ -1,0 +1,267 @@
+/* The engine thread on a generated tiny model: events in order ending with one DONE, greedy
+ * output identical to the direct API's, interleaved requests not disturbing each other,
+ * cancellation, the queue cap, and a too-long prompt refused with HR_ECONTEXT. */
+#include "testutil.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine.h"
+
+static char model_path[512];
+
+struct waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int notified;
+};
+
+static void on_notify(void *ud)
+{
+    struct waiter *w = ud;
+    pthread_mutex_lock(&w->mu);
+    w->notified++;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+struct result {
+    uint64_t id;
+    char text[8192];
+    size_t n_text;
+    bool done;
+    struct hr_event done_ev;
+};
+
+/* Collects events until every result in rs is done. */
+static void collect(struct hr_engine *e, struct waiter *w, struct result *rs, size_t n)
+{
+    for (;;) {
+        struct hr_event *evs = hr_engine_take_events(e);
+        for (struct hr_event *ev = evs; ev; ev = ev->next) {
+            struct result *r = NULL;
+            for (size_t i = 0; i < n; i++)
+                if (rs[i].id == ev->req_id)
+                    r = &rs[i];
+            assert_non_null(r);
+            assert_false(r->done); /* nothing after DONE */
+            if (ev->kind == HR_EV_TEXT) {
+                assert_true(r->n_text + ev->n_text < sizeof r->text);
+                memcpy(r->text + r->n_text, ev->text, ev->n_text);
+                r->n_text += ev->n_text;
+                r->text[r->n_text] = '\0';
+            } else {
+                r->done = true;
+                r->done_ev = *ev;
+            }
+        }
+        hr_event_free_list(evs);
+        bool all = true;
+        for (size_t i = 0; i < n; i++)
+            all = all && rs[i].done;
+        if (all)
+            return;
+        pthread_mutex_lock(&w->mu);
+        while (!w->notified)
+            pthread_cond_wait(&w->cv, &w->mu);
+        w->notified = 0;
+        pthread_mutex_unlock(&w->mu);
+    }
+}
+
+static struct hr_engine *start(struct waiter *w, uint32_t parallel, uint32_t max_queue,
+                               uint32_t n_ctx)
+{
+    struct hr_model *m = NULL;
+    struct hr_diag d = {{0}};
+    assert_int_equal(hr_model_load(&m, model_path, &d), 0);
+    struct hr_engine_params p = {1, n_ctx, parallel, max_queue};
+    struct hr_engine *e = NULL;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    w->notified = 0;
+    assert_int_equal(hr_engine_new(&e, m, &p, on_notify, w, &d), 0);
+    return e;
+}
+
+static struct hr_gen_request prompt_req(uint64_t id, const char *text, uint32_t max_tokens)
+{
+    struct hr_gen_request r = {0};
+    r.id = id;
+    r.prompt = text;
+    r.prompt_len = strlen(text);
+    r.max_tokens = max_tokens;
+    r.sampling.temperature = 0;
+    r.sampling.top_p = 1;
+    r.ignore_eos = true;
+    return r;
+}
+
+/* Greedy continuation through the direct API, as `hearth run` computes it. */
+static void direct_greedy(const char *text, uint32_t n_gen, char *out, size_t cap)
+{
+    struct hr_model *m = NULL;
+    assert_int_equal(hr_model_load(&m, model_path, NULL), 0);
+    struct hr_ctx *c = NULL;
+    assert_int_equal(hr_ctx_new(&c, m, 256), 0);
+    int32_t ids[256];
+    size_t n = 0;
+    assert_int_equal(hr_tok_encode(m->tok, text, strlen(text), true, false, ids, 256, &n), 0);
+    float *logits = malloc(m->n_vocab * sizeof *logits);
+    assert_int_equal(hr_ctx_eval(c, ids, (uint32_t)n, 0, logits, NULL), 0);
+    struct hr_detok dt;
+    hr_detok_init(&dt);
+    size_t o = 0;
+    for (uint32_t i = 0; i < n_gen; i++) {
+        int32_t tok = hr_argmax(logits, (int32_t)m->n_vocab);
+        char buf[HR_TOK_MAX_PIECE + 16];
+        size_t nb = hr_detok_push(&dt, m->tok, tok, buf, sizeof buf);
+        assert_true(o + nb < cap);
+        memcpy(out + o, buf, nb);
+        o += nb;
+        assert_int_equal(hr_ctx_eval(c, &tok, 1, (uint32_t)n + i, logits, NULL), 0);
+    }
+    char tail[64];
+    size_t nt = hr_detok_flush(&dt, tail, sizeof tail);
+    memcpy(out + o, tail, nt);
+    out[o + nt] = '\0';
+    free(logits);
+    hr_ctx_free(c);
+    hr_model_free(m);
+}
+
+static void test_greedy_matches_direct_and_interleaving(void **state)
+{
+    (void)state;
+    char want_a[8192], want_b[8192];
+    direct_greedy("Hello world", 20, want_a, sizeof want_a);
+    direct_greedy("The cat sat on the mat", 20, want_b, sizeof want_b);
+    struct waiter w;
+    struct hr_engine *e = start(&w, 4, 16, 256);
+    struct result rs[2] = {{.id = 1}, {.id = 2}};
+    struct hr_gen_request a = prompt_req(1, "Hello world", 20);
+    struct hr_gen_request b = prompt_req(2, "The cat sat on the mat", 20);
+    assert_int_equal(hr_engine_submit(e, &a, NULL), 0);
+    assert_int_equal(hr_engine_submit(e, &b, NULL), 0);
+    collect(e, &w, rs, 2);
+    assert_int_equal(rs[0].done_ev.finish, HR_FINISH_LENGTH);
+    assert_int_equal(rs[0].done_ev.n_completion, 20);
+    assert_true(rs[0].done_ev.n_prompt > 0);
+    assert_string_equal(rs[0].text, want_a);
+    assert_string_equal(rs[1].text, want_b);
+    hr_engine_free(e);
+}
+
+static void test_cancel_and_queue_cap(void **state)
+{
+    (void)state;
+    struct waiter w;
+    struct hr_engine *e = start(&w, 1, 0, 512);
+    struct hr_gen_request a = prompt_req(1, "a long one", 0);
+    struct hr_gen_request b = prompt_req(2, "second", 0);
+    struct hr_gen_request c = prompt_req(3, "third", 0);
+    assert_int_equal(hr_engine_submit(e, &a, NULL), 0);
+    int rb = hr_engine_submit(e, &b, NULL);
+    int rc = hr_engine_submit(e, &c, NULL);
+    /* One sequence runs, nothing may wait: at least the third is refused. */
+    assert_int_equal(rc, HR_EFULL);
+    hr_engine_cancel(e, 1);
+    struct result rs[2] = {{.id = 1}, {.id = 2}};
+    if (rb == 0)
+        hr_engine_cancel(e, 2);
+    collect(e, &w, rs, rb == 0 ? 2 : 1);
+    assert_int_equal(rs[0].done_ev.finish, HR_FINISH_CANCELED);
+    hr_engine_free(e);
+}
+
+static void test_context_exceeded_and_bad_params(void **state)
+{
+    (void)state;
+    struct waiter w;
+    struct hr_engine *e = start(&w, 2, 4, 32);
+    char longtext[400];
+    memset(longtext, 'x', sizeof longtext - 1);
+    longtext[sizeof longtext - 1] = '\0';
+    struct hr_gen_request a = prompt_req(7, longtext, 4);
+    assert_int_equal(hr_engine_submit(e, &a, NULL), 0);
+    struct hr_gen_request b = prompt_req(8, "hi", 40); /* prompt fits, prompt+40 does not */
+    assert_int_equal(hr_engine_submit(e, &b, NULL), 0);
+    struct result rs[2] = {{.id = 7}, {.id = 8}};
+    collect(e, &w, rs, 2);
+    assert_int_equal(rs[0].done_ev.finish, HR_FINISH_ERROR);
+    assert_int_equal(rs[0].done_ev.err, HR_ECONTEXT);
+    assert_true(strstr(rs[0].done_ev.err_msg, "maximum context length is 32") != NULL);
+    assert_int_equal(rs[1].done_ev.err, HR_ECONTEXT);
+    assert_int_equal(rs[0].n_text, 0);
+
+    struct hr_gen_request bad = prompt_req(9, "hi", 4);
+    bad.sampling.temperature = -1;
+    struct hr_diag d = {{0}};
+    assert_int_equal(hr_engine_submit(e, &bad, &d), HR_EINVAL);
+    assert_true(d.msg[0] != '\0');
+    struct hr_gen_request none = {0};
+    assert_int_equal(hr_engine_submit(e, &none, NULL), HR_EINVAL);
+    hr_engine_free(e);
+}
+
+static void test_chat_request_runs(void **state)
+{
+    (void)state;
+    struct waiter w;
+    struct hr_engine *e = start(&w, 1, 4, 256);
+    struct hr_chat_msg msgs[2] = {{"system", "Be brief."}, {"user", "Hi!"}};
+    struct hr_gen_request r = {0};
+    r.id = 5;
+    r.msgs = msgs;
+    r.n_msgs = 2;
+    r.max_tokens = 6;
+    r.sampling.temperature = 0.7f;
+    r.sampling.top_p = 0.9f;
+    r.sampling.seed = 11;
+    r.ignore_eos = true;
+    assert_int_equal(hr_engine_submit(e, &r, NULL), 0);
+    struct result rs[1] = {{.id = 5}};
+    collect(e, &w, rs, 1);
+    assert_int_equal(rs[0].done_ev.finish, HR_FINISH_LENGTH);
+    assert_int_equal(rs[0].done_ev.n_completion, 6);
+    /* system + user turns through ChatML with the generated vocab: well over 6 tokens */
+    assert_true(rs[0].done_ev.n_prompt > 6);
+    /* Same seed, same text. */
+    char first[8192];
+    memcpy(first, rs[0].text, rs[0].n_text + 1);
+    r.id = 6;
+    assert_int_equal(hr_engine_submit(e, &r, NULL), 0);
+    struct result again[1] = {{.id = 6}};
+    collect(e, &w, again, 1);
+    assert_string_equal(again[0].text, first);
+    hr_engine_free(e);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    tu_tmpfile("engine-tiny.gguf", model_path, sizeof model_path);
+    struct hr_synth_params p = {0};
+    p.preset = "tiny";
+    p.type = HR_TYPE_F32;
+    p.out_path = model_path;
+    p.seed = 1;
+    struct hr_diag d = {{0}};
+    int rc = hr_synth_write(&p, &d);
+    if (rc != 0)
+        fprintf(stderr, "synth: %s\n", d.msg);
+    return rc;
+}
+
+int main(void)
+{
+    hr_log_set_level(HR_LOG_WARN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_greedy_matches_direct_and_interleaving),
+        cmocka_unit_test(test_cancel_and_queue_cap),
+        cmocka_unit_test(test_context_exceeded_and_bad_params),
+        cmocka_unit_test(test_chat_request_runs),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}

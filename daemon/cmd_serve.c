@@ -104,7 +104,7 @@ int hr_cmd_serve(int argc, char **argv)
                 strerror(errno));
         return 1;
     }
-    char model_path[4096], db_path[4096], model_id[256];
+    char model_path[HR_CONFIG_STR + 64], db_path[HR_CONFIG_STR + 64], model_id[256];
     bool is_demo = cfg.model[0] == '\0';
     if (is_demo)
         snprintf(model_path, sizeof model_path, "%s/%s", data_dir, DEMO_FILE);

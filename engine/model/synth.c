@@ -49,6 +49,14 @@ struct tensor_spec {
     uint64_t ne0, ne1; /* ne1 == 1: a norm vector (F32, ones plus noise) */
 };
 
+/* The type a matrix is stored in: the requested one, unless its rows are not whole blocks of
+ * it (tiny's 172-wide ffn_down); then F16, as llama-quantize falls back for such tensors. */
+static uint32_t matrix_type(uint32_t want, uint64_t ne0)
+{
+    uint64_t bytes;
+    return hr_dtype_row_bytes(want, ne0, &bytes) ? want : HR_TYPE_F16;
+}
+
 static uint32_t file_type_of(uint32_t type)
 {
     switch (type) {
@@ -133,7 +141,7 @@ static int write_tensors(struct hr_gguf_writer *w, FILE *f, const struct hr_synt
         uint64_t n = s->ne0 * s->ne1;
         for (uint64_t k = 0; k < n; k++)
             vals[k] = (is_norm ? 1.0f : 0.0f) + uniform(&state, a);
-        uint32_t type = is_norm ? HR_TYPE_F32 : p->type;
+        uint32_t type = is_norm ? HR_TYPE_F32 : matrix_type(p->type, s->ne0);
         uint64_t row_bytes = 0;
         hr_dtype_row_bytes(type, s->ne0, &row_bytes);
         for (uint64_t r = 0; r < s->ne1; r++)
@@ -181,8 +189,11 @@ static int write_model(const struct hr_synth_params *p, const struct hr_synth_pr
         for (size_t i = 0; i < n_specs && !rc; i++) {
             uint64_t ne[2] = {specs[i].ne0, specs[i].ne1};
             bool is_norm = specs[i].ne1 == 1;
-            rc = hr_gguf_writer_add_tensor(w, specs[i].name, is_norm ? HR_TYPE_F32 : p->type,
+            rc = hr_gguf_writer_add_tensor(w, specs[i].name,
+                                           is_norm ? HR_TYPE_F32 : matrix_type(p->type, ne[0]),
                                            is_norm ? 1 : 2, ne);
+            if (rc)
+                hr_diag_set(d, "cannot declare tensor '%s'", specs[i].name);
         }
     }
     if (!rc)

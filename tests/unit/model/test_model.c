@@ -1,0 +1,365 @@
+/* The llama forward pass: the stories260K golden continuation and first-step logits; the
+ * llama.cpp reference logits of ../shared/models/ref for every type this build runs (within
+ * the README's tolerances); bit-identical results whatever the prefill chunking or thread
+ * count; other architectures and types refused by name; make-model files that load and run. */
+#include "testutil.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine.h"
+
+static struct hr_model *load_shared(const char *rel)
+{
+    char path[512];
+    if (!tu_shared_path(rel, path, sizeof path))
+        return NULL;
+    struct hr_model *m = NULL;
+    struct hr_diag d = {{0}};
+    if (hr_model_load(&m, path, &d) != 0)
+        fail_msg("%s: %s", rel, d.msg);
+    return m;
+}
+
+static json_t *load_json(const char *rel)
+{
+    char path[512];
+    if (!tu_shared_path(rel, path, sizeof path))
+        return NULL;
+    json_t *j = json_load_file(path, 0, NULL);
+    assert_non_null(j);
+    return j;
+}
+
+static void test_stories260k_golden(void **state)
+{
+    (void)state;
+    struct hr_model *m = load_shared("models/stories260K.gguf");
+    json_t *ex = load_json("models/stories260K.expected.json");
+    if (!m || !ex)
+        skip();
+    int32_t prompt[8];
+    size_t n = 0;
+    assert_int_equal(hr_tok_encode(m->tok, "Once upon a time", 16, true, false, prompt, 8, &n), 0);
+    json_t *want_prompt = json_object_get(ex, "prompt_token_ids");
+    assert_int_equal(n, json_array_size(want_prompt));
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(prompt[i], json_integer_value(json_array_get(want_prompt, i)));
+    json_t *want = json_object_get(ex, "greedy_token_ids");
+    for (int threads = 1; threads <= 2; threads++) {
+        struct hr_pool *pool = NULL;
+        assert_int_equal(hr_pool_new(&pool, threads), 0);
+        struct hr_ctx *c = NULL;
+        assert_int_equal(hr_ctx_new(&c, m, 512), 0);
+        float logits[512];
+        assert_int_equal(hr_ctx_eval(c, prompt, (uint32_t)n, 0, logits, pool), 0);
+        json_t *top5 = json_object_get(ex, "first_generated_step_top5_logits");
+        for (size_t k = 0; k < json_array_size(top5); k++) {
+            json_t *e = json_array_get(top5, k);
+            int id = (int)json_integer_value(json_array_get(e, 0));
+            double v = json_real_value(json_array_get(e, 1));
+            assert_true(fabs(logits[id] - v) < 1e-3);
+        }
+        for (size_t i = 0; i < json_array_size(want); i++) {
+            int32_t tok = hr_argmax(logits, 512);
+            assert_int_equal(tok, json_integer_value(json_array_get(want, i)));
+            assert_int_equal(hr_ctx_eval(c, &tok, 1, (uint32_t)(n + i), logits, pool), 0);
+        }
+        hr_ctx_free(c);
+        hr_pool_free(pool);
+    }
+    /* BOS alone, 256 tokens: the published llama2.c story. Its smallest logit gap is 0.004,
+     * so report the agreement and require the first 32 as the data's README does. */
+    json_t *bos = json_object_get(json_object_get(ex, "bos_only"), "greedy_token_ids");
+    struct hr_ctx *c = NULL;
+    assert_int_equal(hr_ctx_new(&c, m, 512), 0);
+    float logits[512];
+    int32_t tok = 1;
+    assert_int_equal(hr_ctx_eval(c, &tok, 1, 0, logits, NULL), 0);
+    size_t agree = 0;
+    for (size_t i = 0; i < json_array_size(bos); i++) {
+        tok = hr_argmax(logits, 512);
+        if (tok != json_integer_value(json_array_get(bos, i)))
+            break;
+        agree++;
+        assert_int_equal(hr_ctx_eval(c, &tok, 1, (uint32_t)(i + 1), logits, NULL), 0);
+    }
+    printf("stories260K BOS-only greedy: %zu/%zu tokens match\n", agree, json_array_size(bos));
+    assert_true(agree >= 32);
+    hr_ctx_free(c);
+    json_decref(ex);
+    hr_model_free(m);
+}
+
+/* Logits for every position of tokens, from an empty cache, in chunks of `chunk` tokens. */
+static float *eval_all(struct hr_model *m, const int32_t *toks, uint32_t n, uint32_t chunk,
+                       struct hr_pool *pool)
+{
+    struct hr_ctx *c = NULL;
+    assert_int_equal(hr_ctx_new(&c, m, 512), 0);
+    float *all = malloc((size_t)n * m->n_vocab * sizeof *all);
+    for (uint32_t p = 0; p < n; p += chunk) {
+        uint32_t k = n - p < chunk ? n - p : chunk;
+        assert_int_equal(hr_ctx_eval_all(c, toks + p, k, p, all + (size_t)p * m->n_vocab, pool),
+                         0);
+    }
+    hr_ctx_free(c);
+    return all;
+}
+
+static void check_ref(const char *type, double tol, double tol_mean)
+{
+    char rel[128], jrel[128];
+    snprintf(rel, sizeof rel, "models/ref/llama-%s.gguf", type);
+    snprintf(jrel, sizeof jrel, "models/ref/llama-%s.logits.json", type);
+    struct hr_model *m = load_shared(rel);
+    json_t *ref = load_json(jrel);
+    if (!m || !ref) {
+        printf("ref llama-%s: skipped (../shared absent)\n", type);
+        return;
+    }
+    double worst = 0, worst_mean = 0;
+    const char *seqs[] = {"S1", "S2"};
+    for (int s = 0; s < 2; s++) {
+        json_t *seq = json_object_get(ref, seqs[s]);
+        json_t *jt = json_object_get(seq, "tokens");
+        uint32_t n = (uint32_t)json_array_size(jt);
+        int32_t toks[512];
+        for (uint32_t i = 0; i < n; i++)
+            toks[i] = (int32_t)json_integer_value(json_array_get(jt, i));
+        float *all = eval_all(m, toks, n, n, NULL);
+        const float *last = all + (size_t)(n - 1) * m->n_vocab;
+        json_t *jl = json_object_get(seq, "last_logits");
+        double sum = 0;
+        for (size_t i = 0; i < json_array_size(jl); i++) {
+            double dlt = fabs(last[i] - json_number_value(json_array_get(jl, i)));
+            sum += dlt;
+            worst = fmax(worst, dlt);
+        }
+        worst_mean = fmax(worst_mean, sum / json_array_size(jl));
+        json_t *top5 = json_object_get(seq, "top5");
+        for (uint32_t p = 0; p < n; p++) {
+            json_t *row = json_array_get(top5, p);
+            const float *lp = all + (size_t)p * m->n_vocab;
+            for (size_t k = 0; k < json_array_size(row); k++) {
+                json_t *e = json_array_get(row, k);
+                int id = (int)json_integer_value(json_array_get(e, 0));
+                worst = fmax(worst, fabs(lp[id] - json_number_value(json_array_get(e, 1))));
+            }
+            double gap = json_number_value(json_array_get(json_array_get(row, 0), 1)) -
+                         json_number_value(json_array_get(json_array_get(row, 1), 1));
+            if (gap > 2 * tol)
+                assert_int_equal(hr_argmax(lp, (int32_t)m->n_vocab),
+                                 json_integer_value(json_array_get(json_array_get(row, 0), 0)));
+        }
+        free(all);
+    }
+    printf("ref llama-%s: max |diff| %.2e (tol %.0e), worst mean %.2e (tol %.0e)\n", type, worst,
+           tol, worst_mean, tol_mean);
+    assert_true(worst <= tol);
+    assert_true(worst_mean <= tol_mean);
+    json_decref(ref);
+    hr_model_free(m);
+}
+
+static void test_reference_logits(void **state)
+{
+    (void)state;
+    check_ref("F32", 1e-4, 1e-5);
+    check_ref("F16", 3e-3, 5e-4);
+    check_ref("BF16", 2e-2, 4e-3);
+    check_ref("Q8_0", 5e-2, 1e-2);
+    check_ref("Q4_0", 7.5e-2, 1.5e-2);
+}
+
+static void test_chunking_and_threads_bit_identical(void **state)
+{
+    (void)state;
+    struct hr_model *m = load_shared("models/ref/llama-Q8_0.gguf");
+    if (!m)
+        skip();
+    int32_t toks[150];
+    for (int i = 0; i < 150; i++)
+        toks[i] = 3 + (i * 37) % 1000;
+    float *one = eval_all(m, toks, 150, 150, NULL);
+    float *by1 = eval_all(m, toks, 150, 1, NULL);
+    float *by7 = eval_all(m, toks, 150, 7, NULL);
+    struct hr_pool *pool = NULL;
+    assert_int_equal(hr_pool_new(&pool, 3), 0);
+    float *threaded = eval_all(m, toks, 150, 64, pool);
+    size_t bytes = (size_t)150 * m->n_vocab * sizeof(float);
+    assert_memory_equal(one, by1, bytes);
+    assert_memory_equal(one, by7, bytes);
+    assert_memory_equal(one, threaded, bytes);
+    hr_pool_free(pool);
+    free(one);
+    free(by1);
+    free(by7);
+    free(threaded);
+    hr_model_free(m);
+}
+
+static void test_unsupported_refused_by_name(void **state)
+{
+    (void)state;
+    const struct {
+        const char *file, *needle;
+        int rc;
+    } cases[] = {
+        {"models/ref/qwen2-F16.gguf", "qwen2", HR_EUNSUPPORTED},
+        {"models/ref/gemma2-Q8_0.gguf", "gemma2", HR_EUNSUPPORTED},
+        {"models/ref/llama-Q4_K.gguf", "Q4_K", HR_EUNSUPPORTED},
+        {"vocab/ggml-vocab-gpt-2.gguf", "gpt2", HR_EUNSUPPORTED},
+    };
+    int ran = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char path[512];
+        if (!tu_shared_path(cases[i].file, path, sizeof path))
+            continue;
+        struct hr_model *m = NULL;
+        struct hr_diag d = {{0}};
+        int rc = hr_model_load(&m, path, &d);
+        if (rc != cases[i].rc || !strstr(d.msg, cases[i].needle) || !strstr(d.msg, path))
+            fail_msg("%s: rc %s, diag '%s'", cases[i].file, hr_err_name(rc), d.msg);
+        ran++;
+    }
+    if (!ran)
+        skip();
+}
+
+static void test_llama2_tiny_random_runs(void **state)
+{
+    (void)state;
+    struct hr_model *m = load_shared("models/llama-2-tiny-random.gguf");
+    if (!m)
+        skip();
+    assert_false(m->is_tied);
+    assert_int_equal(m->n_vocab, 32000);
+    struct hr_ctx *c = NULL;
+    assert_int_equal(hr_ctx_new(&c, m, 64), 0);
+    int32_t toks[4] = {1, 15043, 3186, 29889};
+    float *logits = malloc(m->n_vocab * sizeof *logits);
+    assert_int_equal(hr_ctx_eval(c, toks, 4, 0, logits, NULL), 0);
+    for (uint32_t i = 0; i < m->n_vocab; i++)
+        assert_true(isfinite(logits[i]));
+    /* beyond the context, and invalid ids, are errors, not crashes */
+    assert_int_equal(hr_ctx_eval(c, toks, 4, 62, logits, NULL), HR_ECONTEXT);
+    int32_t bad = 32000;
+    assert_int_equal(hr_ctx_eval(c, &bad, 1, 4, logits, NULL), HR_ERANGE);
+    free(logits);
+    hr_ctx_free(c);
+    hr_model_free(m);
+}
+
+static void test_make_model_round_trip(void **state)
+{
+    (void)state;
+    const uint32_t types[] = {HR_TYPE_F32, HR_TYPE_F16, HR_TYPE_Q8_0, HR_TYPE_Q4_0};
+    char path[512], path2[512];
+    tu_tmpfile("synth.gguf", path, sizeof path);
+    tu_tmpfile("synth2.gguf", path2, sizeof path2);
+    for (size_t i = 0; i < 4; i++) {
+        struct hr_synth_params p = {"tiny", types[i], path, NULL, 9, NULL};
+        struct hr_diag d = {{0}};
+        assert_int_equal(hr_synth_write(&p, &d), 0);
+        struct hr_model *m = NULL;
+        if (hr_model_load(&m, path, &d) != 0)
+            fail_msg("%s", d.msg);
+        assert_int_equal(m->n_embd, 64);
+        assert_int_equal(m->n_layer, 2);
+        assert_int_equal(m->n_head, 4);
+        assert_int_equal(m->n_head_kv, 2);
+        assert_int_equal(m->n_ff, 172);
+        assert_int_equal(m->n_ctx_train, 512);
+        assert_true(m->is_tied);
+        assert_int_equal(m->file_type, types[i]);
+        assert_int_equal(m->gguf->n_tensors, 2 + 9 * 2);
+        assert_non_null(m->chat_template);
+        int32_t ids[32];
+        size_t n = 0;
+        assert_int_equal(hr_tok_encode(m->tok, "Hello the", 9, true, false, ids, 32, &n), 0);
+        assert_true(n >= 2 && n < 9); /* BOS plus merged word pieces */
+        char text[64];
+        size_t o = 0;
+        for (size_t k = 1; k < n; k++)
+            o += hr_tok_token_bytes(m->tok, ids[k], false, text + o, sizeof text - o);
+        assert_int_equal(o, 10);
+        assert_memory_equal(text, " Hello the", 10);
+        struct hr_ctx *c = NULL;
+        assert_int_equal(hr_ctx_new(&c, m, 64), 0);
+        float logits[2048];
+        assert_true(m->n_vocab <= 2048);
+        assert_int_equal(hr_ctx_eval(c, ids, (uint32_t)n, 0, logits, NULL), 0);
+        for (uint32_t k = 0; k < m->n_vocab; k++)
+            assert_true(isfinite(logits[k]));
+        hr_ctx_free(c);
+        hr_model_free(m);
+    }
+    /* same seed, same bytes; another seed, other bytes */
+    struct hr_synth_params p = {"tiny", HR_TYPE_Q4_0, path2, NULL, 9, NULL};
+    assert_int_equal(hr_synth_write(&p, NULL), 0);
+    size_t n1, n2;
+    char *a = tu_read_file(path, &n1), *b = tu_read_file(path2, &n2);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(a, b, n1);
+    free(b);
+    p.seed = 10;
+    assert_int_equal(hr_synth_write(&p, NULL), 0);
+    b = tu_read_file(path2, &n2);
+    assert_true(n1 == n2 && memcmp(a, b, n1) != 0);
+    free(a);
+    free(b);
+    /* errors: unknown preset, unreadable vocab; the output never appears half-written */
+    struct hr_diag d = {{0}};
+    char never[512];
+    tu_tmpfile("never.gguf", never, sizeof never);
+    struct hr_synth_params bad = {"huge", HR_TYPE_F32, never, NULL, 1, NULL};
+    assert_int_equal(hr_synth_write(&bad, &d), HR_EINVAL);
+    assert_non_null(strstr(d.msg, "huge"));
+    bad.preset = "tiny";
+    bad.vocab_path = "/nonexistent/vocab.gguf";
+    hr_diag_clear(&d);
+    assert_int_equal(hr_synth_write(&bad, &d), HR_EIO);
+    assert_null(tu_read_file(never, NULL));
+    bad.vocab_path = NULL;
+    bad.out_path = "/nonexistent-dir/x.gguf";
+    assert_int_equal(hr_synth_write(&bad, NULL), HR_EIO);
+}
+
+static void test_make_model_copies_vocab(void **state)
+{
+    (void)state;
+    char vocab[512], path[512];
+    if (!tu_shared_path("vocab/ggml-vocab-phi-3.gguf", vocab, sizeof vocab))
+        skip();
+    tu_tmpfile("phi3vocab.gguf", path, sizeof path);
+    struct hr_synth_params p = {"tiny", HR_TYPE_Q8_0, path, vocab, 1, NULL};
+    struct hr_diag d = {{0}};
+    if (hr_synth_write(&p, &d) != 0)
+        fail_msg("%s", d.msg);
+    struct hr_model *m = NULL;
+    if (hr_model_load(&m, path, &d) != 0)
+        fail_msg("%s", d.msg);
+    assert_int_equal(m->n_vocab, 32064);
+    assert_non_null(m->chat_template);
+    assert_int_equal(hr_chat_detect(m->chat_template), HR_CHAT_PHI3);
+    assert_true(hr_tok_find(m->tok, "<|end|>", 7) >= 0);
+    hr_model_free(m);
+}
+
+int main(void)
+{
+    hr_log_set_level(HR_LOG_WARN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_stories260k_golden),
+        cmocka_unit_test(test_reference_logits),
+        cmocka_unit_test(test_chunking_and_threads_bit_identical),
+        cmocka_unit_test(test_unsupported_refused_by_name),
+        cmocka_unit_test(test_llama2_tiny_random_runs),
+        cmocka_unit_test(test_make_model_round_trip),
+        cmocka_unit_test(test_make_model_copies_vocab),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

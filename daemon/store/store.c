@@ -56,23 +56,29 @@ struct hr_store {
     uint64_t dropped;
 };
 
-static int migrate(sqlite3 *db, const char *path, struct hr_diag *d)
+/* Reads the schema version without writing anything, so a file we refuse stays untouched. */
+static int read_version(sqlite3 *db, const char *path, int *version, struct hr_diag *d)
 {
     sqlite3_stmt *st = NULL;
-    int version = -1;
+    *version = -1;
     if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
         sqlite3_step(st) == SQLITE_ROW)
-        version = sqlite3_column_int(st, 0);
+        *version = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
-    if (version < 0) {
+    if (*version < 0) {
         hr_diag_set(d, "%s: not a usable SQLite database: %s", path, sqlite3_errmsg(db));
         return HR_EFORMAT;
     }
-    if (version > SCHEMA_VERSION) {
+    if (*version > SCHEMA_VERSION) {
         hr_diag_set(d, "%s: database schema version %d is newer than this hearth supports (%d); "
-                       "upgrade hearth", path, version, SCHEMA_VERSION);
+                       "upgrade hearth", path, *version, SCHEMA_VERSION);
         return HR_EUNSUPPORTED;
     }
+    return 0;
+}
+
+static int migrate(sqlite3 *db, const char *path, int version, struct hr_diag *d)
+{
     for (int v = version; v < SCHEMA_VERSION; v++) {
         char sql[64];
         snprintf(sql, sizeof sql, "PRAGMA user_version = %d; COMMIT;", v + 1);
@@ -193,6 +199,10 @@ int hr_store_open(struct hr_store **out, const char *path, struct hr_diag *d)
         goto fail;
     }
     sqlite3_busy_timeout(s->db, 5000);
+    int version;
+    rc = read_version(s->db, path, &version, d);
+    if (rc)
+        goto fail;
     char *err = NULL;
     if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL,
                      &err) != SQLITE_OK) {
@@ -201,7 +211,7 @@ int hr_store_open(struct hr_store **out, const char *path, struct hr_diag *d)
         rc = HR_EFORMAT;
         goto fail;
     }
-    rc = migrate(s->db, path, d);
+    rc = migrate(s->db, path, version, d);
     if (rc)
         goto fail;
     if (sqlite3_prepare_v2(s->db,

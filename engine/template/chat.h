@@ -18,11 +18,15 @@ struct hr_chat_msg {
 
 enum hr_chat_format {
     HR_CHAT_CHATML,
-    HR_CHAT_LLAMA3,
-    HR_CHAT_LLAMA2,
+    HR_CHAT_LLAMA3,   /* 3.0: a system turn only when given */
+    HR_CHAT_LLAMA2,   /* [INST] <<SYS>> ... */
     HR_CHAT_PHI3,
     HR_CHAT_GEMMA,
     HR_CHAT_ZEPHYR,
+    HR_CHAT_QWEN,     /* ChatML with Qwen's default system prompt */
+    HR_CHAT_LLAMA31,  /* 3.1: knowledge-date preamble, "26 Jul 2024" */
+    HR_CHAT_LLAMA32,  /* 3.2+: knowledge-date preamble with today's date */
+    HR_CHAT_MISTRAL,  /* [INST]...[/INST] without spaces; system before the last user turn */
 };
 
 /* The family a template text belongs to (NULL or unrecognised -> ChatML). */

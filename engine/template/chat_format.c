@@ -64,9 +64,12 @@ enum hr_chat_format hr_chat_detect(const char *t)
     if (!t)
         return HR_CHAT_CHATML;
     if (strstr(t, "<|im_start|>"))
-        return HR_CHAT_CHATML;
-    if (strstr(t, "<|start_header_id|>"))
-        return HR_CHAT_LLAMA3;
+        return strstr(t, "You are Qwen") ? HR_CHAT_QWEN : HR_CHAT_CHATML;
+    if (strstr(t, "<|start_header_id|>")) {
+        if (!strstr(t, "Cutting Knowledge Date"))
+            return HR_CHAT_LLAMA3;
+        return strstr(t, "strftime_now") ? HR_CHAT_LLAMA32 : HR_CHAT_LLAMA31;
+    }
     if (strstr(t, "<start_of_turn>"))
         return HR_CHAT_GEMMA;
     if (strstr(t, "<|user|>") && strstr(t, "<|end|>"))
@@ -74,13 +77,14 @@ enum hr_chat_format hr_chat_detect(const char *t)
     if (strstr(t, "<|user|>"))
         return HR_CHAT_ZEPHYR;
     if (strstr(t, "[INST]"))
-        return HR_CHAT_LLAMA2;
+        return strstr(t, "<<SYS>>") ? HR_CHAT_LLAMA2 : HR_CHAT_MISTRAL;
     return HR_CHAT_CHATML;
 }
 
 const char *hr_chat_format_name(enum hr_chat_format f)
 {
-    static const char *names[] = {"chatml", "llama3", "llama2", "phi3", "gemma", "zephyr"};
+    static const char *names[] = {"chatml", "llama3", "llama2",  "phi3",    "gemma",
+                                  "zephyr", "qwen",   "llama31", "llama32", "mistral"};
     return (unsigned)f < sizeof names / sizeof names[0] ? names[f] : "unknown";
 }
 
@@ -89,8 +93,12 @@ static bool is(const struct hr_chat_msg *m, const char *role)
     return strcmp(m->role, role) == 0;
 }
 
-static void render_chatml(struct sb *b, const struct hr_chat_msg *m, size_t n, bool gen)
+static void render_chatml(struct sb *b, const struct hr_chat_msg *m, size_t n, bool gen,
+                          bool qwen_default)
 {
+    if (qwen_default && !(n && is(&m[0], "system")))
+        puts_(b, "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful "
+                 "assistant.<|im_end|>\n");
     for (size_t i = 0; i < n; i++) {
         puts_(b, "<|im_start|>");
         puts_(b, m[i].role);
@@ -102,17 +110,13 @@ static void render_chatml(struct sb *b, const struct hr_chat_msg *m, size_t n, b
         puts_(b, "<|im_start|>assistant\n");
 }
 
+/* date: NULL for Llama 3.0 (no preamble), else the "Today Date" text. */
 static void render_llama3(struct sb *b, const struct hr_chat_msg *m, size_t n, bool gen,
-                          const char *bos, bool dated)
+                          const char *bos, const char *date)
 {
     puts_(b, bos);
     size_t i = 0;
-    if (dated) {
-        char date[32];
-        time_t now = time(NULL);
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(date, sizeof date, "%d %b %Y", &tm);
+    if (date) {
         puts_(b, "<|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: "
                  "December 2023\nToday Date: ");
         puts_(b, date);
@@ -161,6 +165,36 @@ static void render_llama2(struct sb *b, const struct hr_chat_msg *m, size_t n, c
         }
         put_trimmed(b, m[i].content);
         puts_(b, " [/INST]");
+    }
+}
+
+static void render_mistral(struct sb *b, const struct hr_chat_msg *m, size_t n,
+                           const char *bos, const char *eos)
+{
+    const char *sys = NULL;
+    size_t last_user = n;
+    for (size_t i = 0; i < n; i++) {
+        if (is(&m[i], "system"))
+            sys = m[i].content;
+        else if (!is(&m[i], "assistant"))
+            last_user = i;
+    }
+    puts_(b, bos);
+    for (size_t i = 0; i < n; i++) {
+        if (is(&m[i], "system"))
+            continue;
+        if (is(&m[i], "assistant")) {
+            puts_(b, m[i].content);
+            puts_(b, eos);
+            continue;
+        }
+        puts_(b, "[INST]");
+        if (sys && i == last_user) {
+            puts_(b, sys);
+            puts_(b, "\n\n");
+        }
+        puts_(b, m[i].content);
+        puts_(b, "[/INST]");
     }
 }
 
@@ -242,9 +276,26 @@ char *hr_chat_render(enum hr_chat_format f, const struct hr_chat_msg *msgs, size
     }
     struct sb b = {0};
     bool gen = add_generation_prompt;
+    char today[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(today, sizeof today, "%d %b %Y", &tm);
     switch (f) {
     case HR_CHAT_LLAMA3:
-        render_llama3(&b, msgs, n_msgs, gen, bos ? bos : "", true);
+        render_llama3(&b, msgs, n_msgs, gen, bos ? bos : "", NULL);
+        break;
+    case HR_CHAT_LLAMA31:
+        render_llama3(&b, msgs, n_msgs, gen, bos ? bos : "", "26 Jul 2024");
+        break;
+    case HR_CHAT_LLAMA32:
+        render_llama3(&b, msgs, n_msgs, gen, bos ? bos : "", today);
+        break;
+    case HR_CHAT_MISTRAL:
+        render_mistral(&b, msgs, n_msgs, bos ? bos : "", eos ? eos : "");
+        break;
+    case HR_CHAT_QWEN:
+        render_chatml(&b, msgs, n_msgs, gen, true);
         break;
     case HR_CHAT_LLAMA2:
         render_llama2(&b, msgs, n_msgs, bos ? bos : "", eos ? eos : "");
@@ -259,7 +310,7 @@ char *hr_chat_render(enum hr_chat_format f, const struct hr_chat_msg *msgs, size
         render_zephyr(&b, msgs, n_msgs, gen, eos ? eos : "");
         break;
     default:
-        render_chatml(&b, msgs, n_msgs, gen);
+        render_chatml(&b, msgs, n_msgs, gen, false);
         break;
     }
     if (b.oom || !b.p) {

@@ -1,0 +1,180 @@
+/* The settings table: defaults, file over defaults, flags over the file whatever their order,
+ * and every error naming the file (or flag) and the key, without clamping. */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/config.h"
+#include "engine/base/err.h"
+
+static const char *write_cfg(const char *name, const char *json)
+{
+    static char path[512];
+    tu_tmpfile(name, path, sizeof path);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(json, f);
+    fclose(f);
+    return path;
+}
+
+static int parse(struct hr_config *c, struct hr_diag *d, int argc, char **argv)
+{
+    hr_config_defaults(c);
+    hr_diag_clear(d);
+    return hr_config_parse_args(c, argc, argv, d);
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    struct hr_config c;
+    hr_config_defaults(&c);
+    assert_string_equal(c.host, "127.0.0.1");
+    assert_int_equal(c.port, 8080);
+    assert_string_equal(c.model, "");
+    assert_int_equal(c.parallel, 4);
+    assert_int_equal(c.max_body, 16777216);
+    assert_int_equal(c.log_level, HR_LOG_INFO);
+}
+
+static void test_repo_config_equals_defaults(void **state)
+{
+    (void)state;
+    struct hr_config a, b;
+    hr_config_defaults(&a);
+    hr_config_defaults(&b);
+    struct hr_diag d = {{0}};
+    if (hr_config_load_file(&b, "config/hearth.json", &d) != 0)
+        fail_msg("%s", d.msg);
+    assert_memory_equal(&a, &b, sizeof a);
+}
+
+static void test_precedence(void **state)
+{
+    (void)state;
+    const char *path = write_cfg("prec.json", "{\"port\": 9000, \"host\": \"::1\", "
+                                              "\"threads\": 3, \"log_level\": \"debug\"}");
+    struct hr_config c;
+    struct hr_diag d = {{0}};
+    char *a1[] = {"serve", "--config", (char *)path};
+    assert_int_equal(parse(&c, &d, 3, a1), 0);
+    assert_int_equal(c.port, 9000);
+    assert_string_equal(c.host, "::1");
+    assert_int_equal(c.threads, 3);
+    assert_int_equal(c.log_level, HR_LOG_DEBUG);
+    /* a flag wins whether it comes before or after --config */
+    char *a2[] = {"serve", "--port", "9001", "--config", (char *)path};
+    assert_int_equal(parse(&c, &d, 5, a2), 0);
+    assert_int_equal(c.port, 9001);
+    char *a3[] = {"serve", "--config", (char *)path, "--port=9002", "--model", "m.gguf"};
+    assert_int_equal(parse(&c, &d, 6, a3), 0);
+    assert_int_equal(c.port, 9002);
+    assert_string_equal(c.model, "m.gguf");
+    assert_int_equal(c.threads, 3);
+}
+
+static void file_error(const char *json, const char *key, const char *what)
+{
+    const char *path = write_cfg("bad.json", json);
+    struct hr_config c;
+    hr_config_defaults(&c);
+    struct hr_diag d = {{0}};
+    assert_int_equal(hr_config_load_file(&c, path, &d), HR_EINVAL);
+    if (!strstr(d.msg, path) || !strstr(d.msg, key) || (what && !strstr(d.msg, what)))
+        fail_msg("diag '%s' should name %s, %s and %s", d.msg, path, key, what ? what : "");
+    assert_null(strchr(d.msg, '\n'));
+}
+
+static void test_file_errors(void **state)
+{
+    (void)state;
+    file_error("{\"prot\": 80}", "prot", "unknown key");
+    file_error("{\"port\": \"80\"}", "port", "integer");
+    file_error("{\"port\": 80.5}", "port", "integer");
+    file_error("{\"port\": 70000}", "port", "0..65535");
+    file_error("{\"port\": -1}", "port", "0..65535");
+    file_error("{\"parallel\": 0}", "parallel", "1..256");
+    file_error("{\"max_body\": 1}", "max_body", NULL);
+    file_error("{\"host\": 5}", "host", "string");
+    file_error("{\"log_level\": \"loud\"}", "log_level", NULL);
+    file_error("[1, 2]", "bad.json", "object");
+    file_error("{\"port\": 80,", "bad.json", "invalid JSON");
+    file_error("{\"port\": 80, \"port\": 81}", "bad.json", NULL);
+    struct hr_config c;
+    struct hr_diag d = {{0}};
+    assert_int_equal(hr_config_load_file(&c, "/nonexistent/hearth.json", &d), HR_EINVAL);
+    assert_non_null(strstr(d.msg, "/nonexistent/hearth.json"));
+}
+
+static void test_flag_errors(void **state)
+{
+    (void)state;
+    struct hr_config c;
+    struct hr_diag d = {{0}};
+    char *a1[] = {"serve", "--port", "abc"};
+    assert_int_equal(parse(&c, &d, 3, a1), HR_EINVAL);
+    assert_non_null(strstr(d.msg, "--port"));
+    char *a2[] = {"serve", "--threads", "999"};
+    assert_int_equal(parse(&c, &d, 3, a2), HR_EINVAL);
+    assert_non_null(strstr(d.msg, "0..256"));
+    char *a3[] = {"serve", "--bogus", "1"};
+    assert_int_equal(parse(&c, &d, 3, a3), HR_EINVAL);
+    assert_non_null(strstr(d.msg, "--bogus"));
+    char *a4[] = {"serve", "--model"};
+    assert_int_equal(parse(&c, &d, 2, a4), HR_EINVAL);
+    assert_non_null(strstr(d.msg, "missing value"));
+    char *a5[] = {"serve", "--config"};
+    assert_int_equal(parse(&c, &d, 2, a5), HR_EINVAL);
+}
+
+static void test_data_dir_resolution(void **state)
+{
+    (void)state;
+    struct hr_config c;
+    hr_config_defaults(&c);
+    char buf[512];
+    setenv("HEARTH_DATA_DIR", "/srv/hearth", 1);
+    assert_string_equal(hr_config_data_dir(&c, buf, sizeof buf), "/srv/hearth");
+    unsetenv("HEARTH_DATA_DIR");
+    setenv("XDG_DATA_HOME", "/x", 1);
+    assert_string_equal(hr_config_data_dir(&c, buf, sizeof buf), "/x/hearth");
+    unsetenv("XDG_DATA_HOME");
+    setenv("HOME", "/home/u", 1);
+    assert_string_equal(hr_config_data_dir(&c, buf, sizeof buf), "/home/u/.local/share/hearth");
+    snprintf(c.data_dir, sizeof c.data_dir, "/given");
+    assert_string_equal(hr_config_data_dir(&c, buf, sizeof buf), "/given");
+}
+
+static void test_help_lists_every_flag(void **state)
+{
+    (void)state;
+    char path[512];
+    tu_tmpfile("help.txt", path, sizeof path);
+    FILE *f = fopen(path, "w");
+    hr_config_print_help(f);
+    fclose(f);
+    char *text = tu_read_file(path, NULL);
+    const char *flags[] = {"--model", "--model-id", "--host", "--port", "--config", "--db",
+                           "--data-dir", "--threads", "--ctx", "--parallel", "--max-queue",
+                           "--max-body", "--log-level"};
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+        assert_non_null(strstr(text, flags[i]));
+    free(text);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_repo_config_equals_defaults),
+        cmocka_unit_test(test_precedence),
+        cmocka_unit_test(test_file_errors),
+        cmocka_unit_test(test_flag_errors),
+        cmocka_unit_test(test_data_dir_resolution),
+        cmocka_unit_test(test_help_lists_every_flag),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,178 @@
+/* Kernels: every half-precision value round-trips, rounding is to nearest even; Q8_0 and Q4_0
+ * blocks built byte by byte decode to the values their layout defines; quantization error is
+ * bounded; matmul matches a double-precision reference and gives the same bits for any
+ * thread count and any batch size. */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine.h"
+
+static void test_f16_round_trip_all(void **state)
+{
+    (void)state;
+    for (uint32_t h = 0; h < 65536; h++) {
+        float f = hr_f16_to_f32((uint16_t)h);
+        if (isnan(f)) {
+            assert_true(isnan(hr_f16_to_f32(hr_f32_to_f16(f))));
+            continue;
+        }
+        assert_int_equal(hr_f32_to_f16(f), h);
+    }
+    assert_true(hr_f16_to_f32(0x3C00) == 1.0f);
+    assert_true(hr_f16_to_f32(0xC000) == -2.0f);
+    assert_true(hr_f16_to_f32(0x0001) == ldexpf(1, -24)); /* smallest subnormal */
+    assert_true(isinf(hr_f16_to_f32(0x7C00)));
+    assert_int_equal(hr_f32_to_f16(65520.0f), 0x7C00); /* rounds up to infinity */
+    /* ties to even: 1 + 2^-11 is halfway between 1 and 1 + 2^-10 */
+    assert_int_equal(hr_f32_to_f16(1.0f + ldexpf(1, -11)), 0x3C00);
+    assert_int_equal(hr_f32_to_f16(1.0f + 3 * ldexpf(1, -11)), 0x3C02);
+    assert_true(hr_bf16_to_f32(0x3F80) == 1.0f);
+}
+
+static void test_q8_0_layout(void **state)
+{
+    (void)state;
+    uint8_t block[34];
+    uint16_t d = hr_f32_to_f16(0.5f);
+    memcpy(block, &d, 2);
+    for (int j = 0; j < 32; j++)
+        block[2 + j] = (uint8_t)(int8_t)(j - 16);
+    float out[32];
+    hr_dequant_row(HR_TYPE_Q8_0, block, out, 32);
+    for (int j = 0; j < 32; j++)
+        assert_true(out[j] == 0.5f * (float)(j - 16));
+}
+
+static void test_q4_0_layout(void **state)
+{
+    (void)state;
+    uint8_t block[18];
+    uint16_t d = hr_f32_to_f16(0.25f);
+    memcpy(block, &d, 2);
+    for (int j = 0; j < 16; j++)
+        block[2 + j] = (uint8_t)((j & 0x0F) | ((15 - j) << 4));
+    float out[32];
+    hr_dequant_row(HR_TYPE_Q4_0, block, out, 32);
+    for (int j = 0; j < 16; j++) {
+        assert_true(out[j] == 0.25f * (float)(j - 8));            /* low nibbles first */
+        assert_true(out[j + 16] == 0.25f * (float)(15 - j - 8)); /* then high nibbles */
+    }
+}
+
+static void test_quantize_error_bounded(void **state)
+{
+    (void)state;
+    float x[256], y[256];
+    uint8_t buf[256 * 4];
+    for (int i = 0; i < 256; i++)
+        x[i] = sinf((float)i * 0.37f) * (1.0f + (float)(i % 7));
+    const uint32_t types[] = {HR_TYPE_F16, HR_TYPE_Q8_0, HR_TYPE_Q4_0};
+    const float rel[] = {1e-3f, 1.0f / 127, 1.0f / 8};
+    for (int t = 0; t < 3; t++) {
+        hr_quant_row(types[t], x, buf, 256);
+        hr_dequant_row(types[t], buf, y, 256);
+        for (int b = 0; b < 256; b += 32) {
+            float amax = 0;
+            for (int j = 0; j < 32; j++)
+                amax = fmaxf(amax, fabsf(x[b + j]));
+            for (int j = 0; j < 32; j++)
+                assert_true(fabsf(y[b + j] - x[b + j]) <= rel[t] * amax * 1.01f);
+        }
+    }
+}
+
+static void test_matmul_reference_and_invariance(void **state)
+{
+    (void)state;
+    const size_t shapes[][3] = {{7, 64, 1}, {33, 172, 5}, {64, 96, 17}, {5, 32, 40}};
+    const uint32_t types[] = {HR_TYPE_F32, HR_TYPE_F16, HR_TYPE_Q8_0, HR_TYPE_Q4_0};
+    struct hr_pool *p2 = NULL, *p3 = NULL;
+    assert_int_equal(hr_pool_new(&p2, 2), 0);
+    assert_int_equal(hr_pool_new(&p3, 3), 0);
+    for (size_t si = 0; si < 4; si++) {
+        size_t rows = shapes[si][0], cols = shapes[si][1], ntok = shapes[si][2];
+        float *w = malloc(rows * cols * sizeof *w), *x = malloc(ntok * cols * sizeof *x);
+        for (size_t i = 0; i < rows * cols; i++)
+            w[i] = cosf((float)i * 0.11f);
+        for (size_t i = 0; i < ntok * cols; i++)
+            x[i] = sinf((float)i * 0.07f);
+        for (int ti = 0; ti < 4; ti++) {
+            uint64_t rb;
+            if (!hr_dtype_row_bytes(types[ti], cols, &rb))
+                continue; /* quantized types need whole blocks */
+            uint8_t *q = malloc(rows * rb);
+            float *dq = malloc(cols * sizeof *dq);
+            for (size_t r = 0; r < rows; r++)
+                hr_quant_row(types[ti], w + r * cols, q + r * rb, cols);
+            float *y1 = malloc(ntok * rows * sizeof *y1), *y2 = malloc(ntok * rows * sizeof *y2);
+            float *y3 = malloc(ntok * rows * sizeof *y3), *yt = malloc(rows * sizeof *yt);
+            hr_matmul(types[ti], q, rb, rows, cols, x, ntok, y1, NULL);
+            hr_matmul(types[ti], q, rb, rows, cols, x, ntok, y2, p2);
+            hr_matmul(types[ti], q, rb, rows, cols, x, ntok, y3, p3);
+            assert_memory_equal(y1, y2, ntok * rows * sizeof *y1);
+            assert_memory_equal(y1, y3, ntok * rows * sizeof *y1);
+            for (size_t t = 0; t < ntok; t++) {
+                /* one token alone gives the same bits as inside the batch */
+                hr_matvec(types[ti], q, rb, rows, cols, x + t * cols, yt, p2);
+                assert_memory_equal(yt, y1 + t * rows, rows * sizeof *yt);
+                for (size_t r = 0; r < rows; r++) {
+                    hr_dequant_row(types[ti], q + r * rb, dq, cols);
+                    double ref = 0, mag = 0;
+                    for (size_t c = 0; c < cols; c++) {
+                        ref += (double)dq[c] * x[t * cols + c];
+                        mag += fabs((double)dq[c] * x[t * cols + c]);
+                    }
+                    assert_true(fabs(y1[t * rows + r] - ref) <= 1e-5 * mag + 1e-6);
+                }
+            }
+            free(q);
+            free(dq);
+            free(y1);
+            free(y2);
+            free(y3);
+            free(yt);
+        }
+        free(w);
+        free(x);
+    }
+    hr_pool_free(p2);
+    hr_pool_free(p3);
+}
+
+static void sum_range(void *ud, size_t b, size_t e)
+{
+    long *counts = ud;
+    for (size_t i = b; i < e; i++)
+        counts[i]++;
+}
+
+static void test_pool_covers_every_index_once(void **state)
+{
+    (void)state;
+    struct hr_pool *p = NULL;
+    assert_int_equal(hr_pool_new(&p, 3), 0);
+    assert_int_equal(hr_pool_threads(p), 3);
+    long counts[1000] = {0};
+    for (int rep = 0; rep < 50; rep++)
+        hr_pool_run(p, 1000, sum_range, counts);
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(counts[i], 50);
+    hr_pool_free(p);
+    assert_int_equal(hr_pool_new(&p, 0), HR_EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_f16_round_trip_all),
+        cmocka_unit_test(test_q8_0_layout),
+        cmocka_unit_test(test_q4_0_layout),
+        cmocka_unit_test(test_quantize_error_bounded),
+        cmocka_unit_test(test_matmul_reference_and_invariance),
+        cmocka_unit_test(test_pool_covers_every_index_once),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -92,7 +92,8 @@ void hr_chat_on_event(struct hr_http_req *r, const struct hr_event *ev)
     r->first_token_ms = ev->first_token_ms;
     hr_server_unlink(r->srv, r);
     if (r->http_done) {
-        hr_req_free(r); /* the client left; the engine has now let go too */
+        hr_record_usage(r); /* the client left; the engine has now let go too */
+        hr_req_free(r);
         return;
     }
     if (r->stream && r->responded) {

@@ -253,8 +253,9 @@ enum MHD_Result hr_route_access(void *cls, struct MHD_Connection *conn, const ch
     return hr_chat_resume(r);
 }
 
-static void record_usage(struct hr_server *s, struct hr_http_req *r)
+void hr_record_usage(struct hr_http_req *r)
 {
+    struct hr_server *s = r->srv;
     if (!s->p.store || !r->endpoint)
         return;
     struct hr_usage_row row;
@@ -274,7 +275,7 @@ static void record_usage(struct hr_server *s, struct hr_http_req *r)
     if (r->engine_done && r->status == 200)
         snprintf(row.finish_reason, sizeof row.finish_reason, "%s",
                  hr_api_finish_reason(r->finish));
-    else if (r->in_engine && !r->engine_done)
+    else if (r->engine_done && r->finish == HR_FINISH_CANCELED)
         snprintf(row.finish_reason, sizeof row.finish_reason, "canceled");
     if (hr_store_append(s->p.store, &row) != 0)
         hr_log(HR_LOG_ERROR, "store", "%s: usage row dropped (store queue full)",
@@ -295,12 +296,13 @@ void hr_route_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         r->status = 499; /* the stream did not reach its end */
     hr_log(HR_LOG_INFO, "http", "%s %s %s %d %.0fms", r->request_id, r->method, r->path,
            r->status ? r->status : 499, hr_now_ms() - r->t_start_ms);
-    record_usage(s, r);
     if (r->in_engine && !r->engine_done) {
-        /* The client left first: stop generating for nobody; the DONE event frees r. */
+        /* The client left first: stop generating for nobody. The DONE event records the usage
+         * with the tokens really generated, then frees r. */
         if (s->engine)
             hr_engine_cancel(s->engine, r->id);
         return;
     }
+    hr_record_usage(r);
     hr_req_free(r);
 }

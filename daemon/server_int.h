@@ -86,6 +86,8 @@ void hr_route_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 enum MHD_Result hr_respond_json(struct hr_http_req *r, int status, char *json);
 enum MHD_Result hr_respond_error(struct hr_http_req *r, const struct hr_api_error *e);
 void hr_req_free(struct hr_http_req *r);
+/* Hands the finished request's usage row to the store (once both sides are done). */
+void hr_record_usage(struct hr_http_req *r);
 
 /* chat_route.c */
 enum MHD_Result hr_chat_start(struct hr_http_req *r);

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# A client that goes away mid-stream stops its generation: on a model slow enough to still be
+# generating (smol preset, one thread, one sequence slot), a stream is cut after its first
+# chunks; the ledger then shows that request as 499/canceled with far fewer tokens than it
+# asked for, and the single slot is free for the next request, which completes.
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/daemon_lib.sh"
+
+"$HEARTH_BIN" make-model --preset smol --type q4_0 --seed 5 --out "$WORK/smol.gguf" 2>/dev/null
+start_daemon --model "$WORK/smol.gguf" --model-id smol --db "$WORK/usage.db" \
+    --data-dir "$WORK/data" --threads 1 --parallel 1 --ctx 1024
+
+# Read the stream until two content chunks have arrived, then hang up.
+/usr/bin/python3 - "$PORT" <<'PY'
+import http.client, json, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=120)
+body = json.dumps({"model": "smol", "stream": True, "max_tokens": 900, "temperature": 0,
+                   "messages": [{"role": "user", "content": "Tell me a long story"}]})
+c.request("POST", "/v1/chat/completions", body, {"Content-Type": "application/json",
+                                                  "x-request-id": "cut-short"})
+r = c.getresponse()
+assert r.status == 200, r.status
+seen = 0
+while seen < 3:
+    line = r.fp.readline()
+    assert line, "stream ended early"
+    if line.startswith(b"data: {"):
+        seen += 1
+c.sock.close()
+PY
+check "client read the first chunks and hung up" test $? = 0
+
+http POST /v1/chat/completions '{"model":"smol","max_tokens":3,"temperature":0,"messages":[{"role":"user","content":"Hi"}]}'
+check "the next request gets the freed slot and completes" json_true "$WORK/body" \
+    "j['usage']['completion_tokens'] == 3"
+stop_daemon
+check "SIGTERM exits 0" test "$DAEMON_STATUS" = 0
+row=$(sqlite3 "$WORK/usage.db" "select http_status, finish_reason, completion_tokens from usage where request_id='cut-short'")
+echo "# ledger row of the cut stream: $row"
+check "the cut stream is recorded as 499 canceled" sh -c "echo '$row' | grep -q '^499|canceled|'"
+check "generation stopped long before max_tokens" test "${row##*|}" -lt 300
+finish

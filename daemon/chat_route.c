@@ -14,7 +14,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 static int append_sse(struct hr_http_req *r, char *json)
@@ -132,18 +131,6 @@ static ssize_t sse_reader(void *cls, uint64_t pos, char *buf, size_t max)
     return 0;
 }
 
-static void make_completion_id(struct hr_http_req *r)
-{
-    uint8_t rnd[12] = {0};
-    if (getrandom(rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd) {
-        uint64_t x = r->id * 0x9E3779B97F4A7C15ull ^ (uint64_t)hr_now_ms();
-        memcpy(rnd, &x, sizeof x);
-    }
-    size_t o = (size_t)snprintf(r->cmpl_id, sizeof r->cmpl_id, "chatcmpl-");
-    for (size_t i = 0; i < sizeof rnd; i++)
-        o += (size_t)snprintf(r->cmpl_id + o, sizeof r->cmpl_id - o, "%02x", rnd[i]);
-}
-
 enum MHD_Result hr_chat_start(struct hr_http_req *r)
 {
     struct hr_server *s = r->srv;
@@ -169,7 +156,7 @@ enum MHD_Result hr_chat_start(struct hr_http_req *r)
     r->stream = req.stream;
     r->include_usage = req.include_usage;
     r->created = (int64_t)time(NULL);
-    make_completion_id(r);
+    hr_random_id("chatcmpl-", r->id, r->cmpl_id, sizeof r->cmpl_id);
     struct hr_gen_request g = {0};
     g.id = r->id;
     g.msgs = req.msgs;
@@ -182,25 +169,8 @@ enum MHD_Result hr_chat_start(struct hr_http_req *r)
     hr_buf_free(&r->body);
     if (rc != 0) {
         hr_api_error_from_engine(&e, rc, d.msg[0] ? d.msg : NULL);
-        if (rc == HR_EFULL) {
-            char *json = hr_api_error_json(&e);
-            struct MHD_Response *resp =
-                json ? MHD_create_response_from_buffer(strlen(json), json,
-                                                       MHD_RESPMEM_MUST_FREE)
-                     : NULL;
-            if (!resp) {
-                free(json);
-                return MHD_NO;
-            }
-            MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-            MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
-            MHD_add_response_header(resp, "x-request-id", r->request_id);
-            enum MHD_Result ret = MHD_queue_response(r->conn, 503, resp);
-            MHD_destroy_response(resp);
-            r->status = 503;
-            r->responded = true;
-            return ret;
-        }
+        if (rc == HR_EFULL)
+            return hr_respond_error_hdr(r, &e, MHD_HTTP_HEADER_RETRY_AFTER, "1");
         return hr_respond_error(r, &e);
     }
     r->in_engine = true;
@@ -245,10 +215,5 @@ enum MHD_Result hr_chat_resume(struct hr_http_req *r)
         return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-    MHD_add_response_header(resp, "x-request-id", r->request_id);
-    enum MHD_Result ret = MHD_queue_response(r->conn, 200, resp);
-    MHD_destroy_response(resp);
-    r->status = 200;
-    r->responded = true;
-    return ret;
+    return hr_queue(r, 200, resp);
 }

@@ -11,6 +11,18 @@
 
 #include "daemon/store/store.h"
 
+void hr_random_id(const char *prefix, uint64_t salt, char *out, size_t cap)
+{
+    uint8_t rnd[12] = {0};
+    if (getrandom(rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd) {
+        uint64_t x = salt * 0x9E3779B97F4A7C15ull ^ (uint64_t)hr_now_ms();
+        memcpy(rnd, &x, sizeof x);
+    }
+    size_t o = (size_t)snprintf(out, cap, "%s", prefix);
+    for (size_t i = 0; i < sizeof rnd && o < cap; i++)
+        o += (size_t)snprintf(out + o, cap - o, "%02x", rnd[i]);
+}
+
 static void make_request_id(struct hr_http_req *r)
 {
     const char *given = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "x-request-id");
@@ -27,14 +39,7 @@ static void make_request_id(struct hr_http_req *r)
         if (o)
             return;
     }
-    uint8_t rnd[12] = {0};
-    if (getrandom(rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd) {
-        uint64_t x = r->id * 0x9E3779B97F4A7C15ull ^ (uint64_t)hr_now_ms();
-        memcpy(rnd, &x, sizeof x);
-    }
-    size_t o = (size_t)snprintf(r->request_id, sizeof r->request_id, "req_");
-    for (size_t i = 0; i < sizeof rnd; i++)
-        o += (size_t)snprintf(r->request_id + o, sizeof r->request_id - o, "%02x", rnd[i]);
+    hr_random_id("req_", r->id, r->request_id, sizeof r->request_id);
 }
 
 static struct hr_http_req *req_new(struct hr_server *s, struct MHD_Connection *conn,
@@ -64,7 +69,7 @@ void hr_req_free(struct hr_http_req *r)
     free(r);
 }
 
-static enum MHD_Result queue(struct hr_http_req *r, int status, struct MHD_Response *resp)
+enum MHD_Result hr_queue(struct hr_http_req *r, int status, struct MHD_Response *resp)
 {
     if (!resp)
         return MHD_NO;
@@ -76,26 +81,39 @@ static enum MHD_Result queue(struct hr_http_req *r, int status, struct MHD_Respo
     return ret;
 }
 
-enum MHD_Result hr_respond_json(struct hr_http_req *r, int status, char *json)
+enum MHD_Result hr_respond_json_hdr(struct hr_http_req *r, int status, char *json,
+                                    const char *hdr, const char *value)
 {
     if (!json)
         return MHD_NO; /* out of memory: MHD closes the connection */
-    size_t n = strlen(json);
     struct MHD_Response *resp =
-        MHD_create_response_from_buffer(n, json, MHD_RESPMEM_MUST_FREE);
+        MHD_create_response_from_buffer(strlen(json), json, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         free(json);
         return MHD_NO;
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    return queue(r, status, resp);
+    if (hdr)
+        MHD_add_response_header(resp, hdr, value);
+    return hr_queue(r, status, resp);
+}
+
+enum MHD_Result hr_respond_json(struct hr_http_req *r, int status, char *json)
+{
+    return hr_respond_json_hdr(r, status, json, NULL, NULL);
+}
+
+enum MHD_Result hr_respond_error_hdr(struct hr_http_req *r, const struct hr_api_error *e,
+                                     const char *hdr, const char *value)
+{
+    hr_log(e->status >= 500 ? HR_LOG_WARN : HR_LOG_DEBUG, "http", "%s %s %s -> %d: %s",
+           r->request_id, r->method, r->path, e->status, e->message);
+    return hr_respond_json_hdr(r, e->status, hr_api_error_json(e), hdr, value);
 }
 
 enum MHD_Result hr_respond_error(struct hr_http_req *r, const struct hr_api_error *e)
 {
-    hr_log(e->status >= 500 ? HR_LOG_WARN : HR_LOG_DEBUG, "http", "%s %s %s -> %d: %s",
-           r->request_id, r->method, r->path, e->status, e->message);
-    return hr_respond_json(r, e->status, hr_api_error_json(e));
+    return hr_respond_error_hdr(r, e, NULL, NULL);
 }
 
 static void model_info(struct hr_server *s, struct hr_api_model_info *m)
@@ -159,24 +177,13 @@ static enum MHD_Result route(struct hr_http_req *r)
             MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
         if (resp)
             MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, routes[ri].allow);
-        return queue(r, 204, resp);
+        return hr_queue(r, 204, resp);
     }
     if (!method_allowed(routes[ri].allow, r->method)) {
         hr_api_error_set(&e, 405, "invalid_request_error", "method_not_allowed", NULL,
                          "Method %s is not allowed for %s; allowed: %s.", r->method,
                          routes[ri].path, routes[ri].allow);
-        char *json = hr_api_error_json(&e);
-        if (!json)
-            return MHD_NO;
-        struct MHD_Response *resp =
-            MHD_create_response_from_buffer(strlen(json), json, MHD_RESPMEM_MUST_FREE);
-        if (!resp) {
-            free(json);
-            return MHD_NO;
-        }
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, routes[ri].allow);
-        return queue(r, 405, resp);
+        return hr_respond_error_hdr(r, &e, MHD_HTTP_HEADER_ALLOW, routes[ri].allow);
     }
     if (ri == 0)
         return hr_respond_json(r, 200, strdup("{\"status\":\"ok\"}"));

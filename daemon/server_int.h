@@ -82,9 +82,18 @@ enum MHD_Result hr_route_access(void *cls, struct MHD_Connection *conn, const ch
                                 void **con_cls);
 void hr_route_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                         enum MHD_RequestTerminationCode toe);
-/* Queues a JSON body with status; takes ownership of json (malloc'd). */
+/* Queues resp (NULL: fail the connection) with the x-request-id header; marks r answered. */
+enum MHD_Result hr_queue(struct hr_http_req *r, int status, struct MHD_Response *resp);
+/* Queues a JSON body with status; takes ownership of json (malloc'd). hdr/value: one extra
+ * header, or NULL. */
 enum MHD_Result hr_respond_json(struct hr_http_req *r, int status, char *json);
+enum MHD_Result hr_respond_json_hdr(struct hr_http_req *r, int status, char *json,
+                                    const char *hdr, const char *value);
 enum MHD_Result hr_respond_error(struct hr_http_req *r, const struct hr_api_error *e);
+enum MHD_Result hr_respond_error_hdr(struct hr_http_req *r, const struct hr_api_error *e,
+                                     const char *hdr, const char *value);
+/* prefix + 24 random hex digits ("chatcmpl-...", "req_..."). */
+void hr_random_id(const char *prefix, uint64_t salt, char *out, size_t cap);
 void hr_req_free(struct hr_http_req *r);
 /* Hands the finished request's usage row to the store (once both sides are done). */
 void hr_record_usage(struct hr_http_req *r);

@@ -96,6 +96,15 @@ static int migrate(sqlite3 *db, const char *path, int version, struct hr_diag *d
     return 0;
 }
 
+static void free_nodes(struct node *n)
+{
+    while (n) {
+        struct node *next = n->next;
+        free(n);
+        n = next;
+    }
+}
+
 static int commit_batch(struct hr_store *s, struct node *batch)
 {
     int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE;", NULL, NULL, NULL);
@@ -143,11 +152,7 @@ static void *writer_main(void *arg)
         bool ok = commit_batch(s, batch) == SQLITE_OK;
         pthread_mutex_lock(&s->mu);
         if (ok) {
-            while (batch) {
-                struct node *next = batch->next;
-                free(batch);
-                batch = next;
-            }
+            free_nodes(batch);
             s->committed += n;
             pthread_cond_broadcast(&s->flushed);
             failures = 0;
@@ -155,11 +160,7 @@ static void *writer_main(void *arg)
             /* Shutting down and the disk keeps refusing: say exactly what is lost. */
             hr_log(HR_LOG_ERROR, "store", "giving up on %zu usage rows after repeated failures",
                    n);
-            while (batch) {
-                struct node *next = batch->next;
-                free(batch);
-                batch = next;
-            }
+            free_nodes(batch);
             s->committed += n;
             pthread_cond_broadcast(&s->flushed);
         } else {

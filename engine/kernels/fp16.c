@@ -1,8 +1,9 @@
 /* IEEE 754 half and bfloat16 conversions in plain C (no F16C dependency: one binary runs on any
  * x86-64). Round to nearest even; subnormals, infinities and NaN preserved. Any thread. */
+#include <pthread.h>
 #include <string.h>
 
-#include "kernels.h"
+#include "kernels_int.h"
 
 float hr_f16_to_f32(uint16_t h)
 {
@@ -70,4 +71,18 @@ float hr_bf16_to_f32(uint16_t h)
     float f;
     memcpy(&f, &bits, 4);
     return f;
+}
+
+float hr_f16_table[65536];
+
+static void fill_table(void)
+{
+    for (uint32_t h = 0; h < 65536; h++)
+        hr_f16_table[h] = hr_f16_to_f32((uint16_t)h);
+}
+
+void hr_kernels__init(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, fill_table);
 }

@@ -6,7 +6,7 @@
  * product is never split. Engine thread and pool workers. */
 #include <string.h>
 
-#include "kernels.h"
+#include "kernels_int.h"
 
 #define BLOCK 32
 #define TILE 16
@@ -39,29 +39,55 @@ static inline float dot_block(const float *a, const float *b, size_t n)
 }
 
 /* Elements [col, col + n) of a weight row as floats: a pointer into the row for F32, else
- * decoded into buf. */
+ * decoded into buf. Decoding is inlined per type so each block's loop vectorises. */
 static inline const float *block_at(uint32_t type, const uint8_t *row, size_t col, size_t n,
-                                    float *buf)
+                                    float *restrict buf)
 {
     switch (type) {
     case HR_TYPE_F32:
         return (const float *)(const void *)(row + col * 4);
-    case HR_TYPE_F16:
-    case HR_TYPE_BF16:
-        hr_dequant_row(type, row + col * 2, buf, n);
+    case HR_TYPE_F16: {
+        const uint8_t *p = row + col * 2;
+        for (size_t j = 0; j < n; j++) {
+            uint16_t h;
+            memcpy(&h, p + 2 * j, 2);
+            buf[j] = hr_f16_table[h];
+        }
         return buf;
-    case HR_TYPE_Q8_0:
-        hr_dequant_row(type, row + col / 32 * 34, buf, n);
+    }
+    case HR_TYPE_Q8_0: {
+        const uint8_t *p = row + col / 32 * 34;
+        uint16_t h;
+        memcpy(&h, p, 2);
+        float d = hr_f16_table[h];
+        const int8_t *q = (const int8_t *)(p + 2);
+        for (size_t j = 0; j < 32; j++)
+            buf[j] = d * (float)q[j];
         return buf;
-    case HR_TYPE_Q4_0:
-        hr_dequant_row(type, row + col / 32 * 18, buf, n);
+    }
+    case HR_TYPE_Q4_0: {
+        const uint8_t *p = row + col / 32 * 18;
+        uint16_t h;
+        memcpy(&h, p, 2);
+        float d = hr_f16_table[h];
+        for (size_t j = 0; j < 16; j++) {
+            buf[j] = d * (float)((int)(p[2 + j] & 0x0F) - 8);
+            buf[j + 16] = d * (float)((int)(p[2 + j] >> 4) - 8);
+        }
         return buf;
+    }
     default:
-        memset(buf, 0, n * sizeof *buf);
+        hr_dequant_row(type, row + col * 2, buf, n); /* BF16 */
         return buf;
     }
 }
 
+/* Built for baseline x86-64 and again for AVX2, picked at run time: one portable binary. The
+ * clones compute the same lanes in the same order (no FMA in either), so their results are
+ * bit-identical and batch invariance holds on every CPU. */
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && !defined(HEARTH_NO_CLONES)
+__attribute__((target_clones("avx2", "default")))
+#endif
 static void mm_rows(void *ud, size_t r0, size_t r1)
 {
     const struct mm *m = ud;
@@ -86,6 +112,7 @@ static void mm_rows(void *ud, size_t r0, size_t r1)
 void hr_matmul(uint32_t type, const void *w, size_t row_bytes, size_t n_rows, size_t n_cols,
                const float *x, size_t n_tok, float *y, struct hr_pool *pool)
 {
+    hr_kernels__init();
     struct mm m = {type, w, row_bytes, n_rows, n_cols, x, n_tok, y};
     if ((uint64_t)n_rows * n_cols * n_tok < MIN_PARALLEL_WORK)
         pool = NULL;

@@ -5,18 +5,26 @@
 #include "daemon/commands.h"
 #include "engine/engine.h"
 
+static bool wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return true;
+    return false;
+}
+
 int hr_cmd_version(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
+    if (wants_help(argc, argv)) {
+        puts("usage: hearth version\n\nPrints the version of this hearth binary.");
+        return 0;
+    }
     printf("hearth %s\n", HEARTH_VERSION);
     return 0;
 }
 
-int hr_cmd_help(int argc, char **argv)
+void hr_print_help(FILE *out)
 {
-    (void)argc;
-    (void)argv;
     fputs("hearth - a self-hosted, OpenAI-compatible model server\n"
           "\n"
           "usage: hearth COMMAND [OPTIONS]\n"
@@ -30,6 +38,13 @@ int hr_cmd_help(int argc, char **argv)
           "  help         this text\n"
           "\n"
           "'hearth COMMAND --help' describes each command's options.\n",
-          stdout);
+          out);
+}
+
+int hr_cmd_help(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    hr_print_help(stdout);
     return 0;
 }

@@ -15,8 +15,10 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-    if (argc < 2)
-        return hr_cmd_help(argc - 1, argv + 1) == 0 ? 2 : 2;
+    if (argc < 2) {
+        hr_print_help(stderr);
+        return 2;
+    }
     const char *name = argv[1];
     if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0)
         return hr_cmd_help(argc - 1, argv + 1);

@@ -39,5 +39,13 @@ set +e
 "$HEARTH_BIN" run --model "$WORK/junk.gguf" "Hi" 2>"$WORK/err"; st=$?
 set -e
 check "junk model file: exit 1 with a message" sh -c "test $st = 1 && grep -q junk.gguf '$WORK/err'"
-check "hearth run --help exits 0" "$HEARTH_BIN" run --help
+for c in serve run make-model usage version help; do
+    check "hearth $c --help exits 0 with text on stdout" sh -c "'$HEARTH_BIN' $c --help 2>/dev/null | grep -qi usage"
+done
+set +e
+"$HEARTH_BIN" >/dev/null 2>&1; st1=$?
+"$HEARTH_BIN" frobnicate >/dev/null 2>&1; st2=$?
+set -e
+check "bare hearth and an unknown command exit 2" test "$st1$st2" = 22
+check "hearth version prints the version" sh -c "'$HEARTH_BIN' version | grep -q '^hearth [0-9]'"
 finish

@@ -12,10 +12,10 @@ bin="$build/hearth"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 threads=$(nproc)
-prompt=$(for i in $(seq 1 40); do printf 'The quick brown fox jumps over the lazy dog. '; done)
+prompt=$(for i in $(seq 1 20); do printf 'The quick brown fox jumps over the lazy dog. '; done)
 
 speed() { # model threads -> "prompt_tps gen_tps"
-    "$bin" run --model "$1" --threads "$2" --temperature 0 --ignore-eos --max-tokens 64 \
+    "$bin" run --model "$1" --threads "$2" --ctx 2048 --temperature 0 --ignore-eos --max-tokens 64 \
         --timings "$prompt" 2>&1 >/dev/null | sed -n 's/.*prompt [0-9]* tokens in [0-9.]* ms (\([0-9.]*\) tok\/s); generation [0-9]* tokens in [0-9.]* ms (\([0-9.]*\) tok\/s).*/\1 \2/p'
 }
 

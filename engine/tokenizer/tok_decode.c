@@ -7,6 +7,7 @@
 
 #include "../base/limits.h"
 #include "tok_int.h"
+#include "unicode.h"
 
 static int hexval(char c)
 {
@@ -50,6 +51,25 @@ size_t hr_tok_token_bytes(const struct hr_tok *t, int32_t id, bool render_specia
         break;
     }
     size_t o = 0;
+    if (t->kind == HR_TOK_KIND_BPE) {
+        /* Byte-level: each code point stands for one byte (others are kept as they are). */
+        for (uint32_t i = 0; i < e->len;) {
+            size_t len;
+            uint32_t cp = hr_utf8_decode(e->text + i, e->len - i, &len);
+            int b = hr_cp_to_byte(cp);
+            if (b >= 0) {
+                if (o < cap)
+                    buf[o] = (char)b;
+                o++;
+            } else {
+                for (size_t k = 0; k < len; k++, o++)
+                    if (o < cap)
+                        buf[o] = e->text[i + k];
+            }
+            i += (uint32_t)len;
+        }
+        return o;
+    }
     for (uint32_t i = 0; i < e->len;) {
         if (i + 3 <= e->len && memcmp(e->text + i, "\xE2\x96\x81", 3) == 0) {
             if (o < cap)

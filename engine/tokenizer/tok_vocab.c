@@ -184,8 +184,10 @@ int hr_tok_new_from_gguf(struct hr_tok **out, const struct hr_gguf *g, struct hr
         hr_diag_set(d, "key 'tokenizer.ggml.model' is missing or not a string");
         return HR_EFORMAT;
     }
-    if (model.len != 5 || memcmp(model.ptr, "llama", 5) != 0) {
-        hr_diag_set(d, "tokenizer model '%.*s' is not supported yet (supported: llama)",
+    bool spm = model.len == 5 && memcmp(model.ptr, "llama", 5) == 0;
+    bool bpe = model.len == 4 && memcmp(model.ptr, "gpt2", 4) == 0;
+    if (!spm && !bpe) {
+        hr_diag_set(d, "tokenizer model '%.*s' is not supported yet (supported: llama, gpt2)",
                     (int)(model.len < 32 ? model.len : 32), model.ptr);
         return HR_EUNSUPPORTED;
     }
@@ -198,11 +200,15 @@ int hr_tok_new_from_gguf(struct hr_tok **out, const struct hr_gguf *g, struct hr
     int rc = load_pieces(t, g, d);
     if (!rc)
         rc = build_map(t);
+    if (!rc && bpe)
+        rc = hr_tok__bpe_init(t, g, d);
     if (!rc) {
-        /* SentencePiece defaults when the file names none. */
-        t->bos = t->n_vocab > 1 ? 1 : -1;
-        t->eos = t->n_vocab > 2 ? 2 : -1;
-        t->unk = 0;
+        if (spm) {
+            /* SentencePiece defaults when the file names none. */
+            t->bos = t->n_vocab > 1 ? 1 : -1;
+            t->eos = t->n_vocab > 2 ? 2 : -1;
+            t->unk = 0;
+        }
         rc = special_id(g, t, "tokenizer.ggml.bos_token_id", &t->bos, d);
     }
     rc = rc ? rc : special_id(g, t, "tokenizer.ggml.eos_token_id", &t->eos, d);
@@ -249,6 +255,7 @@ void hr_tok_free(struct hr_tok *t)
     free(t->tokens);
     free(t->map);
     free(t->specials);
+    hr_tok__bpe_deinit(t);
     free(t);
 }
 

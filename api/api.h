@@ -84,6 +84,9 @@ struct hr_api_model_info {
 char *hr_api_models_json(const struct hr_api_model_info *models, size_t n);
 char *hr_api_model_json(const struct hr_api_model_info *m);
 
+/* A template value tree from JSON (objects keep their key order). NULL without memory. */
+struct hr_jval *hr_api_jval_from_json(const json_t *j);
+
 /* "system_fingerprint" value: identifies the build serving the request. */
 const char *hr_api_system_fingerprint(void);
 

@@ -34,6 +34,7 @@ void hr_print_help(FILE *out)
           "  run          one-shot generation from a prompt to stdout\n"
           "  make-model   write a random-weight GGUF model for tests and benchmarks\n"
           "  usage        print usage totals per model and day from the database\n"
+          "  template     render a chat template for a conversation (what the model sees)\n"
           "  version      print the version\n"
           "  help         this text\n"
           "\n"

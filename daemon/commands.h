@@ -12,6 +12,7 @@ int hr_cmd_make_model(int argc, char **argv);
 int hr_cmd_usage(int argc, char **argv);
 int hr_cmd_version(int argc, char **argv);
 int hr_cmd_help(int argc, char **argv);
+int hr_cmd_template(int argc, char **argv);
 /* The command list, for help and for a bare `hearth` (then on stderr). */
 void hr_print_help(FILE *out);
 

@@ -11,6 +11,7 @@ static const struct {
 } commands[] = {
     {"serve", hr_cmd_serve},       {"run", hr_cmd_run},         {"make-model", hr_cmd_make_model},
     {"usage", hr_cmd_usage},       {"version", hr_cmd_version}, {"help", hr_cmd_help},
+    {"template", hr_cmd_template},
 };
 
 int main(int argc, char **argv)

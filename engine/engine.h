@@ -25,6 +25,7 @@
 #include "model/synth.h"
 #include "sampler/sampler.h"
 #include "template/chat.h"
+#include "template/jinja.h"
 #include "tokenizer/tok.h"
 
 #define HEARTH_VERSION "0.1.0"

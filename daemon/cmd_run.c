@@ -189,20 +189,13 @@ static char *render_chat(const struct hr_model *m, const struct run_opts *o, con
     if (o->system)
         msgs[n++] = (struct hr_chat_msg){"system", o->system};
     msgs[n++] = (struct hr_chat_msg){"user", prompt};
-    char bos[64] = "", eos[64] = "";
-    size_t len = 0;
-    const char *p;
-    if (hr_tok_bos(m->tok) >= 0 && (p = hr_tok_piece(m->tok, hr_tok_bos(m->tok), &len)) &&
-        len < sizeof bos)
-        memcpy(bos, p, len), bos[len] = '\0';
-    if (hr_tok_eos(m->tok) >= 0 && (p = hr_tok_piece(m->tok, hr_tok_eos(m->tok), &len)) &&
-        len < sizeof eos)
-        memcpy(eos, p, len), eos[len] = '\0';
-    int err = 0;
+    struct hr_jval *list = hr_chat_messages(msgs, n);
+    char *out = NULL;
     struct hr_diag d = {{0}};
-    char *out = hr_chat_render(hr_chat_detect(m->chat_template), msgs, n, true, bos, eos, &err,
-                               &d);
-    if (!out)
+    int err = list ? hr_model_apply_chat(m, list, NULL, true, (int64_t)time(NULL), &out, &d)
+                   : HR_ENOMEM;
+    hr_jval_unref(list);
+    if (err)
         fprintf(stderr, "hearth: run: chat template: %s\n", d.msg[0] ? d.msg : hr_err_str(err));
     return out;
 }

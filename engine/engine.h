@@ -1,7 +1,7 @@
 /* The engine's whole public surface. Callers (api/, daemon/, subcommands) include only this.
  *
  * Two ways in:
- *  - Direct: hr_model_load, hr_tok_*, hr_chat_render, hr_ctx_eval, hr_sampler_* for one-shot
+ *  - Direct: hr_model_load, hr_tok_*, hr_model_apply_chat, hr_ctx_eval, hr_sampler_* for one-shot
  *    use on the caller's thread (`hearth run`).
  *  - Served: hr_engine_new starts an engine thread that owns a model, takes requests from an
  *    inbox (submit, cancel), runs them (several sequences interleaved, one token each per

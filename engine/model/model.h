@@ -13,6 +13,7 @@
 #include "../base/diag.h"
 #include "../gguf/gguf.h"
 #include "../kernels/kernels.h"
+#include "../template/chat.h"
 #include "../tokenizer/tok.h"
 
 struct hr_weight {
@@ -55,6 +56,7 @@ struct hr_model {
     float norm_eps;
     bool is_tied;             /* output.weight absent: classifier is token_embd */
     char *chat_template;      /* tokenizer.chat_template (NUL-terminated copy) or NULL */
+    struct hr_chat_template *chat; /* compiled: the model's, an override, or the default */
     struct hr_tok *tok;
     /* weights */
     struct hr_weight tok_embd; /* [n_embd] x n_vocab rows */
@@ -71,6 +73,16 @@ int hr_model_load(struct hr_model **out, const char *path, struct hr_diag *d);
 void hr_model_free(struct hr_model *m);
 /* A short description: "llama 0.26M F32" style, for logs and /v1/models. */
 const char *hr_model_type_name(const struct hr_model *m);
+
+/* Replaces the chat template (an operator's --chat-template file). Start-up only, before
+ * the model is shared. HR_EINVAL with a diag naming the line when it cannot run. */
+int hr_model_set_chat_template(struct hr_model *m, const char *src, size_t len,
+                               struct hr_diag *d);
+/* Renders a conversation through the model's template with its BOS/EOS texts (see
+ * hr_chat_template_apply). Any thread. */
+int hr_model_apply_chat(const struct hr_model *m, struct hr_jval *messages,
+                        struct hr_jval *tools, bool add_generation_prompt, int64_t now,
+                        char **out, struct hr_diag *d);
 
 /* Per-sequence state: KV cache for n_ctx positions and the scratch buffers of one forward
  * pass. No allocation happens inside hr_ctx_eval. */

@@ -236,6 +236,12 @@ int hr_model_load(struct hr_model **out, const char *path, struct hr_diag *d)
         memcpy(m->chat_template, s.ptr, s.len);
         m->chat_template[s.len] = '\0';
     }
+    struct hr_diag td2 = {{0}};
+    rc = hr_chat_template_new(&m->chat, m->chat_template, m->chat_template ? s.len : 0, &td2);
+    if (rc) {
+        hr_diag_set(d, "%s: tokenizer.chat_template: %s", path, td2.msg);
+        goto fail;
+    }
     *out = m;
     return 0;
 fail:
@@ -248,6 +254,7 @@ void hr_model_free(struct hr_model *m)
     if (!m)
         return;
     free(m->chat_template);
+    hr_chat_template_free(m->chat);
     free(m->layers);
     hr_tok_free(m->tok);
     hr_gguf_close(m->gguf);

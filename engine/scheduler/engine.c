@@ -232,22 +232,14 @@ static int slot_prepare(struct hr_engine *e, struct slot *s, char *msg, size_t m
     struct hr_diag d = {{0}};
 
     if (j->msgs) {
-        enum hr_chat_format f = hr_chat_detect(m->chat_template);
-        int32_t bos = hr_tok_bos(m->tok);
-        int32_t eos = hr_tok_eos(m->tok);
-        size_t bos_len = 0, eos_len = 0;
-        const char *bos_txt = bos >= 0 ? hr_tok_piece(m->tok, bos, &bos_len) : NULL;
-        const char *eos_txt = eos >= 0 ? hr_tok_piece(m->tok, eos, &eos_len) : NULL;
-        char bos_buf[64] = "", eos_buf[64] = "";
-        if (bos_txt && bos_len < sizeof bos_buf)
-            memcpy(bos_buf, bos_txt, bos_len), bos_buf[bos_len] = '\0';
-        if (eos_txt && eos_len < sizeof eos_buf)
-            memcpy(eos_buf, eos_txt, eos_len), eos_buf[eos_len] = '\0';
-        int err = 0;
-        rendered = hr_chat_render(f, j->msgs, j->n_msgs, true, bos_buf, eos_buf, &err, &d);
-        if (!rendered) {
+        struct hr_jval *msgs = hr_chat_messages(j->msgs, j->n_msgs);
+        int err = msgs ? hr_model_apply_chat(m, msgs, NULL, true, (int64_t)time(NULL), &rendered,
+                                             &d)
+                       : HR_ENOMEM;
+        hr_jval_unref(msgs);
+        if (err) {
             snprintf(msg, msg_cap, "%s", d.msg[0] ? d.msg : hr_err_str(err));
-            return err ? err : HR_EINVAL;
+            return err;
         }
         text = rendered;
         text_len = strlen(rendered);

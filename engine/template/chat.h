@@ -1,44 +1,47 @@
-/* Chat prompt rendering for this slice: recognises the common template families (ChatML,
- * Llama 3, Llama 2 / Mistral [INST], Phi-3, Gemma, Zephyr) from the model's
- * tokenizer.chat_template text and renders messages in that format; a model with no template
- * gets ChatML. The Jinja interpreter that runs any template replaces the recognition step
- * (issue 4) behind the same function. Any thread. */
+/* Chat prompts: a model's own Jinja chat template (tokenizer.chat_template, or a file the
+ * operator names) compiled once, and rendered for each conversation with messages, tools,
+ * add_generation_prompt, bos_token and eos_token as Hugging Face passes them. A model without
+ * a template gets ChatML (HR_CHAT_DEFAULT_TEMPLATE). Compiled templates are immutable: any
+ * thread may render. */
 #ifndef HR_CHAT_H
 #define HR_CHAT_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "../base/diag.h"
+#include "jinja.h"
+
+/* The documented default for models without a template: ChatML. */
+#define HR_CHAT_DEFAULT_TEMPLATE                                                             \
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + "             \
+    "message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}" \
+    "{{ '<|im_start|>assistant\\n' }}{% endif %}"
 
 struct hr_chat_msg {
     const char *role;    /* "system", "user", "assistant", "tool" */
     const char *content; /* NUL-terminated */
 };
 
-enum hr_chat_format {
-    HR_CHAT_CHATML,
-    HR_CHAT_LLAMA3,   /* 3.0: a system turn only when given */
-    HR_CHAT_LLAMA2,   /* [INST] <<SYS>> ... */
-    HR_CHAT_PHI3,
-    HR_CHAT_GEMMA,
-    HR_CHAT_ZEPHYR,
-    HR_CHAT_QWEN,     /* ChatML with Qwen's default system prompt */
-    HR_CHAT_LLAMA31,  /* 3.1: knowledge-date preamble, "26 Jul 2024" */
-    HR_CHAT_LLAMA32,  /* 3.2+: knowledge-date preamble with today's date */
-    HR_CHAT_MISTRAL,  /* [INST]...[/INST] without spaces; system before the last user turn */
-};
+struct hr_chat_template;
 
-/* The family a template text belongs to (NULL or unrecognised -> ChatML). */
-enum hr_chat_format hr_chat_detect(const char *tmpl);
-const char *hr_chat_format_name(enum hr_chat_format f);
+/* Compiles src (NULL: the ChatML default). HR_EINVAL with a diag naming the template line
+ * and construct when the interpreter cannot run it. Caller frees. */
+int hr_chat_template_new(struct hr_chat_template **out, const char *src, size_t len,
+                         struct hr_diag *d);
+void hr_chat_template_free(struct hr_chat_template *t);
+bool hr_chat_template_is_default(const struct hr_chat_template *t);
 
-/* Renders msgs; bos/eos are the vocabulary's texts ("" when none). Returns a malloc'd
- * NUL-terminated string the caller frees, or NULL with HR_ENOMEM/HR_EINVAL in *err and a diag
- * (unknown role, empty list). The result is meant to be encoded with parse_special = true and
- * add_special = false (the template writes BOS itself where the format wants it). */
-char *hr_chat_render(enum hr_chat_format f, const struct hr_chat_msg *msgs, size_t n_msgs,
-                     bool add_generation_prompt, const char *bos, const char *eos, int *err,
-                     struct hr_diag *d);
+/* Renders a conversation. messages: a list of message dicts (role, content, tool_calls...);
+ * tools: a list or NULL. bos/eos: the vocabulary's texts ("" when none). now: unix seconds
+ * for strftime_now. *out is malloc'd (caller frees). Errors from the template itself
+ * (raise_exception) come back as HR_EINVAL with its message. */
+int hr_chat_template_apply(const struct hr_chat_template *t, struct hr_jval *messages,
+                           struct hr_jval *tools, bool add_generation_prompt, const char *bos,
+                           const char *eos, int64_t now, char **out, struct hr_diag *d);
+
+/* A messages list from plain role/content pairs (new reference; NULL without memory). */
+struct hr_jval *hr_chat_messages(const struct hr_chat_msg *msgs, size_t n);
 
 #endif

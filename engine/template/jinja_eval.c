@@ -143,6 +143,7 @@ static struct hr_jval *index_value(struct jctx *c, const struct jnode *at, struc
     return hr_jval_undefined();
 }
 
+/* A slice bound; negative ones count from the end unless it is the step (len 0). */
 static bool slice_bound(struct jctx *c, const struct jnode *n, int64_t len, int64_t dflt,
                         int64_t *out)
 {
@@ -153,14 +154,15 @@ static bool slice_bound(struct jctx *c, const struct jnode *n, int64_t len, int6
     struct hr_jval *v = eval(c, n);
     if (!v)
         return false;
-    bool ok = v->kind == HR_JV_INT || v->kind == HR_JV_NONE;
-    int64_t x = v->kind == HR_JV_INT ? v->u.i : dflt;
+    bool is_int = v->kind == HR_JV_INT;
+    bool ok = is_int || v->kind == HR_JV_NONE;
+    int64_t x = is_int ? v->u.i : dflt;
     hr_jval_unref(v);
     if (!ok) {
         hr_jinja__error(c, n, "slice bounds must be integers");
         return false;
     }
-    if (v && x < 0 && n)
+    if (x < 0 && is_int)
         x += len;
     *out = x;
     return true;
@@ -180,7 +182,7 @@ static struct hr_jval *eval_slice(struct jctx *c, const struct jnode *n)
     int64_t len = is_str ? (int64_t)hr_utf8__count(obj->u.s.p, obj->u.s.n)
                          : (int64_t)obj->u.list.n;
     int64_t step = 1, start, stop;
-    if (n->kids[3] && !slice_bound(c, n->kids[3], len, 1, &step)) {
+    if (n->kids[3] && !slice_bound(c, n->kids[3], 0, 1, &step)) {
         hr_jval_unref(obj);
         return NULL;
     }

@@ -344,7 +344,14 @@ static void test_make_model_copies_vocab(void **state)
         fail_msg("%s", d.msg);
     assert_int_equal(m->n_vocab, 32064);
     assert_non_null(m->chat_template);
-    assert_int_equal(hr_chat_detect(m->chat_template), HR_CHAT_PHI3);
+    assert_false(hr_chat_template_is_default(m->chat));
+    struct hr_chat_msg msg = {"user", "Hi"};
+    struct hr_jval *msgs = hr_chat_messages(&msg, 1);
+    char *out = NULL;
+    assert_int_equal(hr_model_apply_chat(m, msgs, NULL, true, 0, &out, NULL), 0);
+    assert_string_equal(out, "<s><|user|>\nHi<|end|>\n<|assistant|>\n"); /* phi-3's own */
+    free(out);
+    hr_jval_unref(msgs);
     assert_true(hr_tok_find(m->tok, "<|end|>", 7) >= 0);
     hr_model_free(m);
 }

@@ -84,6 +84,31 @@ struct hr_api_model_info {
 char *hr_api_models_json(const struct hr_api_model_info *models, size_t n);
 char *hr_api_model_json(const struct hr_api_model_info *m);
 
+/* POST /tokenize. Strings point into root until deinit. */
+struct hr_api_tokenize_req {
+    json_t *root;
+    const char *content;
+    size_t content_len;
+    bool add_special;
+    bool parse_special;
+    bool with_pieces;
+};
+
+int hr_api_tokenize_parse(const char *body, size_t n, struct hr_api_tokenize_req *r,
+                          struct hr_api_error *e);
+void hr_api_tokenize_req_deinit(struct hr_api_tokenize_req *r);
+/* POST /detokenize: ids checked against the vocabulary; *ids malloc'd. */
+int hr_api_detokenize_parse(const char *body, size_t n, int32_t n_vocab, int32_t **ids,
+                            size_t *n_ids, struct hr_api_error *e);
+/* POST /apply-template: messages (and tools) as template values (new references). */
+int hr_api_template_parse(const char *body, size_t n, struct hr_jval **messages,
+                          struct hr_jval **tools, struct hr_api_error *e);
+/* {"tokens": [ids]} or, with pieces, {"tokens": [{"id", "piece"}]}. */
+char *hr_api_tokens_json(const int32_t *ids, size_t n, const char *const *pieces,
+                         const size_t *piece_lens);
+/* {key: text}, for {"content": ...} and {"prompt": ...}. */
+char *hr_api_text_json(const char *key, const char *text, size_t n);
+
 /* A template value tree from JSON (objects keep their key order). NULL without memory. */
 struct hr_jval *hr_api_jval_from_json(const json_t *j);
 

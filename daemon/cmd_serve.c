@@ -52,6 +52,25 @@ static void id_from_path(const char *path, char *out, size_t cap)
     out[n] = '\0';
 }
 
+/* A whole small file (templates are < 1 MiB) into a malloc'd buffer. */
+static char *read_small_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = malloc(HR_JINJA_MAX_SOURCE + 1);
+    size_t n = buf ? fread(buf, 1, HR_JINJA_MAX_SOURCE + 1, f) : 0;
+    fclose(f);
+    if (!buf || n > HR_JINJA_MAX_SOURCE) {
+        free(buf);
+        errno = EFBIG;
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
 static int ensure_demo_model(const char *path)
 {
     struct stat st;
@@ -128,6 +147,30 @@ int hr_cmd_serve(int argc, char **argv)
     if (rc != 0) {
         fprintf(stderr, "hearth: %s\n", d.msg[0] ? d.msg : hr_err_str(rc));
         return 1;
+    }
+    if (cfg.chat_template[0]) {
+        size_t len = 0;
+        char *src = read_small_file(cfg.chat_template, &len);
+        struct hr_diag td = {{0}};
+        if (!src) {
+            fprintf(stderr, "hearth: %s: cannot read the chat template: %s\n", cfg.chat_template,
+                    strerror(errno));
+            hr_model_free(model);
+            return 2;
+        }
+        rc = hr_model_set_chat_template(model, src, len, &td);
+        free(src);
+        if (rc) {
+            fprintf(stderr, "hearth: %s: %s\n", cfg.chat_template, td.msg);
+            hr_model_free(model);
+            return 2;
+        }
+        hr_log(HR_LOG_INFO, "serve", "chat template: %s (--chat-template)", cfg.chat_template);
+    } else if (hr_chat_template_is_default(model->chat)) {
+        hr_log(HR_LOG_INFO, "serve", "chat template: the model has none; using the ChatML "
+                                     "default");
+    } else {
+        hr_log(HR_LOG_INFO, "serve", "chat template: the model's own (tokenizer.chat_template)");
     }
     /* A model make-model wrote is random noise whatever its path: say so to clients too. */
     bool synthetic = false;

@@ -36,6 +36,8 @@ static const struct setting settings[] = {
                               "written to the data directory on first start"),
     STR(model_id, "--model-id", "", "id clients use in \"model\"; empty: the file name "
                                     "without .gguf (hearth-demo for the demo)"),
+    STR(chat_template, "--chat-template", "", "Jinja chat template file to use instead of the "
+                                              "model's own (a model without one gets ChatML)"),
     STR(host, "--host", "127.0.0.1", "address to listen on (IPv4, IPv6 or a host name)"),
     INT(port, "--port", 8080, 0, 65535, "TCP port; 0 picks a free port (logged)"),
     STR(db, "--db", "", "SQLite usage database; empty: DATA_DIR/hearth.db"),

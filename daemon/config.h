@@ -16,6 +16,7 @@
 struct hr_config {
     char model[HR_CONFIG_STR];    /* GGUF path; "" = the demo model */
     char model_id[256];           /* "" = the file's base name without .gguf */
+    char chat_template[HR_CONFIG_STR]; /* Jinja file overriding the model's; "" = its own */
     char host[256];
     int64_t port;
     char db[HR_CONFIG_STR];       /* "" = <data_dir>/hearth.db */

@@ -63,6 +63,7 @@ static struct hr_http_req *req_new(struct hr_server *s, struct MHD_Connection *c
 
 void hr_req_free(struct hr_http_req *r)
 {
+    hr_text_job_free(r);
     hr_buf_free(&r->body);
     hr_buf_free(&r->text);
     hr_buf_free(&r->out);
@@ -139,6 +140,9 @@ static const struct {
     {"/v1/models", false, "GET, HEAD"},
     {"/v1/models/", true, "GET, HEAD"},
     {"/v1/chat/completions", false, "POST"},
+    {"/tokenize", false, "POST"},
+    {"/detokenize", false, "POST"},
+    {"/apply-template", false, "POST"},
 };
 
 static int find_route(const char *path)
@@ -203,6 +207,10 @@ static enum MHD_Result route(struct hr_http_req *r)
                                     "access to it.", want));
         return hr_respond_json(r, 200, hr_api_model_json(&m));
     }
+    if (ri >= 4) {
+        r->endpoint = routes[ri].path;
+        return hr_text_start(r, ri - 4);
+    }
     r->endpoint = "/v1/chat/completions";
     return hr_chat_start(r);
 }
@@ -257,6 +265,8 @@ enum MHD_Result hr_route_access(void *cls, struct MHD_Connection *conn, const ch
         r->routed = true;
         return route(r);
     }
+    if (r->job)
+        return hr_text_resume(r);
     return hr_chat_resume(r);
 }
 
@@ -303,6 +313,10 @@ void hr_route_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         r->status = 499; /* the stream did not reach its end */
     hr_log(HR_LOG_INFO, "http", "%s %s %s %d %.0fms", r->request_id, r->method, r->path,
            r->status ? r->status : 499, hr_now_ms() - r->t_start_ms);
+    if (r->in_work && !r->work_done) {
+        hr_record_usage(r);
+        return; /* freed when the pool's work ends */
+    }
     if (r->in_engine && !r->engine_done) {
         /* The client left first: stop generating for nobody. The DONE event records the usage
          * with the tokens really generated, then frees r. */

@@ -42,6 +42,9 @@ struct hr_http_req {
     bool http_done;   /* MHD's completion callback ran */
     bool in_engine;   /* submitted; the engine owes a DONE event */
     bool engine_done; /* the DONE event arrived */
+    struct hr_text_job *job; /* /tokenize etc.: work on libuv's pool */
+    bool in_work;     /* job queued: freed by its after-work callback if HTTP ends first */
+    bool work_done;
     int status;       /* HTTP status sent */
     const char *endpoint; /* for the usage row; NULL: not recorded */
     /* chat */
@@ -97,6 +100,11 @@ void hr_random_id(const char *prefix, uint64_t salt, char *out, size_t cap);
 void hr_req_free(struct hr_http_req *r);
 /* Hands the finished request's usage row to the store (once both sides are done). */
 void hr_record_usage(struct hr_http_req *r);
+
+/* text_routes.c: which is 0 tokenize, 1 detokenize, 2 apply-template */
+enum MHD_Result hr_text_start(struct hr_http_req *r, int which);
+enum MHD_Result hr_text_resume(struct hr_http_req *r);
+void hr_text_job_free(struct hr_http_req *r);
 
 /* chat_route.c */
 enum MHD_Result hr_chat_start(struct hr_http_req *r);

@@ -25,6 +25,19 @@ start_daemon --threads 1
 check "second start reuses the demo model" sh -c "! grep -q 'writing a RANDOM' '$LOG' && test \"\$(sha256sum '$WORK/state/demo-tiny.gguf')\" = '$sum1'"
 stop_daemon
 
+# --chat-template overrides the model's template; one that cannot run refuses to start.
+printf '%s' '{% for m in messages %}[{{ m.role }}]{{ m.content }}{% endfor %}{% if add_generation_prompt %}[assistant]{% endif %}' > "$WORK/custom.jinja"
+start_daemon --threads 1 --chat-template "$WORK/custom.jinja"
+http POST /apply-template '{"messages":[{"role":"user","content":"Hi"}]}'
+check "--chat-template is what /apply-template renders" json_true "$WORK/body" "j['prompt'] == '[user]Hi[assistant]'"
+check "the log names the template in use" grep -q 'chat template: .*custom.jinja' "$LOG"
+stop_daemon
+printf '%s' 'line one\n{% for x in %}' > "$WORK/broken.jinja"
+set +e
+"$HEARTH_BIN" serve --port 0 --chat-template "$WORK/broken.jinja" 2>"$WORK/err"; st=$?
+set -e
+check "a template that cannot run: exit 2 naming file and line" sh -c "test $st = 2 && grep -q 'broken.jinja' '$WORK/err' && grep -q 'line' '$WORK/err'"
+
 # Configuration errors: exit 2, one line, naming file and key.
 cfg_fails() { # description, file contents, expected substring
     printf '%s' "$2" > "$WORK/bad.json"

@@ -97,6 +97,24 @@ check "stream beyond the context: still a 400 envelope" is_error 400 invalid_req
 http GET /health
 check "daemon still healthy after the errors" test "$STATUS" = 200
 
+# llama.cpp-compatible text endpoints (worked off the loop)
+http POST /tokenize '{"content":"Hello the","add_special":true}'
+check "/tokenize: BOS then the pieces" json_true "$WORK/body" "j['tokens'][0] == 1 and len(j['tokens']) >= 2"
+cp "$WORK/body" "$WORK/tok.json"
+http POST /tokenize '{"content":"Hello the","with_pieces":true}'
+check "/tokenize with_pieces: ids and their text" json_true "$WORK/body" \
+    "''.join(t['piece'] for t in j['tokens']) == ' Hello the' and all(isinstance(t['id'], int) for t in j['tokens'])"
+ids=$(/usr/bin/python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["tokens"][1:]))' "$WORK/tok.json")
+http POST /detokenize "{\"tokens\":$ids}"
+check "/detokenize gives the text back" json_true "$WORK/body" "j['content'] == ' Hello the'"
+http POST /detokenize '{"tokens":[99999999]}'
+check "/detokenize: ids outside the vocabulary are a 400" is_error 400 invalid_request_error tokens
+http POST /apply-template '{"messages":[{"role":"system","content":"S"},{"role":"user","content":"U"}]}'
+check "/apply-template renders the model's template" json_true "$WORK/body" \
+    "j['prompt'] == '<|im_start|>system\\nS<|im_end|>\\n<|im_start|>user\\nU<|im_end|>\\n<|im_start|>assistant\\n'"
+http POST /apply-template '{"messages":"nope"}'
+check "/apply-template: bad messages are a 400" is_error 400 invalid_request_error messages
+
 if [ -d "$here/../node/node_modules/openai" ]; then
     if HEARTH_URL="$BASE/v1" HEARTH_MODEL=tiny node --test "$here/../node/"; then
         ok "openai SDK tests"

@@ -328,7 +328,7 @@ int hr_cmd_run(int argc, char **argv)
         add_special = false;
         parse_special = true;
     }
-    size_t n = 0, cap = prompt_len + 3;
+    size_t n = 0, cap = hr_tok_max_tokens(prompt_len);
     ids = malloc(cap * sizeof *ids);
     if (!ids || hr_tok_encode(m->tok, text, prompt_len, add_special, parse_special, ids, cap,
                               &n) != 0) {

@@ -38,7 +38,7 @@ static void job_free(struct hr_text_job *j)
 static void do_tokenize(struct hr_text_job *j)
 {
     const struct hr_tok *t = j->model->tok;
-    size_t cap = j->tok.content_len + 3, n = 0;
+    size_t cap = hr_tok_max_tokens(j->tok.content_len), n = 0;
     int32_t *ids = malloc(cap * sizeof *ids);
     if (!ids || hr_tok_encode(t, j->tok.content, j->tok.content_len, j->tok.add_special,
                               j->tok.parse_special, ids, cap, &n) != 0) {

@@ -247,10 +247,10 @@ static int slot_prepare(struct hr_engine *e, struct slot *s, char *msg, size_t m
         parse_special = true;
     }
     size_t n = 0;
-    /* The tokenizer needs at most len + 3 ids; anything beyond the context is refused below,
+    /* The tokenizer needs at most hr_tok_max_tokens(len) ids; beyond the context is refused,
      * but tokenizing into a buffer of the context size alone could not tell how far over the
      * prompt is, so tokenize fully into a temporary buffer when the text is long. */
-    size_t cap = text_len + 3;
+    size_t cap = hr_tok_max_tokens(text_len);
     int32_t *ids = cap <= e->n_ctx ? s->tokens : malloc(cap * sizeof *ids);
     int rc = ids ? hr_tok_encode(m->tok, text, text_len, add_special, parse_special, ids, cap, &n)
                  : HR_ENOMEM;

@@ -49,9 +49,13 @@ int32_t hr_tok_find(const struct hr_tok *t, const char *piece, size_t len);
 /* Encodes text. add_special: prepend BOS / append EOS as the vocab says. parse_special: text
  * that spells a control or user-defined token becomes that token (else it is plain text).
  * Writes at most cap ids to out and the count to *n_out; HR_ERANGE when cap is too small
- * (cap >= len + 3 always suffices). */
+ * (hr_tok_max_tokens(len) always suffices). */
 int hr_tok_encode(const struct hr_tok *t, const char *text, size_t len, bool add_special,
                   bool parse_special, int32_t *out, size_t cap, size_t *n_out);
+
+/* Ids that text of len bytes can need at most: a space that falls back to bytes becomes the
+ * three byte tokens of U+2581, plus the dummy prefix, BOS and EOS. */
+size_t hr_tok_max_tokens(size_t len);
 
 /* The bytes a token stands for ("▁" -> " ", <0x0A> -> "\n"; control tokens -> "" unless
  * render_special). Returns the byte count (may be > cap: then nothing useful was written). */

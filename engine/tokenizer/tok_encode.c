@@ -103,3 +103,8 @@ int hr_tok_encode(const struct hr_tok *t, const char *text, size_t len, bool add
     *n_out = o.n;
     return rc;
 }
+
+size_t hr_tok_max_tokens(size_t len)
+{
+    return 3 * len + 6;
+}

@@ -31,6 +31,22 @@ def main():
     for a, b, c in ranges:
         out.write("    {0x%X, 0x%X, HR_UC_%s},\n" % (a, b, c.upper()))
     out.write("};\n\nconst unsigned hr_uc_n_ranges = sizeof hr_uc_ranges / sizeof hr_uc_ranges[0];\n")
+    # Simple lowercase (one code point to one) and the first code point of each NFD
+    # decomposition, which is how llama.cpp's WordPiece normalizes (accents dropped).
+    lower, nfd = [], []
+    for cp in range(0x110000):
+        ch = chr(cp)
+        lo = ch.lower()
+        if len(lo) == 1 and ord(lo) != cp:
+            lower.append((cp, ord(lo)))
+        d = unicodedata.normalize("NFD", ch)
+        if len(d) > 0 and ord(d[0]) != cp:
+            nfd.append((cp, ord(d[0])))
+    for name, pairs in (("hr_uc_lower", lower), ("hr_uc_nfd_first", nfd)):
+        out.write("\nconst struct hr_uc_pair %s[] = {\n" % name)
+        for a, b in pairs:
+            out.write("    {0x%X, 0x%X},\n" % (a, b))
+        out.write("};\n\nconst unsigned %s_n = sizeof %s / sizeof %s[0];\n" % (name, name, name))
 
 
 main()

@@ -303,7 +303,9 @@ static struct jnode *parse_postfix(struct parser *p, struct jnode *n)
                 slice = true;
                 next(p);
             }
-            if (!expect_op(p, "]")) {
+            if (!slice && !parts[0] && !p->failed)
+                perr(p, "expected an index inside []");
+            if (p->failed || !expect_op(p, "]")) {
                 for (int k = 0; k < 3; k++)
                     hr_jnode__free(parts[k]);
                 return hr_jnode__free(n), NULL;

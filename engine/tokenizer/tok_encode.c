@@ -91,6 +91,8 @@ int hr_tok_encode(const struct hr_tok *t, const char *text, size_t len, bool add
         } else {
             if (t->kind == HR_TOK_KIND_BPE)
                 rc = hr_tok__bpe_encode(t, text + fr[i].off, fr[i].len, &o);
+            else if (t->kind == HR_TOK_KIND_WPM)
+                rc = hr_tok__wpm_encode(t, text + fr[i].off, fr[i].len, &o);
             else
                 rc = hr_tok__spm_encode(t, text + fr[i].off, fr[i].len,
                                         t->add_space_prefix && prev_special, &o);

@@ -20,6 +20,7 @@ const struct hr_pretok_def *hr_tok__pretok_find(const char *name, size_t len);
 enum hr_tok_kind {
     HR_TOK_KIND_SPM, /* "llama" */
     HR_TOK_KIND_BPE, /* "gpt2": byte-level BPE */
+    HR_TOK_KIND_WPM, /* "bert": WordPiece */
 };
 
 struct hr_tok_merge {
@@ -62,6 +63,8 @@ int hr_tok__spm_encode(const struct hr_tok *t, const char *text, size_t len, boo
                        struct hr_tok_out *o);
 int hr_tok__bpe_encode(const struct hr_tok *t, const char *text, size_t len,
                        struct hr_tok_out *o);
+int hr_tok__wpm_encode(const struct hr_tok *t, const char *text, size_t len,
+                       struct hr_tok_out *o);
 /* Builds the BPE parts (merges, pre-tokenizer) of t from g. */
 int hr_tok__bpe_init(struct hr_tok *t, const struct hr_gguf *g, struct hr_diag *d);
 void hr_tok__bpe_deinit(struct hr_tok *t);
@@ -93,6 +96,7 @@ struct hr_tok {
     struct hr_regex *pretok[HR_PRETOK_MAX];
     int n_pretok;
     bool ignore_merges;
+    size_t max_piece; /* longest piece in bytes (WordPiece's search window) */
 };
 
 int32_t hr_tok__lookup(const struct hr_tok *t, const char *s, size_t len);

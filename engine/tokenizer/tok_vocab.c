@@ -186,8 +186,10 @@ int hr_tok_new_from_gguf(struct hr_tok **out, const struct hr_gguf *g, struct hr
     }
     bool spm = model.len == 5 && memcmp(model.ptr, "llama", 5) == 0;
     bool bpe = model.len == 4 && memcmp(model.ptr, "gpt2", 4) == 0;
-    if (!spm && !bpe) {
-        hr_diag_set(d, "tokenizer model '%.*s' is not supported yet (supported: llama, gpt2)",
+    bool wpm = model.len == 4 && memcmp(model.ptr, "bert", 4) == 0;
+    if (!spm && !bpe && !wpm) {
+        hr_diag_set(d, "tokenizer model '%.*s' is not supported yet (supported: llama, gpt2, "
+                       "bert)",
                     (int)(model.len < 32 ? model.len : 32), model.ptr);
         return HR_EUNSUPPORTED;
     }
@@ -202,6 +204,13 @@ int hr_tok_new_from_gguf(struct hr_tok **out, const struct hr_gguf *g, struct hr
         rc = build_map(t);
     if (!rc && bpe)
         rc = hr_tok__bpe_init(t, g, d);
+    if (!rc && wpm) {
+        t->kind = HR_TOK_KIND_WPM;
+        t->add_space_prefix = false;
+        for (int32_t i = 0; i < t->n_vocab; i++)
+            if (t->tokens[i].len > t->max_piece)
+                t->max_piece = t->tokens[i].len;
+    }
     if (!rc) {
         if (spm) {
             /* SentencePiece defaults when the file names none. */

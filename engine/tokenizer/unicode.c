@@ -144,3 +144,32 @@ int hr_cp_to_byte(uint32_t cp)
             return (int)x;
     return -1;
 }
+
+static uint32_t pair_lookup(const struct hr_uc_pair *t, unsigned n, uint32_t cp)
+{
+    unsigned lo = 0, hi = n;
+    while (lo < hi) {
+        unsigned mid = (lo + hi) / 2;
+        if (t[mid].from == cp)
+            return t[mid].to;
+        if (t[mid].from < cp)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return cp;
+}
+
+uint32_t hr_uc_tolower(uint32_t cp)
+{
+    if (cp < 0x80)
+        return cp >= 'A' && cp <= 'Z' ? cp + 32 : cp;
+    return pair_lookup(hr_uc_lower, hr_uc_lower_n, cp);
+}
+
+uint32_t hr_uc_nfd_first_cp(uint32_t cp)
+{
+    if (cp < 0xC0)
+        return cp;
+    return pair_lookup(hr_uc_nfd_first, hr_uc_nfd_first_n, cp);
+}

@@ -24,6 +24,20 @@ struct hr_uc_range {
 extern const struct hr_uc_range hr_uc_ranges[];
 extern const unsigned hr_uc_n_ranges;
 
+struct hr_uc_pair {
+    uint32_t from, to;
+};
+
+extern const struct hr_uc_pair hr_uc_lower[];
+extern const unsigned hr_uc_lower_n;
+extern const struct hr_uc_pair hr_uc_nfd_first[];
+extern const unsigned hr_uc_nfd_first_n;
+
+/* Python's str.lower() where it maps one code point to one; others unchanged. */
+uint32_t hr_uc_tolower(uint32_t cp);
+/* The first code point of cp's canonical decomposition (its base letter), or cp. */
+uint32_t hr_uc_nfd_first_cp(uint32_t cp);
+
 enum hr_uc_cat hr_uc_category(uint32_t cp);
 bool hr_uc_is_letter(uint32_t cp);      /* \p{L} */
 bool hr_uc_is_number(uint32_t cp);      /* \p{N} */

@@ -134,6 +134,15 @@ struct hr_jval *hr_jinja__apply_filter(struct jctx *c, const struct jnode *at,
 int hr_jinja__count_iteration(struct jctx *c, const struct jnode *at);
 /* Loop control ({% break %}, {% continue %}): set by the statement, consumed by the loop. */
 void hr_jinja__loop_control(struct jctx *c, int what); /* 1 break, 2 continue */
+/* jinja_ops.c: operators. New references, or NULL with an error set. */
+size_t hr_jinja__cp_offset(const char *s, size_t n, size_t i); /* byte offset of code point i */
+struct hr_jval *hr_jinja__index(struct jctx *c, const struct jnode *at, struct hr_jval *obj,
+                                struct hr_jval *key);
+struct hr_jval *hr_jinja__arith(struct jctx *c, const struct jnode *n, const char *op,
+                                struct hr_jval *a, struct hr_jval *b);
+int hr_jinja__compare(struct jctx *c, const struct jnode *n, struct hr_jval *a,
+                      struct hr_jval *b, int *out);
+bool hr_jinja__contains(struct hr_jval *hay, struct hr_jval *needle);
 /* HTML-escapes s as markupsafe does (& < > " '). New reference. */
 struct hr_jval *hr_jinja__escape(const struct hr_jval *s);
 /* Python str.split: sep NULL splits on whitespace runs; maxsplit < 0: no limit. */

@@ -56,6 +56,7 @@ int hr_api_tokenize_parse(const char *body, size_t n, struct hr_api_tokenize_req
         return bad(e, "content", "'content' must be a string");
     r->content = json_string_value(c);
     r->content_len = json_string_length(c);
+    r->parse_special = true; /* llama.cpp's default for /tokenize */
     if (opt_bool(r->root, "add_special", &r->add_special, e) ||
         opt_bool(r->root, "parse_special", &r->parse_special, e) ||
         opt_bool(r->root, "with_pieces", &r->with_pieces, e))

@@ -475,13 +475,15 @@ static struct jnode *parse_not(struct parser *p)
     return parse_compare(p);
 }
 
-static struct jnode *parse_and(struct parser *p)
+/* `and` / `or` chains: left-associative, each operand from the next tighter level. */
+static struct jnode *parse_logic(struct parser *p, const char *word, uint8_t kind,
+                                 struct jnode *(*operand)(struct parser *))
 {
-    struct jnode *l = parse_not(p);
-    while (l && hr_jinja__p_is_name(hr_jinja__p_peek(p), "and")) {
+    struct jnode *l = operand(p);
+    while (l && hr_jinja__p_is_name(hr_jinja__p_peek(p), word)) {
         hr_jinja__p_next(p);
-        struct jnode *r = parse_not(p);
-        struct jnode *n = r ? hr_jinja__p_node(p, J_AND) : NULL;
+        struct jnode *r = operand(p);
+        struct jnode *n = r ? hr_jinja__p_node(p, kind) : NULL;
         if (!n || !hr_jinja__p_add_kid(p, n, l) || !hr_jinja__p_add_kid(p, n, r)) {
             hr_jnode__free(n ? NULL : l);
             hr_jnode__free(n ? NULL : r);
@@ -493,22 +495,14 @@ static struct jnode *parse_and(struct parser *p)
     return l;
 }
 
+static struct jnode *parse_and(struct parser *p)
+{
+    return parse_logic(p, "and", J_AND, parse_not);
+}
+
 struct jnode *hr_jinja__p_parse_or(struct parser *p)
 {
-    struct jnode *l = parse_and(p);
-    while (l && hr_jinja__p_is_name(hr_jinja__p_peek(p), "or")) {
-        hr_jinja__p_next(p);
-        struct jnode *r = parse_and(p);
-        struct jnode *n = r ? hr_jinja__p_node(p, J_OR) : NULL;
-        if (!n || !hr_jinja__p_add_kid(p, n, l) || !hr_jinja__p_add_kid(p, n, r)) {
-            hr_jnode__free(n ? NULL : l);
-            hr_jnode__free(n ? NULL : r);
-            hr_jnode__free(n);
-            return NULL;
-        }
-        l = n;
-    }
-    return l;
+    return parse_logic(p, "or", J_OR, parse_and);
 }
 
 struct jnode *hr_jinja__p_parse_expr(struct parser *p)

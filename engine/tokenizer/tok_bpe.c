@@ -150,23 +150,7 @@ static int bpe_word(const struct hr_tok *t, const char *w, size_t n, struct hr_t
         n_sym++;
         off += len;
     }
-    int rc = 0;
-    for (int32_t i = 1; i < n_sym && !rc; i++)
-        rc = try_pair(t, &h, s, i - 1, i);
-    while (!rc && h.n) {
-        struct hr_tok_bigram b = hr_tok__heap_pop(&h);
-        struct hr_tok_sym *l = &s[b.left], *r = &s[b.right];
-        if (l->n == 0 || r->n == 0 || l->n + r->n != b.size || l->next != b.right)
-            continue;
-        l->n += r->n;
-        r->n = 0;
-        l->next = r->next;
-        if (r->next >= 0)
-            s[r->next].prev = b.left;
-        rc = try_pair(t, &h, s, l->prev, b.left);
-        if (!rc)
-            rc = try_pair(t, &h, s, b.left, l->next);
-    }
+    int rc = hr_tok__merge_all(t, s, n_sym, &h, try_pair);
     for (int32_t i = 0; !rc && n_sym > 0 && i >= 0; i = s[i].next) {
         int32_t id = hr_tok__lookup(t, s[i].text, s[i].n);
         if (id >= 0) {

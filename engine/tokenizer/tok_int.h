@@ -57,6 +57,12 @@ struct hr_tok_heap {
 };
 
 int hr_tok__heap_push(struct hr_tok_heap *h, struct hr_tok_bigram b);
+/* Queues the pair (l, r) if the vocabulary can merge it (score: SPM's, or -rank for BPE). */
+typedef int (*hr_tok_pair_fn)(const struct hr_tok *t, struct hr_tok_heap *h,
+                              const struct hr_tok_sym *s, int32_t l, int32_t r);
+/* Merges adjacent symbols best pair first until no pair merges; s is the linked list. */
+int hr_tok__merge_all(const struct hr_tok *t, struct hr_tok_sym *s, int32_t n_sym,
+                      struct hr_tok_heap *h, hr_tok_pair_fn try_pair);
 struct hr_tok_bigram hr_tok__heap_pop(struct hr_tok_heap *h);
 /* Encodes one raw (non-special) fragment. */
 int hr_tok__spm_encode(const struct hr_tok *t, const char *text, size_t len, bool prefix,

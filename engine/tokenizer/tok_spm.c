@@ -54,6 +54,30 @@ struct hr_tok_bigram hr_tok__heap_pop(struct hr_tok_heap *h)
     return top;
 }
 
+int hr_tok__merge_all(const struct hr_tok *t, struct hr_tok_sym *s, int32_t n_sym,
+                      struct hr_tok_heap *h, hr_tok_pair_fn try_pair)
+{
+    int rc = 0;
+    for (int32_t i = 1; i < n_sym && !rc; i++)
+        rc = try_pair(t, h, s, i - 1, i);
+    while (!rc && h->n) {
+        struct hr_tok_bigram b = hr_tok__heap_pop(h);
+        struct hr_tok_sym *l = &s[b.left], *r = &s[b.right];
+        /* Stale entry: one side was merged since this pair was queued. */
+        if (l->n == 0 || r->n == 0 || l->n + r->n != b.size || l->next != b.right)
+            continue;
+        l->n += r->n;
+        r->n = 0;
+        l->next = r->next;
+        if (r->next >= 0)
+            s[r->next].prev = b.left;
+        rc = try_pair(t, h, s, l->prev, b.left);
+        if (!rc)
+            rc = try_pair(t, h, s, b.left, l->next);
+    }
+    return rc;
+}
+
 static int try_bigram(const struct hr_tok *t, struct hr_tok_heap *h, const struct hr_tok_sym *s, int32_t l,
                       int32_t r)
 {
@@ -93,24 +117,7 @@ static int encode_piece(const struct hr_tok *t, const char *text, size_t len, st
         n_sym++;
         off += n;
     }
-    int rc = 0;
-    for (int32_t i = 1; i < n_sym && !rc; i++)
-        rc = try_bigram(t, &h, s, i - 1, i);
-    while (!rc && h.n) {
-        struct hr_tok_bigram b = hr_tok__heap_pop(&h);
-        struct hr_tok_sym *l = &s[b.left], *r = &s[b.right];
-        /* Stale entry: one side was merged since this pair was queued. */
-        if (l->n == 0 || r->n == 0 || l->n + r->n != b.size || l->next != b.right)
-            continue;
-        l->n += r->n;
-        r->n = 0;
-        l->next = r->next;
-        if (r->next >= 0)
-            s[r->next].prev = b.left;
-        rc = try_bigram(t, &h, s, l->prev, b.left);
-        if (!rc)
-            rc = try_bigram(t, &h, s, b.left, l->next);
-    }
+    int rc = hr_tok__merge_all(t, s, n_sym, &h, try_bigram);
     for (int32_t i = 0; !rc && i >= 0 && n_sym > 0; i = s[i].next) {
         int32_t id = hr_tok__lookup(t, s[i].text, s[i].n);
         if (id >= 0) {

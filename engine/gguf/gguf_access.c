@@ -1,5 +1,8 @@
 /* Typed lookups over a parsed GGUF: keys, tensors, and numeric array elements, each checking
- * the stored type and range and naming the key when they disagree. Any thread. */
+ * the stored type and range and naming the key and stored type when they disagree. Lookups are
+ * linear: files hold tens of keys and at most a few thousand tensors, each looked up once at
+ * load. Parsing and validation are gguf_read.c's. Any thread. */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -88,7 +91,7 @@ static bool scalar_int(uint32_t type, const uint8_t *p, int64_t *s, uint64_t *u,
 }
 
 static int get_int(const struct hr_gguf *g, const char *key, int64_t lo, uint64_t hi,
-                   int64_t *s_out, uint64_t *u_out, struct hr_diag *d)
+                   const char *dest, int64_t *s_out, uint64_t *u_out, struct hr_diag *d)
 {
     const struct hr_gguf_kv *kv = hr_gguf_find(g, key);
     if (!kv)
@@ -101,7 +104,12 @@ static int get_int(const struct hr_gguf *g, const char *key, int64_t lo, uint64_
         return HR_EFORMAT;
     }
     if (is_u ? u > hi : (s < lo || (s >= 0 && (uint64_t)s > hi))) {
-        hr_diag_set(d, "key '%s': value out of range", key);
+        if (is_u)
+            hr_diag_set(d, "key '%s': %s value %llu does not fit %s", key,
+                        vtype_name(kv->type), (unsigned long long)u, dest);
+        else
+            hr_diag_set(d, "key '%s': %s value %lld does not fit %s", key,
+                        vtype_name(kv->type), (long long)s, dest);
         return HR_EFORMAT;
     }
     if (is_u) {
@@ -118,7 +126,7 @@ int hr_gguf_get_u32(const struct hr_gguf *g, const char *key, uint32_t *out, str
 {
     int64_t s;
     uint64_t u;
-    int rc = get_int(g, key, 0, UINT32_MAX, &s, &u, d);
+    int rc = get_int(g, key, 0, UINT32_MAX, "u32", &s, &u, d);
     if (rc == 0)
         *out = (uint32_t)u;
     return rc;
@@ -128,7 +136,7 @@ int hr_gguf_get_i32(const struct hr_gguf *g, const char *key, int32_t *out, stru
 {
     int64_t s;
     uint64_t u;
-    int rc = get_int(g, key, INT32_MIN, INT32_MAX, &s, &u, d);
+    int rc = get_int(g, key, INT32_MIN, INT32_MAX, "i32", &s, &u, d);
     if (rc == 0)
         *out = (int32_t)s;
     return rc;
@@ -138,7 +146,7 @@ int hr_gguf_get_u64(const struct hr_gguf *g, const char *key, uint64_t *out, str
 {
     int64_t s;
     uint64_t u;
-    int rc = get_int(g, key, 0, UINT64_MAX, &s, &u, d);
+    int rc = get_int(g, key, 0, UINT64_MAX, "u64", &s, &u, d);
     if (rc == 0)
         *out = u;
     return rc;
@@ -154,6 +162,10 @@ int hr_gguf_get_f32(const struct hr_gguf *g, const char *key, float *out, struct
     } else if (kv->type == HR_GGUF_F64) {
         double v;
         memcpy(&v, kv->data, 8);
+        if (isfinite(v) && fabs(v) > FLT_MAX) {
+            hr_diag_set(d, "key '%s': f64 value %g does not fit f32", key, v);
+            return HR_EFORMAT;
+        }
         *out = (float)v;
     } else {
         hr_diag_set(d, "key '%s': expected a float, found %s", key, vtype_name(kv->type));
@@ -200,11 +212,14 @@ int hr_gguf_get_arr(const struct hr_gguf *g, const char *key, uint32_t elem_type
     const struct hr_gguf_kv *kv = hr_gguf_find(g, key);
     if (!kv)
         return HR_ENOTFOUND;
-    if (kv->type != HR_GGUF_ARRAY || kv->arr_type != elem_type) {
-        hr_diag_set(d, "key '%s': expected an array of %s, found %s%s%s", key,
-                    vtype_name(elem_type), kv->type == HR_GGUF_ARRAY ? "an array of " : "",
-                    kv->type == HR_GGUF_ARRAY ? vtype_name(kv->arr_type) : vtype_name(kv->type),
-                    "");
+    if (kv->type != HR_GGUF_ARRAY) {
+        hr_diag_set(d, "key '%s': expected an array of %s, found %s", key,
+                    vtype_name(elem_type), vtype_name(kv->type));
+        return HR_EFORMAT;
+    }
+    if (kv->arr_type != elem_type) {
+        hr_diag_set(d, "key '%s': expected an array of %s, found an array of %s", key,
+                    vtype_name(elem_type), vtype_name(kv->arr_type));
         return HR_EFORMAT;
     }
     *out = kv;

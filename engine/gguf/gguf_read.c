@@ -27,6 +27,7 @@ struct cursor {
     const uint8_t *base;
     uint64_t size;
     uint64_t pos;
+    uint64_t mark;    /* start of the field being checked: the offset messages report */
     const char *file; /* path (or "<memory>") for messages */
     struct hr_diag *d;
     char ctx[128]; /* "key 'x': " or "tensor 'y': " while inside one, else "" */
@@ -66,7 +67,7 @@ __attribute__((format(printf, 2, 3))) static int fail(struct cursor *c, const ch
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    hr_diag_set(c->d, "%s: offset %llu: %s%s", c->file, (unsigned long long)c->pos, c->ctx,
+    hr_diag_set(c->d, "%s: offset %llu: %s%s", c->file, (unsigned long long)c->mark, c->ctx,
                 msg);
     return HR_EFORMAT;
 }
@@ -76,14 +77,22 @@ static uint64_t left(const struct cursor *c)
     return c->size - c->pos;
 }
 
-static int rd_fixed(struct cursor *c, void *out, unsigned n, const char *what)
+static int skip(struct cursor *c, size_t n, const char *what)
 {
+    c->mark = c->pos;
     if (n > left(c))
-        return fail(c, "%s needs %u bytes but only %llu are left", what, n,
+        return fail(c, "%s needs %zu bytes but only %llu are left", what, n,
                     (unsigned long long)left(c));
-    memcpy(out, c->base + c->pos, n);
     c->pos += n;
     return 0;
+}
+
+static int rd_fixed(struct cursor *c, void *out, size_t n, const char *what)
+{
+    int rc = skip(c, n, what);
+    if (rc == 0)
+        memcpy(out, c->base + c->pos - n, n);
+    return rc;
 }
 
 static int rd_u32(struct cursor *c, uint32_t *v, const char *what)
@@ -141,8 +150,13 @@ size_t hr_gguf_vtype_size(uint32_t vtype)
 static int read_array(struct cursor *c, struct hr_gguf_kv *kv)
 {
     int rc = rd_u32(c, &kv->arr_type, "array element type");
-    if (!rc)
-        rc = rd_u64(c, &kv->arr_n, "array count");
+    if (rc)
+        return rc;
+    if (kv->arr_type == HR_GGUF_ARRAY)
+        return fail(c, "arrays of arrays are not supported");
+    if (kv->arr_type != HR_GGUF_STRING && hr_gguf_vtype_size(kv->arr_type) == 0)
+        return fail(c, "array element type %u is unknown", kv->arr_type);
+    rc = rd_u64(c, &kv->arr_n, "array count");
     if (rc)
         return rc;
     if (kv->arr_n > HR_GGUF_MAX_ARRAY)
@@ -164,10 +178,6 @@ static int read_array(struct cursor *c, struct hr_gguf_kv *kv)
         }
     } else {
         size_t es = hr_gguf_vtype_size(kv->arr_type);
-        if (kv->arr_type == HR_GGUF_ARRAY)
-            return fail(c, "arrays of arrays are not supported");
-        if (es == 0)
-            return fail(c, "array element type %u is unknown", kv->arr_type);
         if (kv->arr_n > left(c) / es)
             return fail(c, "array of %llu x %zu-byte elements exceeds the %llu bytes left",
                         (unsigned long long)kv->arr_n, es, (unsigned long long)left(c));
@@ -201,10 +211,11 @@ static int read_kv(struct cursor *c, struct hr_gguf_kv *kv, uint64_t i)
             return fail(c, "value type %u is unknown", kv->type);
         kv->data = c->base + c->pos;
         kv->n_bytes = es;
-        rc = rd_fixed(c, (uint8_t[8]){0}, (unsigned)es, "value");
+        rc = skip(c, es, "value");
     }
     if (rc)
         return rc;
+    c->mark = (uint64_t)(kv->data - c->base);
     if (kv->key.len == 17 && memcmp(kv->key.ptr, "general.alignment", 17) == 0) {
         uint32_t a = 0;
         if (kv->type == HR_GGUF_U32)
@@ -230,7 +241,7 @@ static int read_tensor_info(struct cursor *c, struct hr_gguf_tensor *t, uint64_t
     if (t->n_dims < 1 || t->n_dims > HR_GGUF_MAX_DIMS)
         return fail(c, "dimension count %u is outside 1..%d", t->n_dims, HR_GGUF_MAX_DIMS);
     /* Element counts stay below 2^63 so that signed arithmetic on them is safe downstream. */
-    uint64_t n_elems = 1;
+    uint64_t n_elems = 1, ne_at = c->pos;
     for (uint32_t k = 0; k < 4; k++)
         t->ne[k] = 1;
     for (uint32_t k = 0; k < t->n_dims; k++) {
@@ -245,13 +256,15 @@ static int read_tensor_info(struct cursor *c, struct hr_gguf_tensor *t, uint64_t
         n_elems *= t->ne[k];
     }
     rc = rd_u32(c, &t->type, "tensor type");
-    if (!rc)
-        rc = rd_u64(c, &t->offset, "tensor offset");
     if (rc)
         return rc;
     const struct hr_dtype_info *ti = hr_dtype_get(t->type);
     if (!ti)
         return fail(c, "tensor type %u is unknown", t->type);
+    rc = rd_u64(c, &t->offset, "tensor offset");
+    if (rc)
+        return rc;
+    c->mark = ne_at;
     uint64_t row_bytes;
     if (!hr_dtype_row_bytes(t->type, t->ne[0], &row_bytes))
         return fail(c, "row length %llu is not a multiple of the %s block size %u",
@@ -318,13 +331,24 @@ static int place_tensors(struct hr_gguf *g, struct cursor *c)
                         g->alignment);
             return HR_EFORMAT;
         }
-        if (t->offset > room || t->n_bytes > room - t->offset) {
-            uint64_t start = g->data_offset + (t->offset > room ? room : t->offset);
-            hr_diag_set(c->d, "%s: tensor '%s': data [%llu..+%llu) past end of file (%llu bytes)",
-                        c->file, quote(t->name, q, sizeof q),
-                        t->offset > room ? (unsigned long long)t->offset
-                                         : (unsigned long long)start,
-                        (unsigned long long)t->n_bytes, (unsigned long long)c->size);
+        if (t->offset > room) {
+            hr_diag_set(c->d, "%s: tensor '%s': data offset %llu is past end of file (%llu bytes)",
+                        c->file, quote(t->name, q, sizeof q), (unsigned long long)t->offset,
+                        (unsigned long long)c->size);
+            return HR_EFORMAT;
+        }
+        if (t->n_bytes > room - t->offset) {
+            uint64_t start = g->data_offset + t->offset; /* <= size: no overflow */
+            if (t->n_bytes <= UINT64_MAX - start)
+                hr_diag_set(c->d, "%s: tensor '%s': data [%llu..%llu) past end of file "
+                            "(%llu bytes)", c->file, quote(t->name, q, sizeof q),
+                            (unsigned long long)start, (unsigned long long)(start + t->n_bytes),
+                            (unsigned long long)c->size);
+            else
+                hr_diag_set(c->d, "%s: tensor '%s': data [%llu..+%llu) past end of file "
+                            "(%llu bytes)", c->file, quote(t->name, q, sizeof q),
+                            (unsigned long long)start, (unsigned long long)t->n_bytes,
+                            (unsigned long long)c->size);
             return HR_EFORMAT;
         }
         t->data = c->base + g->data_offset + t->offset;
@@ -379,9 +403,11 @@ static int parse(struct hr_gguf *g, struct cursor *c)
     if (rc)
         return rc;
     /* Caps first, then plausibility against the bytes left, and only then allocate. */
+    c->mark = 16;
     if (g->n_kv > HR_GGUF_MAX_KV)
         return fail(c, "key count %llu exceeds the limit of %d", (unsigned long long)g->n_kv,
                     HR_GGUF_MAX_KV);
+    c->mark = 8;
     if (g->n_tensors > HR_GGUF_MAX_TENSORS)
         return fail(c, "tensor count %llu exceeds the limit of %d",
                     (unsigned long long)g->n_tensors, HR_GGUF_MAX_TENSORS);

@@ -9,4 +9,17 @@
 extern float hr_f16_table[65536];
 void hr_kernels__init(void);
 
+/* One block of each type into floats (32 or 256 of them); quant_blocks.c. */
+void hr_kernels__dequant_q4_1(const uint8_t *b, float *y);
+void hr_kernels__dequant_q5_0(const uint8_t *b, float *y);
+void hr_kernels__dequant_q5_1(const uint8_t *b, float *y);
+void hr_kernels__dequant_q2_k(const uint8_t *b, float *y);
+void hr_kernels__dequant_q3_k(const uint8_t *b, float *y);
+void hr_kernels__dequant_q4_k(const uint8_t *b, float *y);
+void hr_kernels__dequant_q5_k(const uint8_t *b, float *y);
+void hr_kernels__dequant_q6_k(const uint8_t *b, float *y);
+typedef void (*hr_block_fn)(const uint8_t *b, float *y);
+/* The block decoder of a type without a special path, or NULL. */
+hr_block_fn hr_kernels__block_fn(uint32_t type);
+
 #endif

@@ -76,9 +76,17 @@ static inline const float *block_at(uint32_t type, const uint8_t *row, size_t co
         }
         return buf;
     }
-    default:
-        hr_dequant_row(type, row + col * 2, buf, n); /* BF16 */
+    case HR_TYPE_BF16:
+        hr_dequant_row(type, row + col * 2, buf, n);
         return buf;
+    default: {
+        /* other block types: decode a whole block (32 or 256) when the walk enters it */
+        const struct hr_dtype_info *ti = hr_dtype_get(type);
+        size_t in_block = col % ti->block_elems;
+        if (in_block == 0)
+            hr_kernels__block_fn(type)(row + col / ti->block_elems * ti->block_bytes, buf);
+        return buf + in_block;
+    }
     }
 }
 
@@ -91,7 +99,7 @@ __attribute__((target_clones("avx2", "default")))
 static void mm_rows(void *ud, size_t r0, size_t r1)
 {
     const struct mm *m = ud;
-    float buf[BLOCK];
+    float buf[256]; /* the largest block (K-quants) */
     for (size_t r = r0; r < r1; r++) {
         const uint8_t *row = m->w + r * m->row_bytes;
         for (size_t t0 = 0; t0 < m->n_tok; t0 += TILE) {

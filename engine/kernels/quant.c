@@ -7,12 +7,36 @@
 #include <math.h>
 #include <string.h>
 
-#include "kernels.h"
+#include "kernels_int.h"
+
+hr_block_fn hr_kernels__block_fn(uint32_t type)
+{
+    switch (type) {
+    case HR_TYPE_Q4_1:
+        return hr_kernels__dequant_q4_1;
+    case HR_TYPE_Q5_0:
+        return hr_kernels__dequant_q5_0;
+    case HR_TYPE_Q5_1:
+        return hr_kernels__dequant_q5_1;
+    case HR_TYPE_Q2_K:
+        return hr_kernels__dequant_q2_k;
+    case HR_TYPE_Q3_K:
+        return hr_kernels__dequant_q3_k;
+    case HR_TYPE_Q4_K:
+        return hr_kernels__dequant_q4_k;
+    case HR_TYPE_Q5_K:
+        return hr_kernels__dequant_q5_k;
+    case HR_TYPE_Q6_K:
+        return hr_kernels__dequant_q6_k;
+    default:
+        return NULL;
+    }
+}
 
 bool hr_kernel_supported(uint32_t type)
 {
     return type == HR_TYPE_F32 || type == HR_TYPE_F16 || type == HR_TYPE_BF16 ||
-           type == HR_TYPE_Q8_0 || type == HR_TYPE_Q4_0;
+           type == HR_TYPE_Q8_0 || type == HR_TYPE_Q4_0 || hr_kernels__block_fn(type) != NULL;
 }
 
 static uint16_t rd16(const uint8_t *p)
@@ -53,9 +77,17 @@ void hr_dequant_row(uint32_t type, const void *row, float *out, size_t n)
             }
         }
         break;
-    default:
-        memset(out, 0, n * sizeof(float)); /* unreachable: loaders check hr_kernel_supported */
+    default: {
+        hr_block_fn fn = hr_kernels__block_fn(type);
+        const struct hr_dtype_info *ti = hr_dtype_get(type);
+        if (!fn || !ti) {
+            memset(out, 0, n * sizeof(float)); /* unreachable: loaders check support */
+            break;
+        }
+        for (size_t b = 0; b < n / ti->block_elems; b++)
+            fn(p + b * ti->block_bytes, out + b * ti->block_elems);
         break;
+    }
     }
 }
 

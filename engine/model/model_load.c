@@ -32,7 +32,7 @@ static int bind(struct hr_model *m, struct hr_weight *w, const char *name, uint6
         hr_diag_set(d, "%s: tensor '%s' has type %s, which this build does not support%s",
                     m->path, name, ti ? ti->name : "unknown",
                     ne1 == 1 ? " for norm weights (F32 only)"
-                             : " (supported: F32, F16, BF16, Q8_0, Q4_0)");
+                             : " (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K..Q6_K)");
         return HR_EUNSUPPORTED;
     }
     w->data = t->data;

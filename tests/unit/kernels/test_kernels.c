@@ -5,6 +5,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -142,6 +143,50 @@ static void test_matmul_reference_and_invariance(void **state)
     hr_pool_free(p3);
 }
 
+/* Every block type against tests/oracle/dequant_ref.py: numpy decoding random block bytes
+ * from the layouts, written independently of the C kernels. */
+static void test_dequant_matches_numpy_oracle(void **state)
+{
+    (void)state;
+    if (system("/usr/bin/python3 -c 'import numpy' 2>/dev/null") != 0)
+        skip();
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 tests/oracle/dequant_ref.py %s", tu_tmpdir());
+    assert_int_equal(system(cmd), 0);
+    const struct {
+        const char *name;
+        uint32_t type;
+    } types[] = {{"Q4_0", HR_TYPE_Q4_0}, {"Q4_1", HR_TYPE_Q4_1}, {"Q5_0", HR_TYPE_Q5_0},
+                 {"Q5_1", HR_TYPE_Q5_1}, {"Q8_0", HR_TYPE_Q8_0}, {"Q2_K", HR_TYPE_Q2_K},
+                 {"Q3_K", HR_TYPE_Q3_K}, {"Q4_K", HR_TYPE_Q4_K}, {"Q5_K", HR_TYPE_Q5_K},
+                 {"Q6_K", HR_TYPE_Q6_K}};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        char path[512], name[32];
+        size_t nb, nf;
+        snprintf(name, sizeof name, "%s.bin", types[i].name);
+        char *raw = tu_read_file(tu_tmpfile(name, path, sizeof path), &nb);
+        snprintf(name, sizeof name, "%s.f32", types[i].name);
+        char *want = tu_read_file(tu_tmpfile(name, path, sizeof path), &nf);
+        assert_non_null(raw);
+        assert_non_null(want);
+        size_t n = nf / sizeof(float);
+        uint64_t bytes = 0;
+        assert_true(hr_dtype_row_bytes(types[i].type, n, &bytes) && bytes == nb);
+        float *got = malloc(n * sizeof *got);
+        hr_dequant_row(types[i].type, raw, got, n);
+        for (size_t k = 0; k < n; k++) {
+            float w;
+            memcpy(&w, want + k * 4, 4);
+            if (fabsf(got[k] - w) > 1e-6f * (1 + fabsf(w)))
+                fail_msg("%s element %zu: got %g, numpy %g", types[i].name, k, got[k], w);
+        }
+        printf("dequant %s: %zu values equal to numpy\n", types[i].name, n);
+        free(got);
+        free(raw);
+        free(want);
+    }
+}
+
 static void sum_range(void *ud, size_t b, size_t e)
 {
     long *counts = ud;
@@ -173,6 +218,7 @@ int main(void)
         cmocka_unit_test(test_quantize_error_bounded),
         cmocka_unit_test(test_matmul_reference_and_invariance),
         cmocka_unit_test(test_pool_covers_every_index_once),
+        cmocka_unit_test(test_dequant_matches_numpy_oracle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,14 +24,24 @@ struct hr_weight {
     uint64_t row_bytes;
 };
 
+enum hr_arch {
+    HR_ARCH_LLAMA,
+    HR_ARCH_QWEN2, /* q/k/v biases, NeoX RoPE */
+    HR_ARCH_QWEN3, /* per-head q/k RMSNorm, NeoX RoPE */
+    HR_ARCH_PHI3,  /* fused qkv and gate|up projections, NeoX RoPE */
+};
+
 struct hr_layer {
     struct hr_weight attn_norm; /* [n_embd] F32 */
+    struct hr_weight wqkv;      /* phi3: [n_embd] -> [q | k | v]; else unused */
+    struct hr_weight bq, bk, bv; /* qwen2 biases [q dim], [kv dim]; data NULL when absent */
+    struct hr_weight q_norm, k_norm; /* qwen3 [head_dim]; data NULL when absent */
     struct hr_weight wq;        /* [n_embd] -> [n_head * head_dim] */
     struct hr_weight wk;        /* [n_embd] -> [n_head_kv * head_dim] */
     struct hr_weight wv;        /* [n_embd] -> [n_head_kv * head_dim] */
     struct hr_weight wo;        /* [n_head * head_dim] -> [n_embd] */
     struct hr_weight ffn_norm;  /* [n_embd] F32 */
-    struct hr_weight w_gate;    /* [n_embd] -> [n_ff] */
+    struct hr_weight w_gate;    /* [n_embd] -> [n_ff]; phi3: absent, w_up gives gate|up */
     struct hr_weight w_up;      /* [n_embd] -> [n_ff] */
     struct hr_weight w_down;    /* [n_ff] -> [n_embd] */
 };
@@ -39,6 +49,8 @@ struct hr_layer {
 struct hr_model {
     /* public, read-only after load */
     char arch[32];
+    enum hr_arch arch_id;
+    bool rope_neox;           /* rotate pairs (i, i + n_rot/2) instead of (2i, 2i+1) */
     char name[128];           /* general.name or the file's base name */
     char path[4096];          /* the file as given */
     uint64_t file_bytes;

@@ -32,6 +32,7 @@ struct hr_ctx {
     float *hb;        /* CHUNK x n_ff */
     float *hb2;       /* CHUNK x n_ff */
     float *att;       /* n_head x n_ctx attention scores */
+    float *fused;     /* phi3: CHUNK x max(q+k+v dims, 2 n_ff) for fused projections */
     double *inv_freq; /* n_rot / 2 */
     float *rope_cs;   /* CHUNK x n_rot: cos, sin pairs per token */
 };
@@ -63,6 +64,12 @@ int hr_ctx_new(struct hr_ctx **out, const struct hr_model *m, uint32_t n_ctx)
     c->att = malloc((size_t)m->n_head * n_ctx * sizeof(float));
     c->inv_freq = malloc(m->n_rot / 2 * sizeof(double));
     c->rope_cs = malloc(CHUNK * m->n_rot * sizeof(float));
+    size_t fused = e + 2 * (size_t)c->kv_dim > 2 * f ? e + 2 * (size_t)c->kv_dim : 2 * f;
+    c->fused = m->arch_id == HR_ARCH_PHI3 ? malloc(CHUNK * fused * sizeof(float)) : NULL;
+    if (m->arch_id == HR_ARCH_PHI3 && !c->fused) {
+        hr_ctx_free(c);
+        return HR_ENOMEM;
+    }
     if (!c->k_cache || !c->v_cache || !c->x || !c->xb || !c->xb2 || !c->q || !c->k || !c->v ||
         !c->att_out || !c->hb || !c->hb2 || !c->att || !c->inv_freq || !c->rope_cs) {
         hr_ctx_free(c);
@@ -92,6 +99,7 @@ void hr_ctx_free(struct hr_ctx *c)
     free(c->att);
     free(c->inv_freq);
     free(c->rope_cs);
+    free(c->fused);
     free(c);
 }
 
@@ -110,18 +118,42 @@ static void rmsnorm(float *out, const float *x, const float *w, uint32_t n, floa
         out[i] = x[i] * scale * w[i];
 }
 
-/* Rotates consecutive pairs (2i, 2i+1) of the first n_rot dims of each head. */
-static void rope(float *v, uint32_t n_heads, uint32_t head_dim, uint32_t n_rot, const float *cs)
+/* Rotates pairs of the first n_rot dims of each head: (2i, 2i+1) in llama's order, or
+ * (i, i + n_rot/2) in NeoX order (qwen, phi3). cs holds cos, sin of pair i at 2i, 2i+1. */
+static void rope(float *v, uint32_t n_heads, uint32_t head_dim, uint32_t n_rot, const float *cs,
+                 bool neox)
 {
+    uint32_t half = n_rot / 2;
     for (uint32_t h = 0; h < n_heads; h++) {
         float *p = v + h * head_dim;
-        for (uint32_t i = 0; i < n_rot; i += 2) {
-            float co = cs[i], si = cs[i + 1];
-            float a = p[i], b = p[i + 1];
-            p[i] = a * co - b * si;
-            p[i + 1] = a * si + b * co;
+        for (uint32_t i = 0; i < half; i++) {
+            float co = cs[2 * i], si = cs[2 * i + 1];
+            uint32_t x = neox ? i : 2 * i, y = neox ? i + half : 2 * i + 1;
+            float a = p[x], b = p[y];
+            p[x] = a * co - b * si;
+            p[y] = a * si + b * co;
         }
     }
+}
+
+static void add_bias(float *x, const struct hr_weight *b, uint32_t n, uint32_t dim)
+{
+    if (!b->data)
+        return;
+    const float *bias = b->data;
+    for (uint32_t i = 0; i < n; i++)
+        for (uint32_t j = 0; j < dim; j++)
+            x[(size_t)i * dim + j] += bias[j];
+}
+
+/* qwen3: RMSNorm over each head's vector before RoPE. */
+static void head_norm(float *x, const struct hr_weight *w, uint32_t n_heads, uint32_t head_dim,
+                      float eps)
+{
+    if (!w->data)
+        return;
+    for (uint32_t h = 0; h < n_heads; h++)
+        rmsnorm(x + (size_t)h * head_dim, x + (size_t)h * head_dim, w->data, head_dim, eps);
 }
 
 static void matmul_w(const struct hr_weight *w, const float *x, uint32_t n, float *y,
@@ -186,13 +218,28 @@ static void layer_forward(struct hr_ctx *c, uint32_t l, uint32_t pos, uint32_t n
     uint32_t e = m->n_embd, kvd = c->kv_dim;
     for (uint32_t i = 0; i < n; i++)
         rmsnorm(c->xb + i * e, c->x + i * e, L->attn_norm.data, e, m->norm_eps);
-    matmul_w(&L->wq, c->xb, n, c->q, pool);
-    matmul_w(&L->wk, c->xb, n, c->k, pool);
-    matmul_w(&L->wv, c->xb, n, c->v, pool);
+    if (L->wqkv.data) {
+        size_t w = e + 2 * (size_t)kvd;
+        matmul_w(&L->wqkv, c->xb, n, c->fused, pool);
+        for (uint32_t i = 0; i < n; i++) {
+            memcpy(c->q + (size_t)i * e, c->fused + i * w, e * sizeof(float));
+            memcpy(c->k + (size_t)i * kvd, c->fused + i * w + e, kvd * sizeof(float));
+            memcpy(c->v + (size_t)i * kvd, c->fused + i * w + e + kvd, kvd * sizeof(float));
+        }
+    } else {
+        matmul_w(&L->wq, c->xb, n, c->q, pool);
+        matmul_w(&L->wk, c->xb, n, c->k, pool);
+        matmul_w(&L->wv, c->xb, n, c->v, pool);
+    }
+    add_bias(c->q, &L->bq, n, e);
+    add_bias(c->k, &L->bk, n, kvd);
+    add_bias(c->v, &L->bv, n, kvd);
     for (uint32_t i = 0; i < n; i++) {
         const float *cs = c->rope_cs + (size_t)i * m->n_rot;
-        rope(c->q + (size_t)i * e, m->n_head, m->head_dim, m->n_rot, cs);
-        rope(c->k + (size_t)i * kvd, m->n_head_kv, m->head_dim, m->n_rot, cs);
+        head_norm(c->q + (size_t)i * e, &L->q_norm, m->n_head, m->head_dim, m->norm_eps);
+        head_norm(c->k + (size_t)i * kvd, &L->k_norm, m->n_head_kv, m->head_dim, m->norm_eps);
+        rope(c->q + (size_t)i * e, m->n_head, m->head_dim, m->n_rot, cs, m->rope_neox);
+        rope(c->k + (size_t)i * kvd, m->n_head_kv, m->head_dim, m->n_rot, cs, m->rope_neox);
         size_t at = ((size_t)l * c->n_ctx + pos + i) * kvd;
         memcpy(c->k_cache + at, c->k + (size_t)i * kvd, kvd * sizeof(float));
         memcpy(c->v_cache + at, c->v + (size_t)i * kvd, kvd * sizeof(float));
@@ -205,11 +252,22 @@ static void layer_forward(struct hr_ctx *c, uint32_t l, uint32_t pos, uint32_t n
         c->x[i] += c->xb2[i];
     for (uint32_t i = 0; i < n; i++)
         rmsnorm(c->xb + i * e, c->x + i * e, L->ffn_norm.data, e, m->norm_eps);
-    matmul_w(&L->w_gate, c->xb, n, c->hb, pool);
-    matmul_w(&L->w_up, c->xb, n, c->hb2, pool);
-    for (size_t i = 0; i < (size_t)n * m->n_ff; i++) {
-        float g = c->hb[i];
-        c->hb[i] = g / (1.0f + expf(-g)) * c->hb2[i];
+    if (L->w_gate.data) {
+        matmul_w(&L->w_gate, c->xb, n, c->hb, pool);
+        matmul_w(&L->w_up, c->xb, n, c->hb2, pool);
+        for (size_t i = 0; i < (size_t)n * m->n_ff; i++) {
+            float g = c->hb[i];
+            c->hb[i] = g / (1.0f + expf(-g)) * c->hb2[i];
+        }
+    } else {
+        /* phi3: one projection gives gate | up */
+        uint32_t f = m->n_ff;
+        matmul_w(&L->w_up, c->xb, n, c->fused, pool);
+        for (uint32_t i = 0; i < n; i++)
+            for (uint32_t j = 0; j < f; j++) {
+                float g = c->fused[(size_t)i * 2 * f + j];
+                c->hb[(size_t)i * f + j] = g / (1.0f + expf(-g)) * c->fused[(size_t)i * 2 * f + f + j];
+            }
     }
     matmul_w(&L->w_down, c->hb, n, c->xb2, pool);
     for (size_t i = 0; i < (size_t)n * e; i++)

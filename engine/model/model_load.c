@@ -43,9 +43,11 @@ static int bind(struct hr_model *m, struct hr_weight *w, const char *name, uint6
     return 0;
 }
 
-static int get_u32(struct hr_model *m, const char *key, uint32_t *out, uint32_t dflt,
+static int get_u32(struct hr_model *m, const char *suffix, uint32_t *out, uint32_t dflt,
                    bool required, struct hr_diag *d)
 {
+    char key[96];
+    snprintf(key, sizeof key, "%s.%s", m->arch, suffix);
     struct hr_diag inner = {{0}};
     int rc = hr_gguf_get_u32(m->gguf, key, out, &inner);
     if (rc == HR_ENOTFOUND && !required) {
@@ -62,54 +64,56 @@ static int get_u32(struct hr_model *m, const char *key, uint32_t *out, uint32_t 
 static int read_hparams(struct hr_model *m, struct hr_diag *d)
 {
     int rc = 0;
-    rc = rc ? rc : get_u32(m, "llama.embedding_length", &m->n_embd, 0, true, d);
-    rc = rc ? rc : get_u32(m, "llama.block_count", &m->n_layer, 0, true, d);
-    rc = rc ? rc : get_u32(m, "llama.feed_forward_length", &m->n_ff, 0, true, d);
-    rc = rc ? rc : get_u32(m, "llama.attention.head_count", &m->n_head, 0, true, d);
+    rc = rc ? rc : get_u32(m, "embedding_length", &m->n_embd, 0, true, d);
+    rc = rc ? rc : get_u32(m, "block_count", &m->n_layer, 0, true, d);
+    rc = rc ? rc : get_u32(m, "feed_forward_length", &m->n_ff, 0, true, d);
+    rc = rc ? rc : get_u32(m, "attention.head_count", &m->n_head, 0, true, d);
     if (rc)
         return rc;
-    rc = get_u32(m, "llama.attention.head_count_kv", &m->n_head_kv, m->n_head, false, d);
-    rc = rc ? rc : get_u32(m, "llama.context_length", &m->n_ctx_train, 2048, false, d);
+    rc = get_u32(m, "attention.head_count_kv", &m->n_head_kv, m->n_head, false, d);
+    rc = rc ? rc : get_u32(m, "context_length", &m->n_ctx_train, 2048, false, d);
     if (rc)
         return rc;
     const char *bad = NULL;
     if (m->n_embd == 0 || m->n_embd > HR_MODEL_MAX_EMBD)
-        bad = "llama.embedding_length";
+        bad = "embedding_length";
     else if (m->n_layer == 0 || m->n_layer > HR_MODEL_MAX_LAYERS)
-        bad = "llama.block_count";
+        bad = "block_count";
     else if (m->n_ff == 0 || m->n_ff > 16 * HR_MODEL_MAX_EMBD)
-        bad = "llama.feed_forward_length";
+        bad = "feed_forward_length";
     else if (m->n_head == 0 || m->n_head > HR_MODEL_MAX_HEADS || m->n_embd % m->n_head)
-        bad = "llama.attention.head_count";
+        bad = "attention.head_count";
     else if (m->n_head_kv == 0 || m->n_head % m->n_head_kv)
-        bad = "llama.attention.head_count_kv";
+        bad = "attention.head_count_kv";
     else if (m->n_ctx_train == 0 || m->n_ctx_train > HR_MODEL_MAX_CTX)
-        bad = "llama.context_length";
+        bad = "context_length";
     if (bad) {
-        hr_diag_set(d, "%s: key '%s' has an impossible value (embd %u, layers %u, ff %u, "
-                       "heads %u/%u, ctx %u)", m->path, bad, m->n_embd, m->n_layer, m->n_ff,
+        hr_diag_set(d, "%s: key '%s.%s' has an impossible value (embd %u, layers %u, ff %u, "
+                       "heads %u/%u, ctx %u)", m->path, m->arch, bad, m->n_embd, m->n_layer, m->n_ff,
                     m->n_head, m->n_head_kv, m->n_ctx_train);
         return HR_EFORMAT;
     }
     m->head_dim = m->n_embd / m->n_head;
-    rc = get_u32(m, "llama.rope.dimension_count", &m->n_rot, m->head_dim, false, d);
+    rc = get_u32(m, "rope.dimension_count", &m->n_rot, m->head_dim, false, d);
     if (rc)
         return rc;
     if (m->n_rot == 0 || m->n_rot > m->head_dim || m->n_rot % 2) {
-        hr_diag_set(d, "%s: key 'llama.rope.dimension_count' = %u must be even and at most the "
-                       "head size %u", m->path, m->n_rot, m->head_dim);
+        hr_diag_set(d, "%s: key '%s.rope.dimension_count' = %u must be even and at most the "
+                       "head size %u", m->path, m->arch, m->n_rot, m->head_dim);
         return HR_EFORMAT;
     }
     struct hr_diag inner = {{0}};
     m->rope_theta = 10000.0f;
     m->norm_eps = 1e-5f;
-    rc = hr_gguf_get_f32(m->gguf, "llama.rope.freq_base", &m->rope_theta, &inner);
+    char key[96];
+    snprintf(key, sizeof key, "%s.rope.freq_base", m->arch);
+    rc = hr_gguf_get_f32(m->gguf, key, &m->rope_theta, &inner);
     if (rc != 0 && rc != HR_ENOTFOUND) {
         hr_diag_set(d, "%s: %s", m->path, inner.msg);
         return HR_EFORMAT;
     }
-    rc = hr_gguf_get_f32(m->gguf, "llama.attention.layer_norm_rms_epsilon", &m->norm_eps,
-                         &inner);
+    snprintf(key, sizeof key, "%s.attention.layer_norm_rms_epsilon", m->arch);
+    rc = hr_gguf_get_f32(m->gguf, key, &m->norm_eps, &inner);
     if (rc != 0 && rc != HR_ENOTFOUND) {
         hr_diag_set(d, "%s: %s", m->path, inner.msg);
         return HR_EFORMAT;
@@ -144,18 +148,35 @@ static int bind_weights(struct hr_model *m, struct hr_diag *d)
         char name[96];
 #define BIND(field, suffix, a, b)                                              \
     if (!rc) {                                                                 \
-        snprintf(name, sizeof name, "blk.%u." suffix ".weight", i);            \
+        snprintf(name, sizeof name, "blk.%u." suffix, i);                      \
         rc = bind(m, &l->field, name, a, b, false, d);                         \
     }
-        BIND(attn_norm, "attn_norm", e, 1);
-        BIND(wq, "attn_q", e, e);
-        BIND(wk, "attn_k", e, kv);
-        BIND(wv, "attn_v", e, kv);
-        BIND(wo, "attn_output", e, e);
-        BIND(ffn_norm, "ffn_norm", e, 1);
-        BIND(w_gate, "ffn_gate", e, m->n_ff);
-        BIND(w_up, "ffn_up", e, m->n_ff);
-        BIND(w_down, "ffn_down", m->n_ff, e);
+        BIND(attn_norm, "attn_norm.weight", e, 1);
+        if (m->arch_id == HR_ARCH_PHI3) {
+            BIND(wqkv, "attn_qkv.weight", e, e + 2 * kv);
+        } else {
+            BIND(wq, "attn_q.weight", e, e);
+            BIND(wk, "attn_k.weight", e, kv);
+            BIND(wv, "attn_v.weight", e, kv);
+        }
+        if (m->arch_id == HR_ARCH_QWEN2) {
+            BIND(bq, "attn_q.bias", e, 1);
+            BIND(bk, "attn_k.bias", kv, 1);
+            BIND(bv, "attn_v.bias", kv, 1);
+        }
+        if (m->arch_id == HR_ARCH_QWEN3) {
+            BIND(q_norm, "attn_q_norm.weight", m->head_dim, 1);
+            BIND(k_norm, "attn_k_norm.weight", m->head_dim, 1);
+        }
+        BIND(wo, "attn_output.weight", e, e);
+        BIND(ffn_norm, "ffn_norm.weight", e, 1);
+        if (m->arch_id == HR_ARCH_PHI3) {
+            BIND(w_up, "ffn_up.weight", e, 2 * m->n_ff);
+        } else {
+            BIND(w_gate, "ffn_gate.weight", e, m->n_ff);
+            BIND(w_up, "ffn_up.weight", e, m->n_ff);
+        }
+        BIND(w_down, "ffn_down.weight", m->n_ff, e);
 #undef BIND
     }
     return rc;
@@ -195,9 +216,24 @@ int hr_model_load(struct hr_model **out, const char *path, struct hr_diag *d)
         goto fail;
     }
     snprintf(m->arch, sizeof m->arch, "%.*s", (int)(s.len < 31 ? s.len : 31), s.ptr);
-    if (s.len != 5 || memcmp(s.ptr, "llama", 5) != 0) {
-        hr_diag_set(d, "%s: architecture '%.*s' is not supported (supported: llama)", path,
-                    (int)(s.len < 64 ? s.len : 64), s.ptr);
+    static const struct {
+        const char *name;
+        enum hr_arch id;
+        bool neox;
+    } arches[] = {{"llama", HR_ARCH_LLAMA, false},
+                  {"qwen2", HR_ARCH_QWEN2, true},
+                  {"qwen3", HR_ARCH_QWEN3, true},
+                  {"phi3", HR_ARCH_PHI3, true}};
+    bool known = false;
+    for (size_t i = 0; i < sizeof arches / sizeof arches[0] && !known; i++)
+        if (s.len == strlen(arches[i].name) && memcmp(s.ptr, arches[i].name, s.len) == 0) {
+            known = true;
+            m->arch_id = arches[i].id;
+            m->rope_neox = arches[i].neox;
+        }
+    if (!known) {
+        hr_diag_set(d, "%s: architecture '%.*s' is not supported (supported: llama, qwen2, qwen3, "
+                       "phi3)", path, (int)(s.len < 64 ? s.len : 64), s.ptr);
         rc = HR_EUNSUPPORTED;
         goto fail;
     }
@@ -216,10 +252,11 @@ int hr_model_load(struct hr_model **out, const char *path, struct hr_diag *d)
     }
     m->n_vocab = (uint32_t)hr_tok_n_vocab(m->tok);
     uint32_t vocab_key = 0;
-    if (hr_gguf_get_u32(m->gguf, "llama.vocab_size", &vocab_key, NULL) == 0 &&
-        vocab_key != m->n_vocab) {
-        hr_diag_set(d, "%s: llama.vocab_size %u disagrees with the %u tokens of the vocabulary",
-                    path, vocab_key, m->n_vocab);
+    char vkey[64];
+    snprintf(vkey, sizeof vkey, "%s.vocab_size", m->arch);
+    if (hr_gguf_get_u32(m->gguf, vkey, &vocab_key, NULL) == 0 && vocab_key != m->n_vocab) {
+        hr_diag_set(d, "%s: %s %u disagrees with the %u tokens of the vocabulary", path, vkey,
+                    vocab_key, m->n_vocab);
         rc = HR_EFORMAT;
         goto fail;
     }

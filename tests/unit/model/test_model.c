@@ -109,15 +109,15 @@ static float *eval_all(struct hr_model *m, const int32_t *toks, uint32_t n, uint
     return all;
 }
 
-static void check_ref(const char *type, double tol, double tol_mean)
+static void check_ref_arch(const char *arch, const char *type, double tol, double tol_mean)
 {
     char rel[128], jrel[128];
-    snprintf(rel, sizeof rel, "models/ref/llama-%s.gguf", type);
-    snprintf(jrel, sizeof jrel, "models/ref/llama-%s.logits.json", type);
+    snprintf(rel, sizeof rel, "models/ref/%s-%s.gguf", arch, type);
+    snprintf(jrel, sizeof jrel, "models/ref/%s-%s.logits.json", arch, type);
     struct hr_model *m = load_shared(rel);
     json_t *ref = load_json(jrel);
     if (!m || !ref) {
-        printf("ref llama-%s: skipped (../shared absent)\n", type);
+        printf("ref %s-%s: skipped (../shared absent)\n", arch, type);
         return;
     }
     double worst = 0, worst_mean = 0;
@@ -156,12 +156,30 @@ static void check_ref(const char *type, double tol, double tol_mean)
         }
         free(all);
     }
-    printf("ref llama-%s: max |diff| %.2e (tol %.3g), worst mean %.2e (tol %.3g)\n", type, worst,
-           tol, worst_mean, tol_mean);
+    printf("ref %s-%s: max |diff| %.2e (tol %.3g), worst mean %.2e (tol %.3g)\n", arch, type,
+           worst, tol, worst_mean, tol_mean);
     assert_true(worst <= tol);
     assert_true(worst_mean <= tol_mean);
     json_decref(ref);
     hr_model_free(m);
+}
+
+static void check_ref(const char *type, double tol, double tol_mean)
+{
+    check_ref_arch("llama", type, tol, tol_mean);
+}
+
+static void test_reference_logits_other_arches(void **state)
+{
+    (void)state;
+    const char *arches[] = {"qwen2", "qwen3", "phi3"};
+    for (size_t a = 0; a < sizeof arches / sizeof arches[0]; a++) {
+        check_ref_arch(arches[a], "F16", 3e-3, 5e-4);
+        check_ref_arch(arches[a], "Q8_0", 5e-2, 1e-2);
+        check_ref_arch(arches[a], "Q6_K", 7.5e-2, 1.5e-2);
+        check_ref_arch(arches[a], "Q4_0", 7.5e-2, 1.5e-2);
+        check_ref_arch(arches[a], "Q4_K", 7.5e-2, 1.5e-2);
+    }
 }
 
 static void test_reference_logits(void **state)
@@ -211,7 +229,6 @@ static void test_unsupported_refused_by_name(void **state)
         const char *file, *needle;
         int rc;
     } cases[] = {
-        {"models/ref/qwen2-F16.gguf", "qwen2", HR_EUNSUPPORTED},
         {"models/ref/gemma2-Q8_0.gguf", "gemma2", HR_EUNSUPPORTED},
         {"vocab/ggml-vocab-gpt-2.gguf", "gpt2", HR_EUNSUPPORTED},
     };
@@ -364,6 +381,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stories260k_golden),
         cmocka_unit_test(test_reference_logits),
+        cmocka_unit_test(test_reference_logits_other_arches),
         cmocka_unit_test(test_chunking_and_threads_bit_identical),
         cmocka_unit_test(test_unsupported_refused_by_name),
         cmocka_unit_test(test_llama2_tiny_random_runs),

@@ -29,6 +29,7 @@ enum hr_arch {
     HR_ARCH_QWEN2, /* q/k/v biases, NeoX RoPE */
     HR_ARCH_QWEN3, /* per-head q/k RMSNorm, NeoX RoPE */
     HR_ARCH_PHI3,  /* fused qkv and gate|up projections, NeoX RoPE */
+    HR_ARCH_GEMMA2, /* scaled embeddings, post-norms, GELU, soft-capping, sliding window */
 };
 
 struct hr_layer {
@@ -44,6 +45,7 @@ struct hr_layer {
     struct hr_weight w_gate;    /* [n_embd] -> [n_ff]; phi3: absent, w_up gives gate|up */
     struct hr_weight w_up;      /* [n_embd] -> [n_ff] */
     struct hr_weight w_down;    /* [n_ff] -> [n_embd] */
+    struct hr_weight post_attn_norm, post_ffn_norm; /* gemma2 [n_embd]; else data NULL */
 };
 
 struct hr_model {
@@ -66,6 +68,11 @@ struct hr_model {
     uint32_t n_ctx_train;
     float rope_theta;
     float norm_eps;
+    float embed_scale;        /* embeddings are multiplied by this (gemma: sqrt(n_embd)); 1 */
+    float attn_softcap;       /* scores -> tanh(s / cap) * cap when > 0 (gemma2) */
+    float final_softcap;      /* same on the logits */
+    uint32_t sliding_window;  /* gemma2: even layers see only this many past positions; 0 */
+    bool ffn_gelu;            /* GELU (tanh form) instead of SiLU in the gated FFN */
     bool is_tied;             /* output.weight absent: classifier is token_embd */
     char *chat_template;      /* tokenizer.chat_template (NUL-terminated copy) or NULL */
     struct hr_chat_template *chat; /* compiled: the model's, an override, or the default */

@@ -136,6 +136,14 @@ static void rope(float *v, uint32_t n_heads, uint32_t head_dim, uint32_t n_rot, 
     }
 }
 
+/* The FFN gate's activation: SiLU, or GELU in its tanh form (gemma). */
+static inline float act(float g, bool gelu)
+{
+    if (gelu)
+        return 0.5f * g * (1.0f + tanhf(0.7978845608f * (g + 0.044715f * g * g * g)));
+    return g / (1.0f + expf(-g));
+}
+
 static void add_bias(float *x, const struct hr_weight *b, uint32_t n, uint32_t dim)
 {
     if (!b->data)
@@ -167,6 +175,7 @@ struct attn_job {
     uint32_t layer;
     uint32_t pos; /* position of the chunk's first token */
     uint32_t n;   /* tokens in the chunk */
+    uint32_t window; /* 0: full causal attention */
 };
 
 /* Causal attention for heads [h0, h1) of every token in the chunk. */
@@ -185,22 +194,26 @@ static void attn_heads(void *ud, size_t h0, size_t h1)
         for (uint32_t i = 0; i < j->n; i++) {
             const float *q = c->q + (size_t)i * m->n_embd + h * hd;
             uint32_t n_pos = j->pos + i + 1;
+            /* gemma2's sliding-window layers see only the last `window` positions */
+            uint32_t first = j->window && n_pos > j->window ? n_pos - j->window : 0;
             float max = -INFINITY;
-            for (uint32_t t = 0; t < n_pos; t++) {
+            for (uint32_t t = first; t < n_pos; t++) {
                 float s = hr_dot_f32(q, kc + (size_t)t * c->kv_dim + kvh * hd, hd) * scale;
+                if (m->attn_softcap > 0)
+                    s = tanhf(s / m->attn_softcap) * m->attn_softcap;
                 att[t] = s;
                 if (s > max)
                     max = s;
             }
             float sum = 0;
-            for (uint32_t t = 0; t < n_pos; t++) {
+            for (uint32_t t = first; t < n_pos; t++) {
                 att[t] = expf(att[t] - max);
                 sum += att[t];
             }
             float inv = 1.0f / sum;
             float *out = c->att_out + (size_t)i * m->n_embd + h * hd;
             memset(out, 0, hd * sizeof *out);
-            for (uint32_t t = 0; t < n_pos; t++) {
+            for (uint32_t t = first; t < n_pos; t++) {
                 const float *v = vc + (size_t)t * c->kv_dim + kvh * hd;
                 float a = att[t] * inv;
                 for (uint32_t d = 0; d < hd; d++)
@@ -244,10 +257,13 @@ static void layer_forward(struct hr_ctx *c, uint32_t l, uint32_t pos, uint32_t n
         memcpy(c->k_cache + at, c->k + (size_t)i * kvd, kvd * sizeof(float));
         memcpy(c->v_cache + at, c->v + (size_t)i * kvd, kvd * sizeof(float));
     }
-    struct attn_job job = {c, l, pos, n};
+    struct attn_job job = {c, l, pos, n, m->sliding_window && l % 2 == 0 ? m->sliding_window : 0};
     hr_pool_run((uint64_t)n * (pos + n) * e < (1u << 14) ? NULL : pool, m->n_head, attn_heads,
                 &job);
     matmul_w(&L->wo, c->att_out, n, c->xb2, pool);
+    if (L->post_attn_norm.data)
+        for (uint32_t i = 0; i < n; i++)
+            rmsnorm(c->xb2 + i * e, c->xb2 + i * e, L->post_attn_norm.data, e, m->norm_eps);
     for (size_t i = 0; i < (size_t)n * e; i++)
         c->x[i] += c->xb2[i];
     for (uint32_t i = 0; i < n; i++)
@@ -255,10 +271,8 @@ static void layer_forward(struct hr_ctx *c, uint32_t l, uint32_t pos, uint32_t n
     if (L->w_gate.data) {
         matmul_w(&L->w_gate, c->xb, n, c->hb, pool);
         matmul_w(&L->w_up, c->xb, n, c->hb2, pool);
-        for (size_t i = 0; i < (size_t)n * m->n_ff; i++) {
-            float g = c->hb[i];
-            c->hb[i] = g / (1.0f + expf(-g)) * c->hb2[i];
-        }
+        for (size_t i = 0; i < (size_t)n * m->n_ff; i++)
+            c->hb[i] = act(c->hb[i], m->ffn_gelu) * c->hb2[i];
     } else {
         /* phi3: one projection gives gate | up */
         uint32_t f = m->n_ff;
@@ -270,6 +284,9 @@ static void layer_forward(struct hr_ctx *c, uint32_t l, uint32_t pos, uint32_t n
             }
     }
     matmul_w(&L->w_down, c->hb, n, c->xb2, pool);
+    if (L->post_ffn_norm.data)
+        for (uint32_t i = 0; i < n; i++)
+            rmsnorm(c->xb2 + i * e, c->xb2 + i * e, L->post_ffn_norm.data, e, m->norm_eps);
     for (size_t i = 0; i < (size_t)n * e; i++)
         c->x[i] += c->xb2[i];
 }
@@ -285,6 +302,9 @@ static void eval_chunk(struct hr_ctx *c, const int32_t *tokens, uint32_t n, uint
         const struct hr_weight *w = &m->tok_embd;
         hr_dequant_row(w->type, (const uint8_t *)w->data + (size_t)tokens[i] * w->row_bytes,
                        c->x + (size_t)i * e, e);
+        if (m->embed_scale != 1.0f)
+            for (uint32_t k = 0; k < e; k++)
+                c->x[(size_t)i * e + k] *= m->embed_scale;
         float *cs = c->rope_cs + (size_t)i * m->n_rot;
         for (uint32_t k = 0; k < m->n_rot / 2; k++) {
             double theta = (double)(pos + i) * c->inv_freq[k];
@@ -301,6 +321,9 @@ static void eval_chunk(struct hr_ctx *c, const int32_t *tokens, uint32_t n, uint
         rmsnorm(c->xb + (size_t)(i - first) * e, c->x + (size_t)i * e, m->output_norm.data, e,
                 m->norm_eps);
     matmul_w(&m->output, c->xb, n - first, logits, pool);
+    if (m->final_softcap > 0)
+        for (size_t i = 0; i < (size_t)(n - first) * m->n_vocab; i++)
+            logits[i] = tanhf(logits[i] / m->final_softcap) * m->final_softcap;
 }
 
 static int eval(struct hr_ctx *c, const int32_t *tokens, uint32_t n, uint32_t pos,

@@ -2,6 +2,7 @@
  * in limits.h and against each other; every weight bound as a view whose shape and type are
  * checked; the tokenizer built from the same file. Any failure names the file and the tensor or
  * key. Any thread (reads files: never the event loop). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -118,6 +119,22 @@ static int read_hparams(struct hr_model *m, struct hr_diag *d)
         hr_diag_set(d, "%s: %s", m->path, inner.msg);
         return HR_EFORMAT;
     }
+    m->embed_scale = 1.0f;
+    if (m->arch_id == HR_ARCH_GEMMA2) {
+        m->embed_scale = sqrtf((float)m->n_embd);
+        m->ffn_gelu = true;
+        snprintf(key, sizeof key, "%s.attn_logit_softcapping", m->arch);
+        hr_gguf_get_f32(m->gguf, key, &m->attn_softcap, NULL);
+        snprintf(key, sizeof key, "%s.final_logit_softcapping", m->arch);
+        hr_gguf_get_f32(m->gguf, key, &m->final_softcap, NULL);
+        rc = get_u32(m, "attention.sliding_window", &m->sliding_window, 0, false, d);
+        if (rc)
+            return rc;
+        if (m->attn_softcap < 0 || m->final_softcap < 0) {
+            hr_diag_set(d, "%s: soft-capping values must not be negative", m->path);
+            return HR_EFORMAT;
+        }
+    }
     if (!(m->rope_theta > 0) || !(m->norm_eps > 0 && m->norm_eps < 1)) {
         hr_diag_set(d, "%s: rope.freq_base or layer_norm_rms_epsilon out of range", m->path);
         return HR_EFORMAT;
@@ -177,6 +194,10 @@ static int bind_weights(struct hr_model *m, struct hr_diag *d)
             BIND(w_up, "ffn_up.weight", e, m->n_ff);
         }
         BIND(w_down, "ffn_down.weight", m->n_ff, e);
+        if (m->arch_id == HR_ARCH_GEMMA2) {
+            BIND(post_attn_norm, "post_attention_norm.weight", e, 1);
+            BIND(post_ffn_norm, "post_ffw_norm.weight", e, 1);
+        }
 #undef BIND
     }
     return rc;
@@ -223,7 +244,8 @@ int hr_model_load(struct hr_model **out, const char *path, struct hr_diag *d)
     } arches[] = {{"llama", HR_ARCH_LLAMA, false},
                   {"qwen2", HR_ARCH_QWEN2, true},
                   {"qwen3", HR_ARCH_QWEN3, true},
-                  {"phi3", HR_ARCH_PHI3, true}};
+                  {"phi3", HR_ARCH_PHI3, true},
+                  {"gemma2", HR_ARCH_GEMMA2, true}};
     bool known = false;
     for (size_t i = 0; i < sizeof arches / sizeof arches[0] && !known; i++)
         if (s.len == strlen(arches[i].name) && memcmp(s.ptr, arches[i].name, s.len) == 0) {
@@ -233,7 +255,7 @@ int hr_model_load(struct hr_model **out, const char *path, struct hr_diag *d)
         }
     if (!known) {
         hr_diag_set(d, "%s: architecture '%.*s' is not supported (supported: llama, qwen2, qwen3, "
-                       "phi3)", path, (int)(s.len < 64 ? s.len : 64), s.ptr);
+                       "phi3, gemma2)", path, (int)(s.len < 64 ? s.len : 64), s.ptr);
         rc = HR_EUNSUPPORTED;
         goto fail;
     }

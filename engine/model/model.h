@@ -81,6 +81,7 @@ struct hr_model {
     struct hr_weight tok_embd; /* [n_embd] x n_vocab rows */
     struct hr_weight output_norm;
     struct hr_weight output;   /* == tok_embd when tied */
+    struct hr_weight rope_freqs; /* Llama 3.1+ long-context factors [n_rot/2]; data NULL */
     struct hr_layer *layers;
     struct hr_gguf *gguf;
 };

@@ -75,8 +75,11 @@ int hr_ctx_new(struct hr_ctx **out, const struct hr_model *m, uint32_t n_ctx)
         hr_ctx_free(c);
         return HR_ENOMEM;
     }
-    for (uint32_t i = 0; i < m->n_rot / 2; i++)
+    for (uint32_t i = 0; i < m->n_rot / 2; i++) {
         c->inv_freq[i] = pow((double)m->rope_theta, -2.0 * i / (double)m->n_rot);
+        if (m->rope_freqs.data) /* Llama 3.1 scaling: the factor divides the frequency */
+            c->inv_freq[i] /= (double)((const float *)m->rope_freqs.data)[i];
+    }
     *out = c;
     return 0;
 }

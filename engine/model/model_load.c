@@ -157,6 +157,12 @@ static int bind_weights(struct hr_model *m, struct hr_diag *d)
     } else if (rc) {
         return rc;
     }
+    /* Llama 3.1+: per-dimension RoPE frequency divisors for long contexts */
+    rc = bind(m, &m->rope_freqs, "rope_freqs.weight", m->n_rot / 2, 1, true, d);
+    if (rc == HR_ENOTFOUND)
+        rc = 0;
+    else if (rc)
+        return rc;
     m->layers = calloc(m->n_layer, sizeof *m->layers);
     if (!m->layers)
         return HR_ENOMEM;

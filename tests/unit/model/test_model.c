@@ -380,6 +380,69 @@ static void test_make_model_copies_vocab(void **state)
     hr_model_free(m);
 }
 
+/* Copies stories260K adding rope_freqs.weight filled with `factor`. */
+static bool write_with_rope_freqs(const char *src, const char *dst, float factor)
+{
+    struct hr_gguf *g = NULL;
+    if (hr_gguf_open(&g, src, NULL) != 0)
+        return false;
+    struct hr_gguf_writer *w = NULL;
+    assert_int_equal(hr_gguf_writer_new(&w), 0);
+    for (uint64_t i = 0; i < g->n_kv; i++)
+        assert_int_equal(hr_gguf_writer_copy_kv(w, &g->kv[i]), 0);
+    char name[128];
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        const struct hr_gguf_tensor *t = &g->tensors[i];
+        snprintf(name, sizeof name, "%.*s", (int)t->name.len, t->name.ptr);
+        assert_int_equal(hr_gguf_writer_add_tensor(w, name, t->type, t->n_dims, t->ne), 0);
+    }
+    uint64_t ne[1] = {4}; /* n_rot / 2 for stories260K */
+    assert_int_equal(hr_gguf_writer_add_tensor(w, "rope_freqs.weight", HR_TYPE_F32, 1, ne), 0);
+    FILE *f = fopen(dst, "wb");
+    assert_int_equal(hr_gguf_writer_write_header(w, f, NULL), 0);
+    for (uint64_t i = 0; i < g->n_tensors; i++)
+        assert_int_equal(
+            hr_gguf_writer_write_tensor(w, f, g->tensors[i].data, g->tensors[i].n_bytes, NULL), 0);
+    float freqs[4] = {factor, factor, factor, factor};
+    assert_int_equal(hr_gguf_writer_write_tensor(w, f, freqs, sizeof freqs, NULL), 0);
+    fclose(f);
+    hr_gguf_writer_free(w);
+    hr_gguf_close(g);
+    return true;
+}
+
+static void test_rope_freqs_scaling(void **state)
+{
+    (void)state;
+    char src[512], one[512], four[512];
+    if (!tu_shared_path("models/stories260K.gguf", src, sizeof src))
+        skip();
+    tu_tmpfile("rf1.gguf", one, sizeof one);
+    tu_tmpfile("rf4.gguf", four, sizeof four);
+    assert_true(write_with_rope_freqs(src, one, 1.0f));
+    assert_true(write_with_rope_freqs(src, four, 4.0f));
+    int32_t toks[6] = {1, 403, 407, 261, 378, 432};
+    float *base = NULL, *same = NULL, *scaled = NULL;
+    const char *paths[3] = {src, one, four};
+    float **outs[3] = {&base, &same, &scaled};
+    for (int k = 0; k < 3; k++) {
+        struct hr_model *m = NULL;
+        struct hr_diag d = {{0}};
+        if (hr_model_load(&m, paths[k], &d) != 0)
+            fail_msg("%s", d.msg);
+        assert_true((m->rope_freqs.data != NULL) == (k > 0));
+        *outs[k] = eval_all(m, toks, 6, 6, NULL);
+        hr_model_free(m);
+    }
+    size_t bytes = 6 * 512 * sizeof(float);
+    assert_memory_equal(base, same, bytes); /* factors of 1 change nothing */
+    assert_memory_equal(base, scaled, 512 * sizeof(float)); /* position 0: no rotation */
+    assert_true(memcmp(base, scaled, bytes) != 0);          /* later positions rotate less */
+    free(base);
+    free(same);
+    free(scaled);
+}
+
 int main(void)
 {
     hr_log_set_level(HR_LOG_WARN);
@@ -392,6 +455,7 @@ int main(void)
         cmocka_unit_test(test_llama2_tiny_random_runs),
         cmocka_unit_test(test_make_model_round_trip),
         cmocka_unit_test(test_make_model_copies_vocab),
+        cmocka_unit_test(test_rope_freqs_scaling),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

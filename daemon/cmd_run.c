@@ -32,7 +32,8 @@ static const char usage_text[] =
     "  --threads N         compute threads (default: number of CPUs)\n"
     "  --ctx N             context size in tokens (default: the model's, at most 4096)\n"
     "  --ignore-eos        keep generating past end-of-generation tokens\n"
-    "  --timings           print prompt and generation speed to stderr at the end\n";
+    "  --timings           print prompt and generation speed to stderr at the end\n"
+    "  --verbose           also print memory: weights (mapped), KV cache, scratch, resident\n";
 
 struct run_opts {
     const char *model;
@@ -48,6 +49,7 @@ struct run_opts {
     uint32_t ctx;
     bool ignore_eos;
     bool timings;
+    bool verbose;
 };
 
 static int bad(const char *flag, const char *why, const char *value)
@@ -101,6 +103,9 @@ static int parse_opts(int argc, char **argv, struct run_opts *o, char **prompt)
             continue;
         } else if (strcmp(a, "--timings") == 0) {
             o->timings = true;
+            continue;
+        } else if (strcmp(a, "--verbose") == 0) {
+            o->verbose = o->timings = true;
             continue;
         } else if (strcmp(a, "--") == 0 || a[0] != '-' || a[1] == '\0') {
             int from = strcmp(a, "--") == 0 ? i + 1 : i;
@@ -268,6 +273,23 @@ static int generate(const struct hr_model *m, const struct run_opts *o, const in
                 "tokens in %.1f ms (%.1f tok/s); %d threads\n",
                 n_prompt, t1 - t0, n_prompt * 1e3 / (t1 - t0 > 0 ? t1 - t0 : 1), n_gen,
                 t2 - t1, n_gen * 1e3 / (t2 - t1 > 0 ? t2 - t1 : 1), threads);
+    if (o->verbose) {
+        /* resident pages from /proc: what the process really holds, mapped weights included */
+        long pages = 0, resident = 0;
+        FILE *f = fopen("/proc/self/statm", "r");
+        if (f) {
+            if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+                resident = 0;
+            fclose(f);
+        }
+        double mib = 1024.0 * 1024.0;
+        fprintf(stderr,
+                "hearth: memory: weights %.1f MiB (mapped file, not copied); KV cache %.1f MiB "
+                "(%u tokens); scratch %.1f MiB; resident %.1f MiB\n",
+                (double)m->file_bytes / mib, (double)hr_ctx_kv_bytes(ctx) / mib, n_ctx,
+                (double)hr_ctx_scratch_bytes(ctx) / mib,
+                (double)resident * (double)sysconf(_SC_PAGESIZE) / mib);
+    }
     status = 0;
 done:
     if (has_sampler)

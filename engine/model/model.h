@@ -111,6 +111,9 @@ struct hr_ctx;
 int hr_ctx_new(struct hr_ctx **out, const struct hr_model *m, uint32_t n_ctx);
 void hr_ctx_free(struct hr_ctx *c);
 uint32_t hr_ctx_n_ctx(const struct hr_ctx *c);
+/* Bytes of the context's KV cache and of its scratch buffers. */
+uint64_t hr_ctx_kv_bytes(const struct hr_ctx *c);
+uint64_t hr_ctx_scratch_bytes(const struct hr_ctx *c);
 /* Evaluates n tokens at positions pos..pos+n-1 (the cache must hold positions < pos) and
  * writes the logits of the last one (n_vocab floats) to logits, which may be NULL.
  * HR_ECONTEXT when pos + n > n_ctx. pool may be NULL. */

@@ -111,6 +111,21 @@ uint32_t hr_ctx_n_ctx(const struct hr_ctx *c)
     return c->n_ctx;
 }
 
+uint64_t hr_ctx_kv_bytes(const struct hr_ctx *c)
+{
+    return 2ull * c->m->n_layer * c->n_ctx * c->kv_dim * sizeof(float);
+}
+
+uint64_t hr_ctx_scratch_bytes(const struct hr_ctx *c)
+{
+    const struct hr_model *m = c->m;
+    uint64_t e = m->n_embd, f = m->n_ff;
+    uint64_t fused = c->fused ? (e + 2 * c->kv_dim > 2 * f ? e + 2 * c->kv_dim : 2 * f) : 0;
+    return sizeof(float) * (CHUNK * (5 * e + 2 * c->kv_dim + 2 * f + m->n_rot + fused) +
+                            (uint64_t)m->n_head * c->n_ctx) +
+           sizeof(double) * (m->n_rot / 2);
+}
+
 static void rmsnorm(float *out, const float *x, const float *w, uint32_t n, float eps)
 {
     double ss = 0;

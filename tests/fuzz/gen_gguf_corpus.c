@@ -253,7 +253,7 @@ int main(int argc, char **argv)
     save(dir, "vocab_spm_tensor", vocab(false, true));
     save(dir, "trunc_in_kv", copy(base, i32_key + 3));
     save(dir, "trunc_in_tensors", copy(base, t1_info + 6));
-    save(dir, "trunc_in_data", copy(base, base.n - 20));
+    save(dir, "trunc_in_data", copy(base, base.n - 40));
     s = copy(base, base.n);
     s.b[3] = 'X';
     save(dir, "bad_magic", s);

@@ -24,6 +24,9 @@ fi
 "$HEARTH_BIN" make-model --preset tiny --type f16 --seed 3 --out "$WORK/tiny.gguf" 2>/dev/null
 out=$("$HEARTH_BIN" run --model "$WORK/tiny.gguf" --chat --temperature 0 --max-tokens 5 "Hi" 2>"$WORK/err")
 check "--chat on a generated model runs" test -n "$out" -a ! -s "$WORK/err"
+"$HEARTH_BIN" run --model "$WORK/tiny.gguf" --max-tokens 3 --verbose "Hi" >/dev/null 2>"$WORK/err"
+check "--verbose reports weights, KV cache and resident memory" \
+    grep -q 'memory: weights .* MiB (mapped file, not copied); KV cache .* MiB (512 tokens); scratch .* resident' "$WORK/err"
 
 set +e
 "$HEARTH_BIN" run --model "$WORK/tiny.gguf" --max-tokens abc "Hi" 2>"$WORK/err"; st=$?

@@ -104,6 +104,48 @@ int hr_model_apply_chat(const struct hr_model *m, struct hr_jval *messages,
                         struct hr_jval *tools, bool add_generation_prompt, int64_t now,
                         char **out, struct hr_diag *d);
 
+/* ---- batched evaluation ---- */
+
+#define HR_KV_BLOCK 16 /* positions per KV block */
+
+/* A paged KV cache shared by many sequences (ids 0..max_seqs-1), each growing block by block.
+ * Engine thread. */
+struct hr_kv;
+
+int hr_kv_new(struct hr_kv **out, const struct hr_model *m, uint32_t n_blocks,
+              uint32_t max_seqs, uint32_t max_tokens_per_seq);
+void hr_kv_free(struct hr_kv *kv);
+/* Gives seq blocks for positions < n_tokens. HR_EFULL when blocks run out (nothing changes),
+ * HR_ECONTEXT beyond max_tokens_per_seq. */
+int hr_kv_seq_reserve(struct hr_kv *kv, uint32_t seq, uint32_t n_tokens);
+/* Returns all of seq's blocks. */
+void hr_kv_seq_release(struct hr_kv *kv, uint32_t seq);
+uint32_t hr_kv_free_blocks(const struct hr_kv *kv);
+uint64_t hr_kv_bytes(const struct hr_kv *kv);
+
+/* One token of a ragged batch: its sequence, its position there, and whether its logits are
+ * wanted. A sequence's tokens appear in increasing position order. */
+struct hr_batch_tok {
+    int32_t token;
+    uint32_t seq;
+    uint32_t pos;
+    bool logits;
+};
+
+/* Scratch for batched forward passes over up to max_ctx positions per sequence. */
+struct hr_runner;
+
+int hr_runner_new(struct hr_runner **out, const struct hr_model *m, uint32_t max_ctx);
+void hr_runner_free(struct hr_runner *r);
+uint64_t hr_runner_scratch_bytes(const struct hr_runner *r);
+/* Evaluates n tokens of any sequences in one pass (weights read once for all of them) and
+ * writes one n_vocab row of logits per token flagged `logits`, in batch order. A token's
+ * results are bit-identical whatever else is in the batch, where it sits, and however its
+ * sequence's prompt was chunked. HR_ERANGE for a bad token or sequence id, HR_ECONTEXT for a
+ * position outside the sequence's reserved blocks. */
+int hr_runner_eval(struct hr_runner *r, struct hr_kv *kv, const struct hr_batch_tok *toks,
+                   uint32_t n, float *logits, struct hr_pool *pool);
+
 /* Per-sequence state: KV cache for n_ctx positions and the scratch buffers of one forward
  * pass. No allocation happens inside hr_ctx_eval. */
 struct hr_ctx;

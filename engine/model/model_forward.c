@@ -1,26 +1,25 @@
-/* The llama forward pass for one sequence: embeddings, per layer RMSNorm -> Q/K/V -> RoPE
- * (adjacent pairs) -> grouped-query causal attention over the KV cache -> output projection ->
- * residual -> RMSNorm -> SwiGLU FFN -> residual, then the final norm and the classifier.
- * Inputs longer than CHUNK are evaluated chunk by chunk; every per-token computation is the
- * same whatever the chunking, so results are bit-identical however a prompt is split.
- * KV cache layout (F32): k_cache[layer][pos][kv_head * head_dim], same for v_cache.
- * A context belongs to one thread at a time (the engine thread; pool workers inside). */
+/* The batched forward pass: a ragged batch of tokens from many sequences goes through
+ * embeddings, per layer norm -> Q/K/V (biases, q/k norms, fused projections as the
+ * architecture has them) -> RoPE at each token's own position -> grouped-query causal
+ * attention over its own sequence's paged KV -> output projection -> residual -> gated FFN ->
+ * residual, then the final norm and the classifier for the tokens that want logits. Every
+ * per-token computation is the same whatever the batch, chunking or thread count, so results
+ * are bit-identical. hr_ctx is the one-sequence convenience on top. Engine thread (pool
+ * workers inside). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../base/err.h"
 #include "../base/limits.h"
-#include "model.h"
+#include "model_int.h"
 
 #define CHUNK 64 /* tokens per internal step: bounds the scratch buffers */
 
-struct hr_ctx {
+struct hr_runner {
     const struct hr_model *m;
-    uint32_t n_ctx;
+    uint32_t max_ctx;
     uint32_t kv_dim;  /* n_head_kv * head_dim */
-    float *k_cache;   /* n_layer x n_ctx x kv_dim */
-    float *v_cache;
     /* scratch for CHUNK tokens */
     float *x;         /* CHUNK x n_embd: the residual stream */
     float *xb;        /* CHUNK x n_embd: normed input */
@@ -31,27 +30,31 @@ struct hr_ctx {
     float *att_out;   /* CHUNK x n_embd */
     float *hb;        /* CHUNK x n_ff */
     float *hb2;       /* CHUNK x n_ff */
-    float *att;       /* n_head x n_ctx attention scores */
+    float *att;       /* n_head x max_ctx attention scores */
     float *fused;     /* phi3: CHUNK x max(q+k+v dims, 2 n_ff) for fused projections */
     double *inv_freq; /* n_rot / 2 */
     float *rope_cs;   /* CHUNK x n_rot: cos, sin pairs per token */
+    const struct hr_batch_tok *toks; /* the chunk being evaluated */
 };
 
-int hr_ctx_new(struct hr_ctx **out, const struct hr_model *m, uint32_t n_ctx)
+struct hr_ctx {
+    struct hr_runner *r;
+    struct hr_kv *kv; /* one sequence (id 0), all its blocks reserved up front */
+    uint32_t n_ctx;
+};
+
+int hr_runner_new(struct hr_runner **out, const struct hr_model *m, uint32_t max_ctx)
 {
     *out = NULL;
-    if (n_ctx == 0 || n_ctx > HR_MODEL_MAX_CTX)
+    if (max_ctx == 0 || max_ctx > HR_MODEL_MAX_CTX)
         return HR_EINVAL;
-    struct hr_ctx *c = calloc(1, sizeof *c);
+    struct hr_runner *c = calloc(1, sizeof *c);
     if (!c)
         return HR_ENOMEM;
     c->m = m;
-    c->n_ctx = n_ctx;
+    c->max_ctx = max_ctx;
     c->kv_dim = m->n_head_kv * m->head_dim;
-    size_t cache = (size_t)m->n_layer * n_ctx * c->kv_dim;
     size_t e = m->n_embd, f = m->n_ff;
-    c->k_cache = malloc(cache * sizeof(float));
-    c->v_cache = malloc(cache * sizeof(float));
     c->x = malloc(CHUNK * e * sizeof(float));
     c->xb = malloc(CHUNK * e * sizeof(float));
     c->xb2 = malloc(CHUNK * e * sizeof(float));
@@ -61,18 +64,15 @@ int hr_ctx_new(struct hr_ctx **out, const struct hr_model *m, uint32_t n_ctx)
     c->att_out = malloc(CHUNK * e * sizeof(float));
     c->hb = malloc(CHUNK * f * sizeof(float));
     c->hb2 = malloc(CHUNK * f * sizeof(float));
-    c->att = malloc((size_t)m->n_head * n_ctx * sizeof(float));
+    c->att = malloc((size_t)m->n_head * max_ctx * sizeof(float));
     c->inv_freq = malloc(m->n_rot / 2 * sizeof(double));
     c->rope_cs = malloc(CHUNK * m->n_rot * sizeof(float));
     size_t fused = e + 2 * (size_t)c->kv_dim > 2 * f ? e + 2 * (size_t)c->kv_dim : 2 * f;
     c->fused = m->arch_id == HR_ARCH_PHI3 ? malloc(CHUNK * fused * sizeof(float)) : NULL;
-    if (m->arch_id == HR_ARCH_PHI3 && !c->fused) {
-        hr_ctx_free(c);
-        return HR_ENOMEM;
-    }
-    if (!c->k_cache || !c->v_cache || !c->x || !c->xb || !c->xb2 || !c->q || !c->k || !c->v ||
-        !c->att_out || !c->hb || !c->hb2 || !c->att || !c->inv_freq || !c->rope_cs) {
-        hr_ctx_free(c);
+    if (!c->x || !c->xb || !c->xb2 || !c->q || !c->k || !c->v || !c->att_out || !c->hb ||
+        !c->hb2 || !c->att || !c->inv_freq || !c->rope_cs ||
+        (m->arch_id == HR_ARCH_PHI3 && !c->fused)) {
+        hr_runner_free(c);
         return HR_ENOMEM;
     }
     for (uint32_t i = 0; i < m->n_rot / 2; i++) {
@@ -84,12 +84,10 @@ int hr_ctx_new(struct hr_ctx **out, const struct hr_model *m, uint32_t n_ctx)
     return 0;
 }
 
-void hr_ctx_free(struct hr_ctx *c)
+void hr_runner_free(struct hr_runner *c)
 {
     if (!c)
         return;
-    free(c->k_cache);
-    free(c->v_cache);
     free(c->x);
     free(c->xb);
     free(c->xb2);
@@ -106,6 +104,47 @@ void hr_ctx_free(struct hr_ctx *c)
     free(c);
 }
 
+uint64_t hr_runner_scratch_bytes(const struct hr_runner *c)
+{
+    const struct hr_model *m = c->m;
+    uint64_t e = m->n_embd, f = m->n_ff;
+    uint64_t fused = c->fused ? (e + 2 * c->kv_dim > 2 * f ? e + 2 * c->kv_dim : 2 * f) : 0;
+    return sizeof(float) * (CHUNK * (5 * e + 2 * c->kv_dim + 2 * f + m->n_rot + fused) +
+                            (uint64_t)m->n_head * c->max_ctx) +
+           sizeof(double) * (m->n_rot / 2);
+}
+
+int hr_ctx_new(struct hr_ctx **out, const struct hr_model *m, uint32_t n_ctx)
+{
+    *out = NULL;
+    if (n_ctx == 0 || n_ctx > HR_MODEL_MAX_CTX)
+        return HR_EINVAL;
+    struct hr_ctx *c = calloc(1, sizeof *c);
+    if (!c)
+        return HR_ENOMEM;
+    c->n_ctx = n_ctx;
+    int rc = hr_runner_new(&c->r, m, n_ctx);
+    if (!rc)
+        rc = hr_kv_new(&c->kv, m, (n_ctx + HR_KV_BLOCK - 1) / HR_KV_BLOCK, 1, n_ctx);
+    if (!rc)
+        rc = hr_kv_seq_reserve(c->kv, 0, n_ctx);
+    if (rc) {
+        hr_ctx_free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+void hr_ctx_free(struct hr_ctx *c)
+{
+    if (!c)
+        return;
+    hr_runner_free(c->r);
+    hr_kv_free(c->kv);
+    free(c);
+}
+
 uint32_t hr_ctx_n_ctx(const struct hr_ctx *c)
 {
     return c->n_ctx;
@@ -113,17 +152,12 @@ uint32_t hr_ctx_n_ctx(const struct hr_ctx *c)
 
 uint64_t hr_ctx_kv_bytes(const struct hr_ctx *c)
 {
-    return 2ull * c->m->n_layer * c->n_ctx * c->kv_dim * sizeof(float);
+    return hr_kv_bytes(c->kv);
 }
 
 uint64_t hr_ctx_scratch_bytes(const struct hr_ctx *c)
 {
-    const struct hr_model *m = c->m;
-    uint64_t e = m->n_embd, f = m->n_ff;
-    uint64_t fused = c->fused ? (e + 2 * c->kv_dim > 2 * f ? e + 2 * c->kv_dim : 2 * f) : 0;
-    return sizeof(float) * (CHUNK * (5 * e + 2 * c->kv_dim + 2 * f + m->n_rot + fused) +
-                            (uint64_t)m->n_head * c->n_ctx) +
-           sizeof(double) * (m->n_rot / 2);
+    return hr_runner_scratch_bytes(c->r);
 }
 
 static void rmsnorm(float *out, const float *x, const float *w, uint32_t n, float eps)
@@ -189,10 +223,10 @@ static void matmul_w(const struct hr_weight *w, const float *x, uint32_t n, floa
 }
 
 struct attn_job {
-    struct hr_ctx *c;
+    struct hr_runner *c;
+    const struct hr_kv *kv;
     uint32_t layer;
-    uint32_t pos; /* position of the chunk's first token */
-    uint32_t n;   /* tokens in the chunk */
+    uint32_t n;      /* tokens in the chunk */
     uint32_t window; /* 0: full causal attention */
 };
 
@@ -200,23 +234,24 @@ struct attn_job {
 static void attn_heads(void *ud, size_t h0, size_t h1)
 {
     const struct attn_job *j = ud;
-    struct hr_ctx *c = j->c;
+    struct hr_runner *c = j->c;
+    const struct hr_kv *kv = j->kv;
     const struct hr_model *m = c->m;
     uint32_t hd = m->head_dim, group = m->n_head / m->n_head_kv;
     float scale = 1.0f / sqrtf((float)hd);
-    const float *kc = c->k_cache + (size_t)j->layer * c->n_ctx * c->kv_dim;
-    const float *vc = c->v_cache + (size_t)j->layer * c->n_ctx * c->kv_dim;
     for (size_t h = h0; h < h1; h++) {
-        float *att = c->att + h * c->n_ctx;
+        float *att = c->att + h * c->max_ctx;
         uint32_t kvh = (uint32_t)h / group;
         for (uint32_t i = 0; i < j->n; i++) {
             const float *q = c->q + (size_t)i * m->n_embd + h * hd;
-            uint32_t n_pos = j->pos + i + 1;
+            uint32_t seq = c->toks[i].seq;
+            uint32_t n_pos = c->toks[i].pos + 1;
             /* gemma2's sliding-window layers see only the last `window` positions */
             uint32_t first = j->window && n_pos > j->window ? n_pos - j->window : 0;
             float max = -INFINITY;
             for (uint32_t t = first; t < n_pos; t++) {
-                float s = hr_dot_f32(q, kc + (size_t)t * c->kv_dim + kvh * hd, hd) * scale;
+                const float *krow = hr_kv__row(kv, kv->k, j->layer, seq, t);
+                float s = hr_dot_f32(q, krow + kvh * hd, hd) * scale;
                 if (m->attn_softcap > 0)
                     s = tanhf(s / m->attn_softcap) * m->attn_softcap;
                 att[t] = s;
@@ -232,7 +267,7 @@ static void attn_heads(void *ud, size_t h0, size_t h1)
             float *out = c->att_out + (size_t)i * m->n_embd + h * hd;
             memset(out, 0, hd * sizeof *out);
             for (uint32_t t = first; t < n_pos; t++) {
-                const float *v = vc + (size_t)t * c->kv_dim + kvh * hd;
+                const float *v = hr_kv__row(kv, kv->v, j->layer, seq, t) + kvh * hd;
                 float a = att[t] * inv;
                 for (uint32_t d = 0; d < hd; d++)
                     out[d] += a * v[d];
@@ -241,7 +276,7 @@ static void attn_heads(void *ud, size_t h0, size_t h1)
     }
 }
 
-static void layer_forward(struct hr_ctx *c, uint32_t l, uint32_t pos, uint32_t n,
+static void layer_forward(struct hr_runner *c, struct hr_kv *kv, uint32_t l, uint32_t n,
                           struct hr_pool *pool)
 {
     const struct hr_model *m = c->m;
@@ -271,13 +306,17 @@ static void layer_forward(struct hr_ctx *c, uint32_t l, uint32_t pos, uint32_t n
         head_norm(c->k + (size_t)i * kvd, &L->k_norm, m->n_head_kv, m->head_dim, m->norm_eps);
         rope(c->q + (size_t)i * e, m->n_head, m->head_dim, m->n_rot, cs, m->rope_neox);
         rope(c->k + (size_t)i * kvd, m->n_head_kv, m->head_dim, m->n_rot, cs, m->rope_neox);
-        size_t at = ((size_t)l * c->n_ctx + pos + i) * kvd;
-        memcpy(c->k_cache + at, c->k + (size_t)i * kvd, kvd * sizeof(float));
-        memcpy(c->v_cache + at, c->v + (size_t)i * kvd, kvd * sizeof(float));
+        const struct hr_batch_tok *bt = &c->toks[i];
+        memcpy(hr_kv__row(kv, kv->k, l, bt->seq, bt->pos), c->k + (size_t)i * kvd,
+               kvd * sizeof(float));
+        memcpy(hr_kv__row(kv, kv->v, l, bt->seq, bt->pos), c->v + (size_t)i * kvd,
+               kvd * sizeof(float));
     }
-    struct attn_job job = {c, l, pos, n, m->sliding_window && l % 2 == 0 ? m->sliding_window : 0};
-    hr_pool_run((uint64_t)n * (pos + n) * e < (1u << 14) ? NULL : pool, m->n_head, attn_heads,
-                &job);
+    struct attn_job job = {c, kv, l, n, m->sliding_window && l % 2 == 0 ? m->sliding_window : 0};
+    uint64_t work = 0;
+    for (uint32_t i = 0; i < n; i++)
+        work += c->toks[i].pos + 1;
+    hr_pool_run(work * e < (1u << 14) ? NULL : pool, m->n_head, attn_heads, &job);
     matmul_w(&L->wo, c->att_out, n, c->xb2, pool);
     if (L->post_attn_norm.data)
         for (uint32_t i = 0; i < n; i++)
@@ -309,60 +348,86 @@ static void layer_forward(struct hr_ctx *c, uint32_t l, uint32_t pos, uint32_t n
         c->x[i] += c->xb2[i];
 }
 
-/* Runs one chunk (n <= CHUNK) and writes logits for its last token (all_logits == false) or for
- * every token (n x n_vocab). */
-static void eval_chunk(struct hr_ctx *c, const int32_t *tokens, uint32_t n, uint32_t pos,
-                       float *logits, bool all_logits, struct hr_pool *pool)
+/* Runs one chunk (n <= CHUNK) of the batch and writes the logits rows of its flagged tokens
+ * to logits, returning how many rows it wrote. */
+static uint32_t eval_chunk(struct hr_runner *c, struct hr_kv *kv, const struct hr_batch_tok *toks,
+                           uint32_t n, float *logits, struct hr_pool *pool)
 {
     const struct hr_model *m = c->m;
     uint32_t e = m->n_embd;
+    c->toks = toks;
     for (uint32_t i = 0; i < n; i++) {
         const struct hr_weight *w = &m->tok_embd;
-        hr_dequant_row(w->type, (const uint8_t *)w->data + (size_t)tokens[i] * w->row_bytes,
+        hr_dequant_row(w->type, (const uint8_t *)w->data + (size_t)toks[i].token * w->row_bytes,
                        c->x + (size_t)i * e, e);
         if (m->embed_scale != 1.0f)
             for (uint32_t k = 0; k < e; k++)
                 c->x[(size_t)i * e + k] *= m->embed_scale;
         float *cs = c->rope_cs + (size_t)i * m->n_rot;
         for (uint32_t k = 0; k < m->n_rot / 2; k++) {
-            double theta = (double)(pos + i) * c->inv_freq[k];
+            double theta = (double)toks[i].pos * c->inv_freq[k];
             cs[2 * k] = (float)cos(theta);
             cs[2 * k + 1] = (float)sin(theta);
         }
     }
     for (uint32_t l = 0; l < m->n_layer; l++)
-        layer_forward(c, l, pos, n, pool);
-    if (!logits)
-        return;
-    uint32_t first = all_logits ? 0 : n - 1;
-    for (uint32_t i = first; i < n; i++)
-        rmsnorm(c->xb + (size_t)(i - first) * e, c->x + (size_t)i * e, m->output_norm.data, e,
-                m->norm_eps);
-    matmul_w(&m->output, c->xb, n - first, logits, pool);
+        layer_forward(c, kv, l, n, pool);
+    uint32_t rows = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (toks[i].logits)
+            rmsnorm(c->xb + (size_t)rows++ * e, c->x + (size_t)i * e, m->output_norm.data, e,
+                    m->norm_eps);
+    if (!rows || !logits)
+        return rows;
+    matmul_w(&m->output, c->xb, rows, logits, pool);
     if (m->final_softcap > 0)
-        for (size_t i = 0; i < (size_t)(n - first) * m->n_vocab; i++)
+        for (size_t i = 0; i < (size_t)rows * m->n_vocab; i++)
             logits[i] = tanhf(logits[i] / m->final_softcap) * m->final_softcap;
+    return rows;
 }
 
-static int eval(struct hr_ctx *c, const int32_t *tokens, uint32_t n, uint32_t pos,
-                float *logits, bool all_logits, struct hr_pool *pool)
+int hr_runner_eval(struct hr_runner *r, struct hr_kv *kv, const struct hr_batch_tok *toks,
+                   uint32_t n, float *logits, struct hr_pool *pool)
+{
+    if (n == 0)
+        return HR_EINVAL;
+    for (uint32_t i = 0; i < n; i++) {
+        const struct hr_batch_tok *t = &toks[i];
+        if (t->token < 0 || (uint32_t)t->token >= r->m->n_vocab || t->seq >= kv->max_seqs)
+            return HR_ERANGE;
+        if (t->pos >= r->max_ctx || t->pos / HR_KV_BLOCK >= kv->n_seq_blocks[t->seq])
+            return HR_ECONTEXT;
+    }
+    size_t row = 0;
+    for (uint32_t done = 0; done < n;) {
+        uint32_t k = n - done < CHUNK ? n - done : CHUNK;
+        row += eval_chunk(r, kv, toks + done, k, logits ? logits + row * r->m->n_vocab : NULL,
+                          pool);
+        done += k;
+    }
+    return 0;
+}
+
+/* One sequence through the runner, CHUNK tokens at a time with the batch on the stack. */
+static int ctx_eval(struct hr_ctx *c, const int32_t *tokens, uint32_t n, uint32_t pos,
+                    float *logits, bool all_logits, struct hr_pool *pool)
 {
     if (n == 0)
         return HR_EINVAL;
     if (pos > c->n_ctx || n > c->n_ctx - pos)
         return HR_ECONTEXT;
-    for (uint32_t i = 0; i < n; i++)
-        if (tokens[i] < 0 || (uint32_t)tokens[i] >= c->m->n_vocab)
-            return HR_ERANGE;
+    struct hr_batch_tok bt[CHUNK];
     for (uint32_t done = 0; done < n;) {
         uint32_t k = n - done < CHUNK ? n - done : CHUNK;
-        bool last = done + k == n;
+        for (uint32_t i = 0; i < k; i++)
+            bt[i] = (struct hr_batch_tok){tokens[done + i], 0, pos + done + i,
+                                          all_logits || done + i == n - 1};
         float *out = NULL;
-        if (all_logits && logits)
-            out = logits + (size_t)done * c->m->n_vocab;
-        else if (last)
-            out = logits;
-        eval_chunk(c, tokens + done, k, pos + done, out, all_logits, pool);
+        if (logits)
+            out = all_logits ? logits + (size_t)done * c->r->m->n_vocab : logits;
+        int rc = hr_runner_eval(c->r, c->kv, bt, k, out, pool);
+        if (rc)
+            return rc;
         done += k;
     }
     return 0;
@@ -371,11 +436,11 @@ static int eval(struct hr_ctx *c, const int32_t *tokens, uint32_t n, uint32_t po
 int hr_ctx_eval(struct hr_ctx *c, const int32_t *tokens, uint32_t n, uint32_t pos,
                 float *logits, struct hr_pool *pool)
 {
-    return eval(c, tokens, n, pos, logits, false, pool);
+    return ctx_eval(c, tokens, n, pos, logits, false, pool);
 }
 
 int hr_ctx_eval_all(struct hr_ctx *c, const int32_t *tokens, uint32_t n, uint32_t pos,
                     float *all_logits, struct hr_pool *pool)
 {
-    return eval(c, tokens, n, pos, all_logits, true, pool);
+    return ctx_eval(c, tokens, n, pos, all_logits, true, pool);
 }

@@ -252,6 +252,7 @@ int main(int argc, char **argv)
     save(dir, "vocab_bpe", vocab(true, false));
     save(dir, "vocab_spm_tensor", vocab(false, true));
     save(dir, "trunc_in_kv", copy(base, i32_key + 3));
+    save(dir, "trunc_in_strings", copy(base, find(base, "\xE2\x96\x81hi") + 2));
     save(dir, "trunc_in_tensors", copy(base, t1_info + 6));
     save(dir, "trunc_in_data", copy(base, base.n - 40));
     s = copy(base, base.n);

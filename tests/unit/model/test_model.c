@@ -443,6 +443,90 @@ static void test_rope_freqs_scaling(void **state)
     free(scaled);
 }
 
+/* Three sequences evaluated alone, then together in ragged batches (interleaved, in other
+ * orders, prefill chunks mixed with single decode tokens, on 1 and 2 threads): every logits row
+ * must be bit-identical. */
+static void check_batch_invariance(const char *rel)
+{
+    struct hr_model *m = load_shared(rel);
+    if (!m)
+        return;
+    const uint32_t lens[3] = {21, 7, 34};
+    int32_t toks[3][34];
+    for (int s = 0; s < 3; s++)
+        for (uint32_t i = 0; i < lens[s]; i++)
+            toks[s][i] = 3 + (int32_t)((i * 37 + (uint32_t)s * 101) % 1000);
+    float *alone[3];
+    for (int s = 0; s < 3; s++)
+        alone[s] = eval_all(m, toks[s], lens[s], lens[s], NULL);
+    for (int threads = 1; threads <= 2; threads++) {
+        struct hr_pool *pool = NULL;
+        assert_int_equal(hr_pool_new(&pool, threads), 0);
+        struct hr_runner *r = NULL;
+        struct hr_kv *kv = NULL;
+        assert_int_equal(hr_runner_new(&r, m, 64), 0);
+        assert_int_equal(hr_kv_new(&kv, m, 8, 3, 64), 0); /* 6 blocks used, 2 spare */
+        for (uint32_t s = 0; s < 3; s++)
+            assert_int_equal(hr_kv_seq_reserve(kv, s, lens[s]), 0);
+        /* batches as (seq, count) runs: each sequence advances through its tokens in order */
+        const uint32_t plan[][6] = {{2, 5, 0, 10, 1, 3},
+                                    {0, 1, 2, 9, 1, 4},
+                                    {1, 0, 0, 1, 2, 1},
+                                    {2, 19, 0, 9, 0, 0}};
+        uint32_t next[3] = {0, 0, 0};
+        struct hr_batch_tok batch[64];
+        float *out = malloc(64 * (size_t)m->n_vocab * sizeof *out);
+        for (size_t b = 0; b < sizeof plan / sizeof plan[0]; b++) {
+            uint32_t n = 0;
+            for (int k = 0; k < 3; k++) {
+                uint32_t seq = plan[b][2 * k], count = plan[b][2 * k + 1];
+                for (uint32_t i = 0; i < count && next[seq] < lens[seq]; i++, next[seq]++)
+                    batch[n++] = (struct hr_batch_tok){toks[seq][next[seq]], seq, next[seq], true};
+            }
+            if (!n)
+                continue;
+            assert_int_equal(hr_runner_eval(r, kv, batch, n, out, pool), 0);
+            for (uint32_t i = 0; i < n; i++)
+                assert_memory_equal(out + (size_t)i * m->n_vocab,
+                                    alone[batch[i].seq] + (size_t)batch[i].pos * m->n_vocab,
+                                    m->n_vocab * sizeof(float));
+        }
+        for (int s = 0; s < 3; s++)
+            assert_int_equal(next[s], lens[s]);
+        /* positions beyond a sequence's blocks and unknown sequences are refused */
+        struct hr_batch_tok bad = {5, 1, 40, true};
+        assert_int_equal(hr_runner_eval(r, kv, &bad, 1, out, pool), HR_ECONTEXT);
+        bad.seq = 7;
+        assert_int_equal(hr_runner_eval(r, kv, &bad, 1, out, pool), HR_ERANGE);
+        /* blocks come back on release and run out when over-asked */
+        uint32_t before = hr_kv_free_blocks(kv);
+        hr_kv_seq_release(kv, 1);
+        assert_int_equal(hr_kv_free_blocks(kv), before + 1);
+        assert_int_equal(hr_kv_seq_reserve(kv, 1, 64), HR_EFULL);
+        free(out);
+        hr_kv_free(kv);
+        hr_runner_free(r);
+        hr_pool_free(pool);
+    }
+    printf("batch invariance %s: bit-identical in every batch\n", rel);
+    for (int s = 0; s < 3; s++)
+        free(alone[s]);
+    hr_model_free(m);
+}
+
+static void test_batch_invariance(void **state)
+{
+    (void)state;
+    char path[512];
+    if (!tu_shared_path("models/ref", path, sizeof path))
+        skip();
+    check_batch_invariance("models/ref/llama-Q8_0.gguf");
+    check_batch_invariance("models/ref/llama-F16.gguf");
+    check_batch_invariance("models/ref/qwen3-Q4_K.gguf");
+    check_batch_invariance("models/ref/gemma2-Q6_K.gguf");
+    check_batch_invariance("models/ref/phi3-Q4_0.gguf");
+}
+
 int main(void)
 {
     hr_log_set_level(HR_LOG_WARN);
@@ -456,6 +540,7 @@ int main(void)
         cmocka_unit_test(test_make_model_round_trip),
         cmocka_unit_test(test_make_model_copies_vocab),
         cmocka_unit_test(test_rope_freqs_scaling),
+        cmocka_unit_test(test_batch_invariance),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,10 @@
-/* The engine thread: owns one model and n_parallel sequence slots (each a context with its own
- * KV cache), takes requests from the inbox, runs the admitted ones interleaved (one decode
- * token, or one prefill chunk, per sequence per step) and appends events to the outbox.
- * Tokenizing and chat rendering happen here too, so the event loop never does model work.
- * Batched forward passes and preemption come with the scheduler issue; this is the first slice.
+/* The engine thread: owns one model, a paged KV cache shared by n_parallel sequence slots and
+ * a batch runner; takes requests from the inbox and, each step, evaluates ONE ragged batch
+ * holding the next decode token of every running sequence plus prefill chunks of the others
+ * (within a token budget), then samples each sequence that produced logits and appends events
+ * to the outbox. Tokenizing and chat rendering happen here too, so the event loop never does
+ * model work. Results do not depend on the batch (see hr_runner_eval). Preemption and prefix
+ * caching come with the scheduler issue.
  * Thread: hr_engine_submit/cancel/take_events from any thread; everything else engine thread. */
 #include "../engine.h"
 
@@ -12,7 +14,9 @@
 #include <string.h>
 #include <time.h>
 
-#define PREFILL_CHUNK 256 /* prompt tokens per step, so a long prompt does not stall others */
+#define PREFILL_CHUNK 256 /* prompt tokens per sequence per step: a long prompt cannot stall
+                             the others' decoding */
+#define STEP_TOKENS 512   /* tokens in one step's batch at most */
 
 struct job {
     struct job *next;
@@ -36,15 +40,14 @@ struct cancel_req {
 struct slot {
     bool busy;
     struct job *job;
-    struct hr_ctx *ctx;
     struct hr_sampler sampler;
     bool has_sampler;
     struct hr_detok detok;
-    float *logits;  /* n_vocab */
     int32_t *tokens; /* prompt, then generated: n_ctx capacity */
     uint32_t n_tokens;
     uint32_t n_prompt;
     uint32_t n_past; /* tokens already in the KV cache */
+    uint32_t in_batch; /* tokens of this slot in the current step's batch */
     uint32_t n_generated;
     uint32_t limit; /* n_prompt + allowed completion tokens */
     uint32_t queue_ms;
@@ -56,6 +59,11 @@ struct hr_engine {
     struct hr_engine_params p;
     uint32_t n_ctx;
     struct hr_pool *pool;
+    struct hr_kv *kv;         /* slot i is sequence i */
+    struct hr_runner *runner;
+    struct hr_batch_tok *batch; /* STEP_TOKENS + n_parallel */
+    uint32_t *row_slot;       /* slot of each logits row of a step */
+    float *logits;            /* n_parallel x n_vocab */
     hr_engine_notify_fn notify;
     void *notify_ud;
     pthread_t thread;
@@ -208,8 +216,9 @@ static void pending_done(struct hr_engine *e)
     pthread_mutex_unlock(&e->mu);
 }
 
-static void slot_release(struct slot *s)
+static void slot_release(struct hr_engine *e, struct slot *s)
 {
+    hr_kv_seq_release(e->kv, (uint32_t)(s - e->slots));
     if (s->has_sampler)
         hr_sampler_deinit(&s->sampler);
     s->has_sampler = false;
@@ -281,6 +290,12 @@ static int slot_prepare(struct hr_engine *e, struct slot *s, char *msg, size_t m
     s->n_past = 0;
     s->n_generated = 0;
     s->limit = j->max_tokens ? (uint32_t)n + j->max_tokens : e->n_ctx;
+    /* every slot has n_ctx positions' worth of blocks, so this cannot run out yet */
+    rc = hr_kv_seq_reserve(e->kv, (uint32_t)(s - e->slots), s->limit);
+    if (rc != 0) {
+        snprintf(msg, msg_cap, "no KV cache space for this request");
+        return rc;
+    }
     hr_detok_init(&s->detok);
     rc = hr_sampler_init(&s->sampler, &j->sampling, (int32_t)m->n_vocab);
     if (rc != 0) {
@@ -313,7 +328,7 @@ static void admit(struct hr_engine *e)
         int rc = slot_prepare(e, s, msg, sizeof msg);
         if (rc != 0) {
             emit_done(e, j, HR_FINISH_ERROR, rc, msg, s);
-            slot_release(s);
+            slot_release(e, s);
         }
     }
 }
@@ -326,29 +341,15 @@ static void finish_slot(struct hr_engine *e, struct slot *s, enum hr_finish f)
     size_t n = hr_detok_flush(&s->detok, tail, sizeof tail);
     emit_text(e, s->job->id, tail, n);
     emit_done(e, s->job, f, 0, NULL, s);
-    slot_release(s);
+    slot_release(e, s);
 }
 
-static void step_slot(struct hr_engine *e, struct slot *s)
+/* After a step: the sampling of one sequence whose logits the batch produced. */
+static void sample_slot(struct hr_engine *e, struct slot *s, const float *logits)
 {
     const struct hr_model *m = e->model;
     struct job *j = s->job;
-    uint32_t n = s->n_tokens - s->n_past;
-    bool prefill = s->n_past < s->n_prompt;
-    if (prefill && n > PREFILL_CHUNK)
-        n = PREFILL_CHUNK;
-    bool last_chunk = s->n_past + n == s->n_tokens;
-    int rc = hr_ctx_eval(s->ctx, s->tokens + s->n_past, n, s->n_past,
-                         last_chunk ? s->logits : NULL, e->pool);
-    if (rc != 0) {
-        emit_done(e, j, HR_FINISH_ERROR, rc, "the forward pass failed", s);
-        slot_release(s);
-        return;
-    }
-    s->n_past += n;
-    if (!last_chunk)
-        return;
-    int32_t tok = hr_sampler_sample(&s->sampler, s->logits);
+    int32_t tok = hr_sampler_sample(&s->sampler, logits);
     if (s->n_generated == 0)
         s->first_token_ms = (uint32_t)(now_ms() - j->t_submit_ms);
     if (!j->ignore_eos && hr_tok_is_eog(m->tok, tok)) {
@@ -364,13 +365,63 @@ static void step_slot(struct hr_engine *e, struct slot *s)
         finish_slot(e, s, HR_FINISH_LENGTH);
 }
 
+/* One engine step: every running sequence's decode token and prefill chunks of the others,
+ * within STEP_TOKENS, in one forward pass. */
+static void step(struct hr_engine *e)
+{
+    uint32_t n = 0, rows = 0;
+    for (uint32_t i = 0; i < e->p.n_parallel; i++)
+        e->slots[i].in_batch = 0;
+    /* decoding sequences first (one token each: they always fit), then prefill chunks */
+    for (int pass = 0; pass < 2; pass++) {
+        for (uint32_t i = 0; i < e->p.n_parallel; i++) {
+            struct slot *s = &e->slots[i];
+            bool prefill = s->n_past < s->n_prompt;
+            if (!s->busy || prefill != (pass == 1))
+                continue;
+            uint32_t take = s->n_tokens - s->n_past;
+            if (prefill && take > PREFILL_CHUNK)
+                take = PREFILL_CHUNK;
+            if (prefill && take > STEP_TOKENS - n)
+                take = n < STEP_TOKENS ? STEP_TOKENS - n : 0;
+            for (uint32_t k = 0; k < take; k++) {
+                bool last = s->n_past + k + 1 == s->n_tokens;
+                e->batch[n++] = (struct hr_batch_tok){s->tokens[s->n_past + k], i,
+                                                      s->n_past + k, last};
+                if (last)
+                    e->row_slot[rows++] = i;
+            }
+            s->in_batch = take;
+        }
+    }
+    if (n == 0)
+        return;
+    int rc = hr_runner_eval(e->runner, e->kv, e->batch, n, e->logits, e->pool);
+    for (uint32_t i = 0; i < e->p.n_parallel; i++) {
+        struct slot *s = &e->slots[i];
+        if (!s->busy || !s->in_batch)
+            continue;
+        if (rc != 0) {
+            emit_done(e, s->job, HR_FINISH_ERROR, rc, "the forward pass failed", s);
+            slot_release(e, s);
+            continue;
+        }
+        s->n_past += s->in_batch;
+    }
+    for (uint32_t r = 0; rc == 0 && r < rows; r++) {
+        struct slot *s = &e->slots[e->row_slot[r]];
+        if (s->busy)
+            sample_slot(e, s, e->logits + (size_t)r * e->model->n_vocab);
+    }
+}
+
 static void handle_cancel(struct hr_engine *e, uint64_t id)
 {
     for (uint32_t i = 0; i < e->p.n_parallel; i++) {
         struct slot *s = &e->slots[i];
         if (s->busy && s->job->id == id) {
             emit_done(e, s->job, HR_FINISH_CANCELED, 0, NULL, s);
-            slot_release(s);
+            slot_release(e, s);
             return;
         }
     }
@@ -433,16 +484,14 @@ static void *engine_main(void *arg)
         if (stop)
             break;
         admit(e);
-        for (uint32_t i = 0; i < e->p.n_parallel; i++)
-            if (e->slots[i].busy)
-                step_slot(e, &e->slots[i]);
+        step(e);
         publish_events(e);
     }
     /* Stopping: whatever runs or waits ends canceled; the host frees those events unseen. */
     for (uint32_t i = 0; i < e->p.n_parallel; i++)
         if (e->slots[i].busy) {
             emit_done(e, e->slots[i].job, HR_FINISH_CANCELED, 0, NULL, &e->slots[i]);
-            slot_release(&e->slots[i]);
+            slot_release(e, &e->slots[i]);
         }
     while (e->wait_head) {
         struct job *j = e->wait_head;
@@ -461,9 +510,8 @@ static void engine_destroy(struct hr_engine *e)
 {
     if (e->slots) {
         for (uint32_t i = 0; i < e->p.n_parallel; i++) {
-            slot_release(&e->slots[i]);
-            hr_ctx_free(e->slots[i].ctx);
-            free(e->slots[i].logits);
+            if (e->kv)
+                slot_release(e, &e->slots[i]);
             free(e->slots[i].tokens);
         }
         free(e->slots);
@@ -478,6 +526,11 @@ static void engine_destroy(struct hr_engine *e)
         e->cancels = c->next;
         free(c);
     }
+    hr_runner_free(e->runner);
+    hr_kv_free(e->kv);
+    free(e->batch);
+    free(e->row_slot);
+    free(e->logits);
     hr_event_free_list(e->out_head);
     hr_event_free_list(e->pend_head);
     hr_pool_free(e->pool);
@@ -526,17 +579,24 @@ int hr_engine_new(struct hr_engine **out, struct hr_model *take_model,
     if (!e->slots)
         goto fail;
     for (uint32_t i = 0; i < e->p.n_parallel; i++) {
-        struct slot *s = &e->slots[i];
-        s->logits = malloc((size_t)take_model->n_vocab * sizeof *s->logits);
-        s->tokens = malloc((size_t)n_ctx * sizeof *s->tokens);
-        if (!s->logits || !s->tokens)
+        e->slots[i].tokens = malloc((size_t)n_ctx * sizeof *e->slots[i].tokens);
+        if (!e->slots[i].tokens)
             goto fail;
-        rc = hr_ctx_new(&s->ctx, take_model, n_ctx);
-        if (rc != 0) {
-            hr_diag_set(d, "cannot allocate the KV cache for %u tokens x %u sequences", n_ctx,
-                        e->p.n_parallel);
-            goto fail;
-        }
+    }
+    e->batch = malloc((STEP_TOKENS + e->p.n_parallel) * sizeof *e->batch);
+    e->row_slot = malloc(e->p.n_parallel * sizeof *e->row_slot);
+    e->logits = malloc((size_t)e->p.n_parallel * take_model->n_vocab * sizeof *e->logits);
+    if (!e->batch || !e->row_slot || !e->logits)
+        goto fail;
+    uint32_t blocks_per_seq = (n_ctx + HR_KV_BLOCK - 1) / HR_KV_BLOCK;
+    rc = hr_runner_new(&e->runner, take_model, n_ctx);
+    if (!rc)
+        rc = hr_kv_new(&e->kv, take_model, blocks_per_seq * e->p.n_parallel, e->p.n_parallel,
+                       n_ctx);
+    if (rc != 0) {
+        hr_diag_set(d, "cannot allocate the KV cache for %u tokens x %u sequences", n_ctx,
+                    e->p.n_parallel);
+        goto fail;
     }
     if (pthread_create(&e->thread, NULL, engine_main, e) != 0) {
         hr_diag_set(d, "cannot start the engine thread");

@@ -48,6 +48,8 @@ static const struct setting settings[] = {
                                      "4096"),
     INT(parallel, "--parallel", 4, 1, 256, "sequences generated at once; more wait in the "
                                            "queue"),
+    STR(kv_type, "--kv-type", "f16", "KV cache element type: f16, q8_0 (half the memory again, "
+                                     "heads a multiple of 32 wide) or f32 (exact)"),
     INT(max_queue, "--max-queue", 256, 0, 100000, "waiting requests beyond which the API "
                                                   "answers 503 with Retry-After"),
     INT(max_body, "--max-body", 16777216, 1024, 1073741824, "largest request body in bytes "
@@ -87,6 +89,11 @@ static int set_value(struct hr_config *c, const struct setting *s, const char *t
         const char *v = jv ? json_string_value(jv) : text;
         if (strlen(v) >= s->size) {
             hr_diag_set(d, "%s: %s: longer than %zu bytes", where, key, s->size - 1);
+            return HR_EINVAL;
+        }
+        if (s->offset == offsetof(struct hr_config, kv_type) && strcmp(v, "f16") &&
+            strcmp(v, "f32") && strcmp(v, "q8_0")) {
+            hr_diag_set(d, "%s: %s: expected one of f16, f32, q8_0, got '%.16s'", where, key, v);
             return HR_EINVAL;
         }
         snprintf(base, s->size, "%s", v);

@@ -27,6 +27,7 @@ struct hr_config {
     int64_t parallel;
     int64_t max_queue;
     int64_t max_body;
+    char kv_type[8];              /* "f16" (default), "f32" or "q8_0" */
     enum hr_log_level log_level;
 };
 

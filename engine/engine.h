@@ -35,6 +35,7 @@ struct hr_engine_params {
     uint32_t n_ctx;      /* context per sequence (0: the model's training context, capped) */
     uint32_t n_parallel; /* sequences run at once; more wait in the queue */
     uint32_t max_queue;  /* waiting requests beyond which submit answers HR_EFULL */
+    uint32_t kv_type;    /* enum hr_kv_type; 0 = F32 */
 };
 
 /* A generation request. Everything is copied by hr_engine_submit. Exactly one of prompt

@@ -23,6 +23,7 @@
 #define HR_MODEL_MAX_EMBD 65536
 #define HR_MODEL_MAX_HEADS 1024
 #define HR_MODEL_MAX_CTX (1u << 20)
+#define HR_MODEL_MAX_HEAD_DIM 512 /* real models use <= 256; bounds per-head stack buffers */
 
 /* Requests: a prompt may not exceed the context anyway; this bounds work before tokenizing. */
 #define HR_MAX_PROMPT_BYTES (16u << 20)

@@ -157,8 +157,10 @@ int hr_gguf_get_f32(const struct hr_gguf *g, const char *key, float *out, struct
     const struct hr_gguf_kv *kv = hr_gguf_find(g, key);
     if (!kv)
         return HR_ENOTFOUND;
+    /* Hyperparameters (epsilons, RoPE bases, scales) are finite; inf or NaN is a broken file. */
+    float f;
     if (kv->type == HR_GGUF_F32) {
-        memcpy(out, kv->data, 4);
+        memcpy(&f, kv->data, 4);
     } else if (kv->type == HR_GGUF_F64) {
         double v;
         memcpy(&v, kv->data, 8);
@@ -166,15 +168,16 @@ int hr_gguf_get_f32(const struct hr_gguf *g, const char *key, float *out, struct
             hr_diag_set(d, "key '%s': f64 value %g does not fit f32", key, v);
             return HR_EFORMAT;
         }
-        *out = (float)v;
+        f = (float)v;
     } else {
         hr_diag_set(d, "key '%s': expected a float, found %s", key, vtype_name(kv->type));
         return HR_EFORMAT;
     }
-    if (!isfinite(*out)) {
-        hr_diag_set(d, "key '%s': value is not finite", key);
+    if (!isfinite(f)) {
+        hr_diag_set(d, "key '%s': %s value is not finite", key, vtype_name(kv->type));
         return HR_EFORMAT;
     }
+    *out = f;
     return 0;
 }
 
@@ -253,6 +256,8 @@ bool hr_gguf_arr_f32(const struct hr_gguf_kv *kv, uint64_t i, float *out)
     if (kv->arr_type == HR_GGUF_F64) {
         double v;
         memcpy(&v, kv->data + i * 8, 8);
+        if (isfinite(v) && fabs(v) > FLT_MAX)
+            return false; /* the conversion would be undefined */
         *out = (float)v;
         return true;
     }

@@ -199,7 +199,7 @@ static int read_kv(struct cursor *c, struct hr_gguf_kv *kv, uint64_t i)
     if (rc)
         return rc;
     if (kv->type == HR_GGUF_STRING) {
-        struct hr_str s;
+        struct hr_str s = {NULL, 0};
         rc = rd_str(c, &s, HR_GGUF_MAX_STRING, "string");
         kv->data = (const uint8_t *)s.ptr;
         kv->n_bytes = s.len;
@@ -450,10 +450,14 @@ static int parse(struct hr_gguf *g, struct cursor *c)
         hr_diag_set(c->d, "%s: tensor '%s' appears twice", c->file, quote(*dup, q, sizeof q));
         return HR_EFORMAT;
     }
-    /* A file without tensors may end right after its metadata, before any padding. */
     g->data_offset = c->pos + (g->alignment - c->pos % g->alignment) % g->alignment;
-    if (g->n_tensors == 0)
+    if (g->n_tensors == 0) {
+        /* It may end right after its metadata, before any padding; the empty data section
+         * then starts at the end, so data_offset <= size holds for every file. */
+        if (g->data_offset > c->size)
+            g->data_offset = c->size;
         return 0;
+    }
     if (g->data_offset > c->size)
         return fail(c, "tensor data at %llu starts past the end of the file (%llu bytes)",
                     (unsigned long long)g->data_offset, (unsigned long long)c->size);

@@ -7,23 +7,31 @@
 #include "../base/err.h"
 #include "model_int.h"
 
-int hr_kv_new(struct hr_kv **out, const struct hr_model *m, uint32_t n_blocks,
-              uint32_t max_seqs, uint32_t max_tokens_per_seq)
+int hr_kv_new(struct hr_kv **out, const struct hr_model *m, enum hr_kv_type type,
+              uint32_t n_blocks, uint32_t max_seqs, uint32_t max_tokens_per_seq)
 {
     *out = NULL;
     if (n_blocks == 0 || max_seqs == 0 || max_tokens_per_seq == 0)
         return HR_EINVAL;
+    if (type == HR_KV_Q8_0 && m->head_dim % 32)
+        return HR_EUNSUPPORTED;
     struct hr_kv *kv = calloc(1, sizeof *kv);
     if (!kv)
         return HR_ENOMEM;
     kv->m = m;
+    kv->type = type;
+    kv->dtype = type == HR_KV_F32 ? HR_TYPE_F32 : type == HR_KV_F16 ? HR_TYPE_F16 : HR_TYPE_Q8_0;
     kv->kv_dim = m->n_head_kv * m->head_dim;
+    uint64_t hb = 0;
+    hr_dtype_row_bytes(kv->dtype, m->head_dim, &hb);
+    kv->head_bytes = hb;
+    kv->row_bytes = hb * m->n_head_kv;
     kv->n_blocks = n_blocks;
     kv->max_seqs = max_seqs;
     kv->max_blocks_per_seq = (max_tokens_per_seq + HR_KV_BLOCK - 1) / HR_KV_BLOCK;
-    size_t floats = (size_t)n_blocks * m->n_layer * HR_KV_BLOCK * kv->kv_dim;
-    kv->k = malloc(floats * sizeof(float));
-    kv->v = malloc(floats * sizeof(float));
+    size_t bytes = (size_t)n_blocks * m->n_layer * HR_KV_BLOCK * kv->row_bytes;
+    kv->k = malloc(bytes);
+    kv->v = malloc(bytes);
     kv->free_list = malloc((size_t)n_blocks * sizeof *kv->free_list);
     kv->tables = calloc((size_t)max_seqs * kv->max_blocks_per_seq, sizeof *kv->tables);
     kv->n_seq_blocks = calloc(max_seqs, sizeof *kv->n_seq_blocks);
@@ -87,5 +95,5 @@ uint32_t hr_kv_free_blocks(const struct hr_kv *kv)
 
 uint64_t hr_kv_bytes(const struct hr_kv *kv)
 {
-    return 2ull * kv->n_blocks * kv->m->n_layer * HR_KV_BLOCK * kv->kv_dim * sizeof(float);
+    return 2ull * kv->n_blocks * kv->m->n_layer * HR_KV_BLOCK * kv->row_bytes;
 }

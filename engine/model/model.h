@@ -112,8 +112,17 @@ int hr_model_apply_chat(const struct hr_model *m, struct hr_jval *messages,
  * Engine thread. */
 struct hr_kv;
 
-int hr_kv_new(struct hr_kv **out, const struct hr_model *m, uint32_t n_blocks,
-              uint32_t max_seqs, uint32_t max_tokens_per_seq);
+/* What the cache stores: F16 halves memory at a small numeric cost; Q8_0 (heads a multiple of
+ * 32 wide) halves it again; F32 is exact. */
+enum hr_kv_type {
+    HR_KV_F32,
+    HR_KV_F16,
+    HR_KV_Q8_0,
+};
+
+/* HR_EUNSUPPORTED for Q8_0 when the head size is not a multiple of 32. */
+int hr_kv_new(struct hr_kv **out, const struct hr_model *m, enum hr_kv_type type,
+              uint32_t n_blocks, uint32_t max_seqs, uint32_t max_tokens_per_seq);
 void hr_kv_free(struct hr_kv *kv);
 /* Gives seq blocks for positions < n_tokens. HR_EFULL when blocks run out (nothing changes),
  * HR_ECONTEXT beyond max_tokens_per_seq. */

@@ -125,7 +125,7 @@ int hr_ctx_new(struct hr_ctx **out, const struct hr_model *m, uint32_t n_ctx)
     c->n_ctx = n_ctx;
     int rc = hr_runner_new(&c->r, m, n_ctx);
     if (!rc)
-        rc = hr_kv_new(&c->kv, m, (n_ctx + HR_KV_BLOCK - 1) / HR_KV_BLOCK, 1, n_ctx);
+        rc = hr_kv_new(&c->kv, m, HR_KV_F32, (n_ctx + HR_KV_BLOCK - 1) / HR_KV_BLOCK, 1, n_ctx);
     if (!rc)
         rc = hr_kv_seq_reserve(c->kv, 0, n_ctx);
     if (rc) {
@@ -239,6 +239,7 @@ static void attn_heads(void *ud, size_t h0, size_t h1)
     const struct hr_model *m = c->m;
     uint32_t hd = m->head_dim, group = m->n_head / m->n_head_kv;
     float scale = 1.0f / sqrtf((float)hd);
+    float ktmp[HR_MODEL_MAX_HEAD_DIM], vtmp[HR_MODEL_MAX_HEAD_DIM];
     for (size_t h = h0; h < h1; h++) {
         float *att = c->att + h * c->max_ctx;
         uint32_t kvh = (uint32_t)h / group;
@@ -250,8 +251,9 @@ static void attn_heads(void *ud, size_t h0, size_t h1)
             uint32_t first = j->window && n_pos > j->window ? n_pos - j->window : 0;
             float max = -INFINITY;
             for (uint32_t t = first; t < n_pos; t++) {
-                const float *krow = hr_kv__row(kv, kv->k, j->layer, seq, t);
-                float s = hr_dot_f32(q, krow + kvh * hd, hd) * scale;
+                const float *krow =
+                    hr_kv__head(kv, hr_kv__row(kv, kv->k, j->layer, seq, t), kvh, ktmp);
+                float s = hr_dot_f32(q, krow, hd) * scale;
                 if (m->attn_softcap > 0)
                     s = tanhf(s / m->attn_softcap) * m->attn_softcap;
                 att[t] = s;
@@ -267,7 +269,8 @@ static void attn_heads(void *ud, size_t h0, size_t h1)
             float *out = c->att_out + (size_t)i * m->n_embd + h * hd;
             memset(out, 0, hd * sizeof *out);
             for (uint32_t t = first; t < n_pos; t++) {
-                const float *v = hr_kv__row(kv, kv->v, j->layer, seq, t) + kvh * hd;
+                const float *v =
+                    hr_kv__head(kv, hr_kv__row(kv, kv->v, j->layer, seq, t), kvh, vtmp);
                 float a = att[t] * inv;
                 for (uint32_t d = 0; d < hd; d++)
                     out[d] += a * v[d];
@@ -307,10 +310,14 @@ static void layer_forward(struct hr_runner *c, struct hr_kv *kv, uint32_t l, uin
         rope(c->q + (size_t)i * e, m->n_head, m->head_dim, m->n_rot, cs, m->rope_neox);
         rope(c->k + (size_t)i * kvd, m->n_head_kv, m->head_dim, m->n_rot, cs, m->rope_neox);
         const struct hr_batch_tok *bt = &c->toks[i];
-        memcpy(hr_kv__row(kv, kv->k, l, bt->seq, bt->pos), c->k + (size_t)i * kvd,
-               kvd * sizeof(float));
-        memcpy(hr_kv__row(kv, kv->v, l, bt->seq, bt->pos), c->v + (size_t)i * kvd,
-               kvd * sizeof(float));
+        /* stored head by head, so a quantized block never straddles two heads */
+        for (uint32_t h = 0; h < m->n_head_kv; h++) {
+            size_t off = (size_t)h * kv->head_bytes, src = (size_t)i * kvd + h * m->head_dim;
+            hr_quant_row(kv->dtype, c->k + src, hr_kv__row(kv, kv->k, l, bt->seq, bt->pos) + off,
+                         m->head_dim);
+            hr_quant_row(kv->dtype, c->v + src, hr_kv__row(kv, kv->v, l, bt->seq, bt->pos) + off,
+                         m->head_dim);
+        }
     }
     struct attn_job job = {c, kv, l, n, m->sliding_window && l % 2 == 0 ? m->sliding_window : 0};
     uint64_t work = 0;

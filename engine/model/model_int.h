@@ -9,24 +9,39 @@
  * Storage per block: n_layer x HR_KV_BLOCK x kv_dim floats, for K and for V. */
 struct hr_kv {
     const struct hr_model *m;
+    enum hr_kv_type type;
+    uint32_t dtype;     /* HR_TYPE_F32, F16 or Q8_0 */
+    uint64_t row_bytes; /* one position's K (or V) row of one layer */
+    uint64_t head_bytes;
     uint32_t kv_dim;
     uint32_t n_blocks;
     uint32_t max_seqs;
     uint32_t max_blocks_per_seq;
-    float *k, *v;
+    uint8_t *k, *v;
     uint32_t *free_list; /* n_free block ids */
     uint32_t n_free;
     uint32_t *tables;    /* max_seqs x max_blocks_per_seq */
     uint32_t *n_seq_blocks;
 };
 
-/* K (or V) row of (layer, seq, pos); pos must lie in a reserved block. */
-static inline float *hr_kv__row(const struct hr_kv *kv, float *base, uint32_t layer, uint32_t seq,
-                                uint32_t pos)
+/* K (or V) row of (layer, seq, pos), in the cache's type; pos must lie in a reserved block. */
+static inline uint8_t *hr_kv__row(const struct hr_kv *kv, uint8_t *base, uint32_t layer,
+                                  uint32_t seq, uint32_t pos)
 {
     uint32_t block = kv->tables[(size_t)seq * kv->max_blocks_per_seq + pos / HR_KV_BLOCK];
     size_t slot = ((size_t)block * kv->m->n_layer + layer) * HR_KV_BLOCK + pos % HR_KV_BLOCK;
-    return base + slot * kv->kv_dim;
+    return base + slot * kv->row_bytes;
+}
+
+/* Head h of a row as floats: the row itself for F32, else decoded into tmp (head_dim). */
+static inline const float *hr_kv__head(const struct hr_kv *kv, const uint8_t *row, uint32_t h,
+                                       float *tmp)
+{
+    const uint8_t *p = row + (size_t)h * kv->head_bytes;
+    if (kv->type == HR_KV_F32)
+        return (const float *)(const void *)p;
+    hr_dequant_row(kv->dtype, p, tmp, kv->m->head_dim);
+    return tmp;
 }
 
 #endif

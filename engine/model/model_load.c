@@ -95,6 +95,11 @@ static int read_hparams(struct hr_model *m, struct hr_diag *d)
         return HR_EFORMAT;
     }
     m->head_dim = m->n_embd / m->n_head;
+    if (m->head_dim > HR_MODEL_MAX_HEAD_DIM) {
+        hr_diag_set(d, "%s: head size %u is larger than %u", m->path, m->head_dim,
+                    HR_MODEL_MAX_HEAD_DIM);
+        return HR_EUNSUPPORTED;
+    }
     rc = get_u32(m, "rope.dimension_count", &m->n_rot, m->head_dim, false, d);
     if (rc)
         return rc;

@@ -590,9 +590,18 @@ int hr_engine_new(struct hr_engine **out, struct hr_model *take_model,
         goto fail;
     uint32_t blocks_per_seq = (n_ctx + HR_KV_BLOCK - 1) / HR_KV_BLOCK;
     rc = hr_runner_new(&e->runner, take_model, n_ctx);
-    if (!rc)
-        rc = hr_kv_new(&e->kv, take_model, blocks_per_seq * e->p.n_parallel, e->p.n_parallel,
-                       n_ctx);
+    if (!rc) {
+        enum hr_kv_type kt = (enum hr_kv_type)e->p.kv_type;
+        rc = hr_kv_new(&e->kv, take_model, kt, blocks_per_seq * e->p.n_parallel,
+                       e->p.n_parallel, n_ctx);
+        if (rc == HR_EUNSUPPORTED) {
+            hr_log(HR_LOG_WARN, "engine", "KV cache Q8_0 needs heads a multiple of 32 wide "
+                                          "(this model's are %u): using F16",
+                   take_model->head_dim);
+            rc = hr_kv_new(&e->kv, take_model, HR_KV_F16, blocks_per_seq * e->p.n_parallel,
+                           e->p.n_parallel, n_ctx);
+        }
+    }
     if (rc != 0) {
         hr_diag_set(d, "cannot allocate the KV cache for %u tokens x %u sequences", n_ctx,
                     e->p.n_parallel);

@@ -49,6 +49,7 @@ static void walk(const struct hr_gguf *g)
 {
     volatile uint8_t sink = 0;
     char name[512];
+    CHECK(g->data_offset <= g->size);
     for (uint64_t i = 0; i < g->n_kv; i++) {
         const struct hr_gguf_kv *kv = &g->kv[i];
         CHECK(kv->key.len > 0 && inside(g, kv->key.ptr, kv->key.len));

@@ -152,7 +152,7 @@ static struct seed vocab(bool bpe, bool with_tensor)
         types[n] = bpe ? 1 : 6;
         scores[n++] = 0;
     }
-    const char *words[] = {"\xE2\x96\x81the", "\xE2\x96\x81" "a", "he", "th", "in", "er",
+    const char *words[] = {"\xE2\x96\x81the", "\xE2\x96\x81\x61", "he", "th", "in", "er",
                            "\xC4\xA0the", "\xC4\xA0t", "Hello", "world", " ", "\n"};
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
         toks[n] = (struct hr_str){words[i], strlen(words[i])};

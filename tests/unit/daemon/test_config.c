@@ -100,6 +100,7 @@ static void test_file_errors(void **state)
     file_error("{\"max_body\": 1}", "max_body", NULL);
     file_error("{\"host\": 5}", "host", "string");
     file_error("{\"log_level\": \"loud\"}", "log_level", NULL);
+    file_error("{\"kv_type\": \"q4\"}", "kv_type", "f16, f32, q8_0");
     file_error("[1, 2]", "bad.json", "object");
     file_error("{\"port\": 80,", "bad.json", "invalid JSON");
     file_error("{\"port\": 80, \"port\": 81}", "bad.json", NULL);
@@ -159,7 +160,7 @@ static void test_help_lists_every_flag(void **state)
     char *text = tu_read_file(path, NULL);
     const char *flags[] = {"--model", "--model-id", "--host", "--port", "--config", "--db",
                            "--data-dir", "--threads", "--ctx", "--parallel", "--max-queue",
-                           "--max-body", "--log-level"};
+                           "--max-body", "--log-level", "--kv-type"};
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
         assert_non_null(strstr(text, flags[i]));
     free(text);

@@ -4,6 +4,7 @@
 #include "testutil.h"
 
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@ static bool str_eq(struct hr_str s, const char *c)
 static void check_views(const struct hr_gguf *g)
 {
     const uint8_t *end = g->base + g->size;
+    assert_true(g->data_offset <= g->size);
     for (uint64_t i = 0; i < g->n_kv; i++) {
         const struct hr_gguf_kv *kv = &g->kv[i];
         assert_true(kv->key.len > 0);
@@ -251,6 +253,9 @@ static char *getters_file(size_t *n)
     assert_int_equal(hr_gguf_writer_add_arr(w, "arr.u64", HR_GGUF_U64, u64s, 2), 0);
     double f64a[2] = {1.5, -3.0};
     assert_int_equal(hr_gguf_writer_add_arr(w, "arr.f64", HR_GGUF_F64, f64a, 2), 0);
+    double f64big[1] = {1e300};
+    assert_int_equal(hr_gguf_writer_add_arr(w, "arr.f64big", HR_GGUF_F64, f64big, 1), 0);
+    assert_int_equal(hr_gguf_writer_add_f32(w, "f32.nan", NAN), 0);
     uint8_t bools[2] = {1, 0};
     assert_int_equal(hr_gguf_writer_add_arr(w, "arr.bool", HR_GGUF_BOOL, bools, 2), 0);
     assert_int_equal(hr_gguf_writer_add_arr(w, "arr.empty", HR_GGUF_U32, NULL, 0), 0);
@@ -322,6 +327,8 @@ static void test_typed_getters(void **state)
     assert_int_equal(hr_gguf_get_f32(g, "f64", &f, NULL), 0);
     assert_true(f == 0.25f);
     EXPECT_BAD(hr_gguf_get_f32(g, "f64.huge", &f, d), "'f64.huge'", "f64");
+    EXPECT_BAD(hr_gguf_get_f32(g, "f32.nan", &f, d), "'f32.nan'", "not finite");
+    assert_true(f == 0.25f); /* a refused value leaves the destination alone */
     EXPECT_BAD(hr_gguf_get_f32(g, "u32", &f, d), "'u32'", "u32");
     assert_int_equal(hr_gguf_get_bool(g, "bool", &b, NULL), 0);
     assert_false(b);
@@ -347,6 +354,8 @@ static void test_typed_getters(void **state)
     assert_true(hr_gguf_arr_f32(kv, 1, &f) && f == -3.0f);
     assert_false(hr_gguf_arr_i64(kv, 0, &v));
     assert_false(hr_gguf_arr_f32(kv, 2, &f));
+    assert_int_equal(hr_gguf_get_arr(g, "arr.f64big", HR_GGUF_F64, &kv, NULL), 0);
+    assert_false(hr_gguf_arr_f32(kv, 0, &f)); /* does not fit f32 */
     assert_int_equal(hr_gguf_get_arr(g, "arr.bool", HR_GGUF_BOOL, &kv, NULL), 0);
     assert_false(hr_gguf_arr_f32(kv, 0, &f));
     assert_int_equal(hr_gguf_get_arr(g, "arr.empty", HR_GGUF_U32, &kv, NULL), 0);

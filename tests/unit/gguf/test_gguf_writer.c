@@ -306,6 +306,7 @@ static void test_metadata_only_file(void **state)
     struct hr_gguf *g = reopen(path);
     assert_int_equal(g->size, 24 + 8 + 20 + 4 + 8 + 4);
     assert_int_equal(g->n_tensors, 0);
+    assert_int_equal(g->data_offset, g->size); /* not past the end, though unpadded */
     hr_gguf_close(g);
 }
 

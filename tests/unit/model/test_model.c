@@ -465,7 +465,7 @@ static void check_batch_invariance(const char *rel)
         struct hr_runner *r = NULL;
         struct hr_kv *kv = NULL;
         assert_int_equal(hr_runner_new(&r, m, 64), 0);
-        assert_int_equal(hr_kv_new(&kv, m, 8, 3, 64), 0); /* 6 blocks used, 2 spare */
+        assert_int_equal(hr_kv_new(&kv, m, HR_KV_F32, 8, 3, 64), 0); /* 6 used, 2 spare */
         for (uint32_t s = 0; s < 3; s++)
             assert_int_equal(hr_kv_seq_reserve(kv, s, lens[s]), 0);
         /* batches as (seq, count) runs: each sequence advances through its tokens in order */
@@ -514,6 +514,65 @@ static void check_batch_invariance(const char *rel)
     hr_model_free(m);
 }
 
+/* F16 and Q8_0 KV caches stay close to F32 and keep batch invariance. */
+static void test_kv_types(void **state)
+{
+    (void)state;
+    struct hr_model *m = load_shared("models/ref/llama-Q8_0.gguf");
+    if (!m)
+        skip();
+    int32_t toks[40];
+    for (int i = 0; i < 40; i++)
+        toks[i] = 3 + (i * 53) % 1000;
+    const enum hr_kv_type types[] = {HR_KV_F32, HR_KV_F16, HR_KV_Q8_0};
+    const double tol[] = {0, 5e-3, 5e-2};
+    float *ref = NULL;
+    for (int k = 0; k < 3; k++) {
+        struct hr_runner *r = NULL;
+        struct hr_kv *kv = NULL;
+        assert_int_equal(hr_runner_new(&r, m, 64), 0);
+        assert_int_equal(hr_kv_new(&kv, m, types[k], 8, 2, 64), 0);
+        assert_int_equal(hr_kv_seq_reserve(kv, 0, 40), 0);
+        assert_int_equal(hr_kv_seq_reserve(kv, 1, 40), 0);
+        /* seq 0 in one pass; seq 1 the same tokens in two batches interleaved with nothing */
+        struct hr_batch_tok bt[40];
+        float *a = malloc(40 * (size_t)m->n_vocab * sizeof *a);
+        float *b = malloc(40 * (size_t)m->n_vocab * sizeof *b);
+        for (uint32_t i = 0; i < 40; i++)
+            bt[i] = (struct hr_batch_tok){toks[i], 0, i, true};
+        assert_int_equal(hr_runner_eval(r, kv, bt, 40, a, NULL), 0);
+        for (uint32_t i = 0; i < 40; i++)
+            bt[i].seq = 1;
+        assert_int_equal(hr_runner_eval(r, kv, bt, 13, b, NULL), 0);
+        assert_int_equal(hr_runner_eval(r, kv, bt + 13, 27, b + 13 * (size_t)m->n_vocab, NULL),
+                         0);
+        assert_memory_equal(a, b, 40 * (size_t)m->n_vocab * sizeof *a);
+        if (k == 0) {
+            ref = a;
+        } else {
+            double worst = 0;
+            for (size_t i = 0; i < 40 * (size_t)m->n_vocab; i++)
+                worst = fmax(worst, fabs(a[i] - ref[i]));
+            printf("KV %s: max |diff| to F32 %.2e\n", k == 1 ? "F16" : "Q8_0", worst);
+            assert_true(worst < tol[k]);
+            assert_true(hr_kv_bytes(kv) < (k == 1 ? 0.6 : 0.35) * 2.0 * 8 * m->n_layer * HR_KV_BLOCK *
+                                                  m->n_head_kv * m->head_dim * 4);
+            free(a);
+        }
+        free(b);
+        hr_kv_free(kv);
+        hr_runner_free(r);
+    }
+    free(ref);
+    struct hr_kv *kv = NULL;
+    struct hr_model *s260 = load_shared("models/stories260K.gguf"); /* head size 8 */
+    if (s260) {
+        assert_int_equal(hr_kv_new(&kv, s260, HR_KV_Q8_0, 4, 1, 64), HR_EUNSUPPORTED);
+        hr_model_free(s260);
+    }
+    hr_model_free(m);
+}
+
 static void test_batch_invariance(void **state)
 {
     (void)state;
@@ -541,6 +600,7 @@ int main(void)
         cmocka_unit_test(test_make_model_copies_vocab),
         cmocka_unit_test(test_rope_freqs_scaling),
         cmocka_unit_test(test_batch_invariance),
+        cmocka_unit_test(test_kv_types),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

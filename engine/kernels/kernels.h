@@ -35,6 +35,12 @@ void hr_matvec(uint32_t type, const void *w, size_t row_bytes, size_t n_rows, si
 void hr_matmul(uint32_t type, const void *w, size_t row_bytes, size_t n_rows, size_t n_cols,
                const float *x, size_t n_tok, float *y, struct hr_pool *pool);
 
+/* The matmul kernel set: "avx2" (AVX2+FMA+F16C, picked at start when the CPU has it) or
+ * "ref" (plain C, any x86-64). HEARTH_KERNELS=ref in the environment forces the reference.
+ * hr_kernels_use: HR_EUNSUPPORTED when the CPU lacks the set. Call before any work starts. */
+const char *hr_kernels_name(void);
+int hr_kernels_use(const char *name);
+
 /* Thread pool: n_threads - 1 workers plus the caller. hr_pool_run calls fn(ud, i, n) for
  * every i in [0, n) split across threads and returns when all are done. Engine thread only. */
 typedef void (*hr_pool_fn)(void *ud, size_t begin, size_t end);

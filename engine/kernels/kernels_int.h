@@ -22,4 +22,10 @@ typedef void (*hr_block_fn)(const uint8_t *b, float *y);
 /* The block decoder of a type without a special path, or NULL. */
 hr_block_fn hr_kernels__block_fn(uint32_t type);
 
+/* matmul_avx2.c: rows [r0, r1) of y = W x with AVX2/FMA/F16C; the CPU check. */
+void hr_kernels__mm_rows_avx2(uint32_t type, const uint8_t *w, size_t row_bytes,
+                              size_t n_rows, size_t n_cols, const float *x, size_t n_tok,
+                              float *y, size_t r0, size_t r1);
+bool hr_kernels__have_avx2(void);
+
 #endif

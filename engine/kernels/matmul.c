@@ -4,7 +4,11 @@
  * batch size, tile or thread count, so a sequence's results are bit-identical alone or
  * batched, prefilled in one call or token by token. Rows are split across the pool; a dot
  * product is never split. Engine thread and pool workers. */
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "../base/err.h"
 
 #include "kernels_int.h"
 
@@ -90,13 +94,8 @@ static inline const float *block_at(uint32_t type, const uint8_t *row, size_t co
     }
 }
 
-/* Built for baseline x86-64 and again for AVX2, picked at run time: one portable binary. The
- * clones compute the same lanes in the same order (no FMA in either), so their results are
- * bit-identical and batch invariance holds on every CPU. */
-#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && !defined(HEARTH_NO_CLONES)
-__attribute__((target_clones("avx2", "default")))
-#endif
-static void mm_rows(void *ud, size_t r0, size_t r1)
+/* The reference kernel: plain C for any x86-64. */
+static void mm_rows_ref(void *ud, size_t r0, size_t r1)
 {
     const struct mm *m = ud;
     float buf[256]; /* the largest block (K-quants) */
@@ -117,10 +116,54 @@ static void mm_rows(void *ud, size_t r0, size_t r1)
     }
 }
 
+static void mm_rows_avx2(void *ud, size_t r0, size_t r1)
+{
+    const struct mm *m = ud;
+    hr_kernels__mm_rows_avx2(m->type, m->w, m->row_bytes, m->n_rows, m->n_cols, m->x, m->n_tok,
+                             m->y, r0, r1);
+}
+
+static hr_pool_fn mm_rows = mm_rows_ref;
+static const char *kernels_name = "ref";
+
+static void choose_kernels(void)
+{
+    hr_kernels__init();
+    const char *env = getenv("HEARTH_KERNELS");
+    if (hr_kernels__have_avx2() && !(env && strcmp(env, "ref") == 0)) {
+        mm_rows = mm_rows_avx2;
+        kernels_name = "avx2";
+    }
+}
+
+static pthread_once_t chosen = PTHREAD_ONCE_INIT;
+
+const char *hr_kernels_name(void)
+{
+    pthread_once(&chosen, choose_kernels);
+    return kernels_name;
+}
+
+int hr_kernels_use(const char *name)
+{
+    pthread_once(&chosen, choose_kernels);
+    if (strcmp(name, "ref") == 0) {
+        mm_rows = mm_rows_ref;
+        kernels_name = "ref";
+        return 0;
+    }
+    if (strcmp(name, "avx2") == 0 && hr_kernels__have_avx2()) {
+        mm_rows = mm_rows_avx2;
+        kernels_name = "avx2";
+        return 0;
+    }
+    return HR_EUNSUPPORTED;
+}
+
 void hr_matmul(uint32_t type, const void *w, size_t row_bytes, size_t n_rows, size_t n_cols,
                const float *x, size_t n_tok, float *y, struct hr_pool *pool)
 {
-    hr_kernels__init();
+    pthread_once(&chosen, choose_kernels);
     struct mm m = {type, w, row_bytes, n_rows, n_cols, x, n_tok, y};
     if ((uint64_t)n_rows * n_cols * n_tok < MIN_PARALLEL_WORK)
         pool = NULL;

@@ -11,7 +11,7 @@
 
 static const char usage_text[] =
     "usage: hearth make-model --out FILE [--preset tiny|smol|1b] [--type f32|f16|q8_0|q4_0]\n"
-    "                         [--vocab VOCAB.gguf] [--seed N] [--name NAME]\n"
+    "                         [--vocab VOCAB.gguf] [--seed N] [--name NAME] [--arch ARCH]\n"
     "\n"
     "Writes a GGUF v3 llama-architecture model with seeded random weights.\n"
     "  --out FILE      output path (written under a temporary name, then renamed)\n"
@@ -19,7 +19,8 @@ static const char usage_text[] =
     "  --type TYPE     matrix type: f32 (default), f16, q8_0, q4_0\n"
     "  --vocab FILE    copy the tokenizer (and chat template) from another GGUF\n"
     "  --seed N        weight seed (default 42); same seed, same bytes\n"
-    "  --name NAME     general.name (default hearth-PRESET)\n";
+    "  --name NAME     general.name (default hearth-PRESET)\n"
+    "  --arch ARCH     llama (default), qwen2, qwen3, phi3 or gemma2\n";
 
 static const struct {
     const char *name;
@@ -69,6 +70,8 @@ int hr_cmd_make_model(int argc, char **argv)
             p.vocab_path = v;
         } else if (strcmp(a, "--name") == 0) {
             p.name = v;
+        } else if (strcmp(a, "--arch") == 0) {
+            p.arch = v;
         } else if (strcmp(a, "--seed") == 0) {
             char *end = NULL;
             errno = 0;

@@ -81,21 +81,30 @@ static int add_metadata(struct hr_gguf_writer *w, const struct hr_synth_params *
     char seed[32];
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)p->seed);
     uint32_t head_dim = ps->n_embd / ps->n_head;
-    int rc = hr_gguf_writer_add_str(w, "general.architecture", "llama", 5);
+    const char *arch = p->arch ? p->arch : "llama";
+    char key[96];
+#define ARCH_KEY(suffix) (snprintf(key, sizeof key, "%s." suffix, arch), key)
+    int rc = hr_gguf_writer_add_str(w, "general.architecture", arch, strlen(arch));
     rc = rc ? rc : hr_gguf_writer_add_str(w, "general.name", name, strlen(name));
     rc = rc ? rc : hr_gguf_writer_add_u32(w, "general.file_type", file_type_of(p->type));
     rc = rc ? rc : hr_gguf_writer_add_u32(w, "general.alignment", 32);
     rc = rc ? rc : hr_gguf_writer_add_bool(w, "hearth.synthetic", true);
     rc = rc ? rc : hr_gguf_writer_add_str(w, "hearth.seed", seed, strlen(seed));
-    rc = rc ? rc : hr_gguf_writer_add_u32(w, "llama.context_length", ps->n_ctx);
-    rc = rc ? rc : hr_gguf_writer_add_u32(w, "llama.embedding_length", ps->n_embd);
-    rc = rc ? rc : hr_gguf_writer_add_u32(w, "llama.block_count", ps->n_layer);
-    rc = rc ? rc : hr_gguf_writer_add_u32(w, "llama.feed_forward_length", ps->n_ff);
-    rc = rc ? rc : hr_gguf_writer_add_u32(w, "llama.attention.head_count", ps->n_head);
-    rc = rc ? rc : hr_gguf_writer_add_u32(w, "llama.attention.head_count_kv", ps->n_head_kv);
-    rc = rc ? rc : hr_gguf_writer_add_u32(w, "llama.rope.dimension_count", head_dim);
-    rc = rc ? rc : hr_gguf_writer_add_f32(w, "llama.rope.freq_base", ps->rope_theta);
-    rc = rc ? rc : hr_gguf_writer_add_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
+    rc = rc ? rc : hr_gguf_writer_add_u32(w, ARCH_KEY("context_length"), ps->n_ctx);
+    rc = rc ? rc : hr_gguf_writer_add_u32(w, ARCH_KEY("embedding_length"), ps->n_embd);
+    rc = rc ? rc : hr_gguf_writer_add_u32(w, ARCH_KEY("block_count"), ps->n_layer);
+    rc = rc ? rc : hr_gguf_writer_add_u32(w, ARCH_KEY("feed_forward_length"), ps->n_ff);
+    rc = rc ? rc : hr_gguf_writer_add_u32(w, ARCH_KEY("attention.head_count"), ps->n_head);
+    rc = rc ? rc : hr_gguf_writer_add_u32(w, ARCH_KEY("attention.head_count_kv"), ps->n_head_kv);
+    rc = rc ? rc : hr_gguf_writer_add_u32(w, ARCH_KEY("rope.dimension_count"), head_dim);
+    rc = rc ? rc : hr_gguf_writer_add_f32(w, ARCH_KEY("rope.freq_base"), ps->rope_theta);
+    rc = rc ? rc : hr_gguf_writer_add_f32(w, ARCH_KEY("attention.layer_norm_rms_epsilon"), 1e-5f);
+    if (!rc && !strcmp(arch, "gemma2")) {
+        /* Gemma 2's own values; the window only matters beyond 4096 positions */
+        rc = hr_gguf_writer_add_f32(w, ARCH_KEY("attn_logit_softcapping"), 50.0f);
+        rc = rc ? rc : hr_gguf_writer_add_f32(w, ARCH_KEY("final_logit_softcapping"), 30.0f);
+        rc = rc ? rc : hr_gguf_writer_add_u32(w, ARCH_KEY("attention.sliding_window"), 4096);
+    }
     if (rc)
         return rc;
     if (!p->vocab_path)
@@ -118,7 +127,8 @@ static int add_metadata(struct hr_gguf_writer *w, const struct hr_synth_params *
         hr_gguf_close(v);
     }
     if (!rc)
-        rc = hr_gguf_writer_add_u32(w, "llama.vocab_size", *n_vocab);
+        rc = hr_gguf_writer_add_u32(w, ARCH_KEY("vocab_size"), *n_vocab);
+#undef ARCH_KEY
     return rc;
 }
 
@@ -140,7 +150,7 @@ static int write_tensors(struct hr_gguf_writer *w, FILE *f, const struct hr_synt
         float a = is_norm ? 0.05f : sqrtf(3.0f / (float)s->ne0);
         uint64_t n = s->ne0 * s->ne1;
         for (uint64_t k = 0; k < n; k++)
-            vals[k] = (is_norm ? 1.0f : 0.0f) + uniform(&state, a);
+            vals[k] = (is_norm && !strstr(s->name, ".bias") ? 1.0f : 0.0f) + uniform(&state, a);
         uint32_t type = is_norm ? HR_TYPE_F32 : matrix_type(p->type, s->ne0);
         uint64_t row_bytes = 0;
         hr_dtype_row_bytes(type, s->ne0, &row_bytes);
@@ -162,30 +172,60 @@ static int write_model(const struct hr_synth_params *p, const struct hr_synth_pr
         return rc;
     uint32_t n_vocab = 0;
     rc = add_metadata(w, p, ps, &n_vocab, d);
-    size_t n_specs = 2 + 9 * (size_t)ps->n_layer;
+    size_t n_specs = 2 + 12 * (size_t)ps->n_layer; /* room for every architecture's extras */
     struct tensor_spec *specs = calloc(n_specs, sizeof *specs);
     if (!rc && !specs)
         rc = HR_ENOMEM;
     if (!rc) {
-        uint64_t e = ps->n_embd, kv = ps->n_head_kv * (ps->n_embd / ps->n_head), ff = ps->n_ff;
+        const char *arch = p->arch ? p->arch : "llama";
+        bool phi3 = !strcmp(arch, "phi3"), qwen2 = !strcmp(arch, "qwen2");
+        bool qwen3 = !strcmp(arch, "qwen3"), gemma2 = !strcmp(arch, "gemma2");
+        uint64_t e = ps->n_embd, hd = ps->n_embd / ps->n_head, kv = ps->n_head_kv * hd;
+        uint64_t ff = ps->n_ff;
         size_t k = 0;
-        specs[k++] = (struct tensor_spec){"token_embd.weight", e, n_vocab};
-        specs[k++] = (struct tensor_spec){"output_norm.weight", e, 1};
+#define SPEC(fmt, l, a, b)                                                           \
+    do {                                                                             \
+        snprintf(specs[k].name, sizeof specs[k].name, fmt, l);                       \
+        specs[k].ne0 = a;                                                            \
+        specs[k].ne1 = b;                                                            \
+        k++;                                                                         \
+    } while (0)
+        SPEC("token_embd.weight%.0u", 0u, e, n_vocab);
+        SPEC("output_norm.weight%.0u", 0u, e, 1);
         for (uint32_t l = 0; l < ps->n_layer; l++) {
-            const struct {
-                const char *suffix;
-                uint64_t ne0, ne1;
-            } L[] = {{"attn_norm", e, 1},   {"attn_q", e, e},       {"attn_k", e, kv},
-                     {"attn_v", e, kv},     {"attn_output", e, e},  {"ffn_norm", e, 1},
-                     {"ffn_gate", e, ff},   {"ffn_up", e, ff},      {"ffn_down", ff, e}};
-            for (size_t j = 0; j < 9; j++) {
-                snprintf(specs[k].name, sizeof specs[k].name, "blk.%u.%s.weight", l,
-                         L[j].suffix);
-                specs[k].ne0 = L[j].ne0;
-                specs[k].ne1 = L[j].ne1;
-                k++;
+            SPEC("blk.%u.attn_norm.weight", l, e, 1);
+            if (phi3) {
+                SPEC("blk.%u.attn_qkv.weight", l, e, e + 2 * kv);
+            } else {
+                SPEC("blk.%u.attn_q.weight", l, e, e);
+                SPEC("blk.%u.attn_k.weight", l, e, kv);
+                SPEC("blk.%u.attn_v.weight", l, e, kv);
             }
+            if (qwen2) {
+                SPEC("blk.%u.attn_q.bias", l, e, 1);
+                SPEC("blk.%u.attn_k.bias", l, kv, 1);
+                SPEC("blk.%u.attn_v.bias", l, kv, 1);
+            }
+            if (qwen3) {
+                SPEC("blk.%u.attn_q_norm.weight", l, hd, 1);
+                SPEC("blk.%u.attn_k_norm.weight", l, hd, 1);
+            }
+            SPEC("blk.%u.attn_output.weight", l, e, e);
+            if (gemma2)
+                SPEC("blk.%u.post_attention_norm.weight", l, e, 1);
+            SPEC("blk.%u.ffn_norm.weight", l, e, 1);
+            if (phi3) {
+                SPEC("blk.%u.ffn_up.weight", l, e, 2 * ff);
+            } else {
+                SPEC("blk.%u.ffn_gate.weight", l, e, ff);
+                SPEC("blk.%u.ffn_up.weight", l, e, ff);
+            }
+            SPEC("blk.%u.ffn_down.weight", l, ff, e);
+            if (gemma2)
+                SPEC("blk.%u.post_ffw_norm.weight", l, e, 1);
         }
+#undef SPEC
+        n_specs = k;
         for (size_t i = 0; i < n_specs && !rc; i++) {
             uint64_t ne[2] = {specs[i].ne0, specs[i].ne1};
             bool is_norm = specs[i].ne1 == 1;
@@ -210,6 +250,13 @@ int hr_synth_write(const struct hr_synth_params *p, struct hr_diag *d)
     const struct hr_synth_preset *ps = hr_synth_preset_find(p->preset);
     if (!ps) {
         hr_diag_set(d, "preset '%s' is unknown (tiny, smol, 1b)", p->preset ? p->preset : "");
+        return HR_EINVAL;
+    }
+    const char *arch = p->arch ? p->arch : "llama";
+    if (strcmp(arch, "llama") && strcmp(arch, "qwen2") && strcmp(arch, "qwen3") &&
+        strcmp(arch, "phi3") && strcmp(arch, "gemma2")) {
+        hr_diag_set(d, "architecture '%s' is not one make-model writes (llama, qwen2, qwen3, "
+                       "phi3, gemma2)", arch);
         return HR_EINVAL;
     }
     if (p->type != HR_TYPE_F32 && p->type != HR_TYPE_F16 && p->type != HR_TYPE_Q8_0 &&

@@ -2,7 +2,8 @@
  * preset shapes, so tests, benchmarks and the daemon's first start need no downloaded weights.
  * With a vocab GGUF the tokenizer (tokens, scores/merges, types, special ids, pre-tokenizer,
  * chat template) is copied from it; without one, a small built-in SentencePiece-style byte
- * vocabulary with ChatML control tokens is written. Any thread (writes a file). */
+ * vocabulary with ChatML control tokens is written. The architecture may be llama (default),
+ * qwen2, qwen3, phi3 or gemma2. Any thread (writes a file). */
 #ifndef HR_SYNTH_H
 #define HR_SYNTH_H
 
@@ -26,6 +27,8 @@ struct hr_synth_params {
     const char *vocab_path; /* NULL: built-in byte vocabulary */
     uint64_t seed;
     const char *name;       /* general.name; NULL: "hearth-<preset>" */
+    const char *arch;       /* llama (NULL), qwen2, qwen3, phi3 or gemma2: the preset's shape
+                               with that architecture's extra tensors and keys */
 };
 
 int hr_synth_write(const struct hr_synth_params *p, struct hr_diag *d);

@@ -285,7 +285,7 @@ static void test_make_model_round_trip(void **state)
     tu_tmpfile("synth.gguf", path, sizeof path);
     tu_tmpfile("synth2.gguf", path2, sizeof path2);
     for (size_t i = 0; i < 4; i++) {
-        struct hr_synth_params p = {"tiny", types[i], path, NULL, 9, NULL};
+        struct hr_synth_params p = {"tiny", types[i], path, NULL, 9, NULL, NULL};
         struct hr_diag d = {{0}};
         assert_int_equal(hr_synth_write(&p, &d), 0);
         struct hr_model *m = NULL;
@@ -322,7 +322,7 @@ static void test_make_model_round_trip(void **state)
         hr_model_free(m);
     }
     /* same seed, same bytes; another seed, other bytes */
-    struct hr_synth_params p = {"tiny", HR_TYPE_Q4_0, path2, NULL, 9, NULL};
+    struct hr_synth_params p = {"tiny", HR_TYPE_Q4_0, path2, NULL, 9, NULL, NULL};
     assert_int_equal(hr_synth_write(&p, NULL), 0);
     size_t n1, n2;
     char *a = tu_read_file(path, &n1), *b = tu_read_file(path2, &n2);
@@ -339,7 +339,7 @@ static void test_make_model_round_trip(void **state)
     struct hr_diag d = {{0}};
     char never[512];
     tu_tmpfile("never.gguf", never, sizeof never);
-    struct hr_synth_params bad = {"huge", HR_TYPE_F32, never, NULL, 1, NULL};
+    struct hr_synth_params bad = {"huge", HR_TYPE_F32, never, NULL, 1, NULL, NULL};
     assert_int_equal(hr_synth_write(&bad, &d), HR_EINVAL);
     assert_non_null(strstr(d.msg, "huge"));
     bad.preset = "tiny";
@@ -359,7 +359,7 @@ static void test_make_model_copies_vocab(void **state)
     if (!tu_shared_path("vocab/ggml-vocab-phi-3.gguf", vocab, sizeof vocab))
         skip();
     tu_tmpfile("phi3vocab.gguf", path, sizeof path);
-    struct hr_synth_params p = {"tiny", HR_TYPE_Q8_0, path, vocab, 1, NULL};
+    struct hr_synth_params p = {"tiny", HR_TYPE_Q8_0, path, vocab, 1, NULL, NULL};
     struct hr_diag d = {{0}};
     if (hr_synth_write(&p, &d) != 0)
         fail_msg("%s", d.msg);
@@ -573,6 +573,53 @@ static void test_kv_types(void **state)
     hr_model_free(m);
 }
 
+/* make-model writes each architecture; tests/oracle/forward_ref.py (numpy, float64, written
+ * from the architectures' definitions) computes its logits independently. */
+static void test_architectures_against_numpy(void **state)
+{
+    (void)state;
+    if (system("/usr/bin/python3 -c 'import numpy' 2>/dev/null") != 0)
+        skip();
+    const char *arches[] = {"llama", "qwen2", "qwen3", "phi3", "gemma2"};
+    int32_t toks[12] = {1, 300, 301, 302, 40, 41, 500, 7, 100, 101, 270, 280};
+    for (size_t a = 0; a < sizeof arches / sizeof arches[0]; a++) {
+        char model[512], out[512], cmd[1400];
+        char name[64];
+        snprintf(name, sizeof name, "arch-%s.gguf", arches[a]);
+        tu_tmpfile(name, model, sizeof model);
+        snprintf(name, sizeof name, "arch-%s.f32", arches[a]);
+        tu_tmpfile(name, out, sizeof out);
+        struct hr_synth_params p = {"tiny", HR_TYPE_F32, model, NULL, 11, NULL, arches[a]};
+        struct hr_diag d = {{0}};
+        if (hr_synth_write(&p, &d) != 0)
+            fail_msg("%s: %s", arches[a], d.msg);
+        struct hr_model *m = NULL;
+        if (hr_model_load(&m, model, &d) != 0)
+            fail_msg("%s: %s", arches[a], d.msg);
+        size_t o = (size_t)snprintf(cmd, sizeof cmd,
+                                    "/usr/bin/python3 tests/oracle/forward_ref.py %s %s", model,
+                                    out);
+        for (int i = 0; i < 12; i++)
+            o += (size_t)snprintf(cmd + o, sizeof cmd - o, " %d", toks[i]);
+        assert_int_equal(system(cmd), 0);
+        size_t nb = 0;
+        char *ref = tu_read_file(out, &nb);
+        assert_int_equal(nb, 12 * (size_t)m->n_vocab * sizeof(float));
+        float *got = eval_all(m, toks, 12, 5, NULL);
+        double worst = 0;
+        for (size_t i = 0; i < 12 * (size_t)m->n_vocab; i++) {
+            float r;
+            memcpy(&r, ref + i * 4, 4);
+            worst = fmax(worst, fabs(got[i] - r));
+        }
+        printf("numpy reference %s: max |diff| %.2e over 12 positions\n", arches[a], worst);
+        assert_true(worst < 1e-3);
+        free(got);
+        free(ref);
+        hr_model_free(m);
+    }
+}
+
 static void test_batch_invariance(void **state)
 {
     (void)state;
@@ -601,6 +648,7 @@ int main(void)
         cmocka_unit_test(test_rope_freqs_scaling),
         cmocka_unit_test(test_batch_invariance),
         cmocka_unit_test(test_kv_types),
+        cmocka_unit_test(test_architectures_against_numpy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,7 +36,9 @@ bool hr_chat_template_is_default(const struct hr_chat_template *t);
 /* Renders a conversation. messages: a list of message dicts (role, content, tool_calls...);
  * tools: a list or NULL. bos/eos: the vocabulary's texts ("" when none). now: unix seconds
  * for strftime_now. *out is malloc'd (caller frees). Errors from the template itself
- * (raise_exception) come back as HR_EINVAL with its message. */
+ * (raise_exception) come back as HR_EINVAL with its message. A template that shows no system
+ * message (found by a probe at compile time, as llama.cpp does) gets system texts folded into
+ * the next user message ("system\nuser"). Roles are not checked here. */
 int hr_chat_template_apply(const struct hr_chat_template *t, struct hr_jval *messages,
                            struct hr_jval *tools, bool add_generation_prompt, const char *bos,
                            const char *eos, int64_t now, char **out, struct hr_diag *d);

@@ -54,11 +54,13 @@ int hr_tok_encode(const struct hr_tok *t, const char *text, size_t len, bool add
                   bool parse_special, int32_t *out, size_t cap, size_t *n_out);
 
 /* Ids that text of len bytes can need at most: a space that falls back to bytes becomes the
- * three byte tokens of U+2581, plus the dummy prefix, BOS and EOS. */
+ * three byte tokens of U+2581, and a dummy prefix can follow every special token, plus BOS
+ * and EOS (4 * len + 6). */
 size_t hr_tok_max_tokens(size_t len);
 
-/* The bytes a token stands for ("▁" -> " ", <0x0A> -> "\n"; control tokens -> "" unless
- * render_special). Returns the byte count (may be > cap: then nothing useful was written). */
+/* The bytes a token stands for ("▁" -> " ", <0x0A> -> "\n"; control and unknown tokens -> ""
+ * unless render_special; unused/undefined ones -> "", as llama.cpp prints them). Returns the
+ * byte count (may be > cap: then nothing useful was written). */
 size_t hr_tok_token_bytes(const struct hr_tok *t, int32_t id, bool render_special, char *buf,
                           size_t cap);
 
@@ -70,8 +72,9 @@ struct hr_detok {
 };
 
 void hr_detok_init(struct hr_detok *s);
-/* Appends token id's text; writes complete UTF-8 to out (needs cap >= HR_TOK_MAX_PIECE + 8)
- * and returns the byte count. */
+/* Appends token id's text; writes complete UTF-8 to out (cap >= HR_TOK_MAX_PIECE + 8 holds any
+ * valid piece) and returns the byte count, never more than cap: a garbage piece whose U+FFFD
+ * replacements would not fit is cut at a character boundary. */
 size_t hr_detok_push(struct hr_detok *s, const struct hr_tok *t, int32_t id, char *out,
                      size_t cap);
 /* At the end of a sequence: whatever is still held back, invalid bytes replaced by U+FFFD. */

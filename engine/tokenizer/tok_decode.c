@@ -28,11 +28,15 @@ size_t hr_tok_token_bytes(const struct hr_tok *t, int32_t id, bool render_specia
     const struct hr_tok_entry *e = &t->tokens[id];
     switch (e->type) {
     case HR_TOK_CONTROL:
+    case HR_TOK_UNKNOWN:
         if (!render_special)
             return 0;
         if (e->len <= cap)
             memcpy(buf, e->text, e->len);
         return e->len;
+    case HR_TOK_UNUSED:
+    case HR_TOK_UNDEFINED:
+        return 0; /* llama.cpp prints nothing for these, even when rendering specials */
     case HR_TOK_BYTE: {
         int hi = e->len == 6 ? hexval(e->text[3]) : -1;
         int lo = e->len == 6 ? hexval(e->text[4]) : -1;
@@ -126,7 +130,9 @@ static bool cont_ok(uint8_t lead, size_t k, uint8_t b)
 static const char replacement[3] = {'\xEF', '\xBF', '\xBD'};
 
 /* Moves every complete (or hopeless) sequence from in[0..n) to out; keeps an incomplete
- * tail in s->pending. */
+ * tail in s->pending. Each invalid maximal subpart becomes one U+FFFD, so garbage can triple
+ * in size: output stops at the last character that fits in cap (only a garbage vocabulary
+ * piece gets there), and the count returned is what was written. */
 static size_t drain(struct hr_detok *s, const uint8_t *in, size_t n, char *out, size_t cap)
 {
     size_t o = 0, i = 0;
@@ -135,21 +141,23 @@ static size_t drain(struct hr_detok *s, const uint8_t *in, size_t n, char *out, 
         size_t k = 1;
         while (need > 1 && k < need && i + k < n && cont_ok(in[i], k, in[i + k]))
             k++;
+        const void *src = replacement;
+        size_t len = 3;
         if (need == 1 || (need > 1 && k == need)) {
-            if (o + need <= cap)
-                memcpy(out + o, in + i, need);
-            o += need;
+            src = in + i;
+            len = need;
             i += need;
         } else if (need > 1 && i + k == n) {
             memcpy(s->pending, in + i, k); /* incomplete so far: wait for more */
             s->n_pending = k;
             return o;
         } else {
-            if (o + 3 <= cap)
-                memcpy(out + o, replacement, 3);
-            o += 3;
             i += need > 1 ? k : 1;
         }
+        if (len > cap - o)
+            break;
+        memcpy(out + o, src, len);
+        o += len;
     }
     return o;
 }
@@ -173,7 +181,8 @@ size_t hr_detok_flush(struct hr_detok *s, char *out, size_t cap)
     s->n_pending = 0;
     if (n == 0)
         return 0;
-    if (cap >= 3)
-        memcpy(out, replacement, 3);
+    if (cap < 3)
+        return 0;
+    memcpy(out, replacement, 3);
     return 3;
 }

@@ -81,6 +81,9 @@ struct hr_tok_entry {
     float score;
     uint8_t type; /* enum hr_tok_type */
     bool is_eog;
+    /* Whitespace before (lstrip) / after (rstrip) this special token is dropped when it is
+     * matched in text; llama.cpp keys these on the model's name (see tok_vocab.c). */
+    bool lstrip, rstrip;
 };
 
 struct hr_tok {

@@ -78,8 +78,8 @@ int hr_tok__merge_all(const struct hr_tok *t, struct hr_tok_sym *s, int32_t n_sy
     return rc;
 }
 
-static int try_bigram(const struct hr_tok *t, struct hr_tok_heap *h, const struct hr_tok_sym *s, int32_t l,
-                      int32_t r)
+static int try_bigram(const struct hr_tok *t, struct hr_tok_heap *h, const struct hr_tok_sym *s,
+                      int32_t l, int32_t r)
 {
     if (l < 0 || r < 0)
         return 0;

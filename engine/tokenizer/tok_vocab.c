@@ -2,6 +2,7 @@
  * and validated, special ids range-checked, a hash map from piece to id, byte-fallback ids, and
  * the list of special tokens for partitioning (longest first, as llama.cpp matches them).
  * Any thread; the result is immutable. */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,8 +78,8 @@ static int cmp_special(const void *a, const void *b, void *ud)
 
 static bool is_eog_text(const char *s)
 {
-    static const char *names[] = {"<|im_end|>", "<|eot_id|>", "<|end|>", "<|endoftext|>",
-                                  "<end_of_turn>", "<|eom_id|>"};
+    static const char *names[] = {"<|im_end|>",    "<|eot_id|>", "<|end|>", "<|endoftext|>",
+                                  "<end_of_turn>", "<|eom_id|>", "<EOT>",   "_<EOT>"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(s, names[i]) == 0)
             return true;
@@ -143,7 +144,8 @@ static int load_pieces(struct hr_tok *t, const struct hr_gguf *g, struct hr_diag
         int32_t ty = HR_TOK_NORMAL;
         if (types)
             memcpy(&ty, types->data + (size_t)i * 4, 4);
-        e->type = (ty >= HR_TOK_UNDEFINED && ty <= HR_TOK_BYTE) ? (uint8_t)ty : HR_TOK_NORMAL;
+        /* Unknown type numbers count as undefined, as in llama.cpp. */
+        e->type = (ty >= HR_TOK_UNDEFINED && ty <= HR_TOK_BYTE) ? (uint8_t)ty : HR_TOK_UNDEFINED;
     }
     return 0;
 }
@@ -161,12 +163,12 @@ static int build_map(struct hr_tok *t)
     for (int32_t id = 0; id < t->n_vocab; id++) {
         const struct hr_tok_entry *e = &t->tokens[id];
         uint32_t i = hash(e->text, e->len) & mask;
-        /* The first id of a duplicated piece wins, as in llama.cpp's token_to_id map. */
+        /* The last id of a duplicated piece wins, as llama.cpp's token_to_id[text] = id does
+         * when it loads the pieces in order. */
         while (t->map[i] >= 0 && !(t->tokens[t->map[i]].len == e->len &&
                                    memcmp(t->tokens[t->map[i]].text, e->text, e->len) == 0))
             i = (i + 1) & mask;
-        if (t->map[i] < 0)
-            t->map[i] = id;
+        t->map[i] = id;
     }
     for (int b = 0; b < 256; b++) {
         char name[8];
@@ -174,6 +176,46 @@ static int build_map(struct hr_tok *t)
         t->byte_ids[b] = hr_tok__lookup(t, name, 6);
     }
     return 0;
+}
+
+/* Whether s[0..n) contains needle (lower case ASCII), ignoring ASCII case. */
+static bool contains_nocase(const char *s, size_t n, const char *needle)
+{
+    size_t k = strlen(needle);
+    for (size_t i = 0; i + k <= n; i++) {
+        size_t j = 0;
+        while (j < k && tolower((unsigned char)s[i + j]) == needle[j])
+            j++;
+        if (j == k)
+            return true;
+    }
+    return false;
+}
+
+static void set_rstrip(struct hr_tok *t, const char *piece, bool on)
+{
+    int32_t id = hr_tok__lookup(t, piece, strlen(piece));
+    if (id >= 0)
+        t->tokens[id].rstrip = on;
+}
+
+/* Strip flags are not stored in GGUF: llama.cpp derives them from general.name, and a prompt
+ * only tokenizes as it does if the same rule applies. Phi-3's special tokens swallow the
+ * whitespace that follows them, except <unk>, <s> and <|endoftext|>. */
+static void set_strip_flags(struct hr_tok *t, const struct hr_gguf *g)
+{
+    struct hr_str name;
+    if (hr_gguf_get_str(g, "general.name", &name, NULL) != 0)
+        return;
+    if (!contains_nocase(name.ptr, name.len, "phi-3") &&
+        !contains_nocase(name.ptr, name.len, "phi3"))
+        return;
+    for (int32_t i = 0; i < t->n_specials; i++)
+        t->tokens[t->specials[i]].rstrip = true;
+    set_rstrip(t, "</s>", true);
+    set_rstrip(t, "<unk>", false);
+    set_rstrip(t, "<s>", false);
+    set_rstrip(t, "<|endoftext|>", false);
 }
 
 int hr_tok_new_from_gguf(struct hr_tok **out, const struct hr_gguf *g, struct hr_diag *d)
@@ -233,10 +275,16 @@ int hr_tok_new_from_gguf(struct hr_tok **out, const struct hr_gguf *g, struct hr
     int32_t n_sp = 0;
     for (int32_t i = 0; i < t->n_vocab; i++) {
         struct hr_tok_entry *e = &t->tokens[i];
+        e->is_eog = i == t->eos || i == t->eot;
+        /* A turn-ending token mislabelled as normal or user-defined would let generation run
+         * on and print it: llama.cpp makes these control tokens, and so do we. */
+        if (is_eog_text(e->text)) {
+            e->is_eog = true;
+            e->type = HR_TOK_CONTROL;
+        }
         uint8_t ty = e->type;
         if (ty == HR_TOK_CONTROL || ty == HR_TOK_USER_DEFINED || ty == HR_TOK_UNKNOWN)
             n_sp += e->len > 0;
-        e->is_eog = i == t->eos || i == t->eot || (ty == HR_TOK_CONTROL && is_eog_text(e->text));
     }
     t->specials = malloc((size_t)(n_sp ? n_sp : 1) * sizeof *t->specials);
     if (!t->specials) {
@@ -250,6 +298,7 @@ int hr_tok_new_from_gguf(struct hr_tok **out, const struct hr_gguf *g, struct hr
             t->specials[t->n_specials++] = i;
     }
     qsort_r(t->specials, (size_t)t->n_specials, sizeof *t->specials, cmp_special, t);
+    set_strip_flags(t, g);
     *out = t;
     return 0;
 }

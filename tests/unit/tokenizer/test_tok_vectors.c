@@ -179,6 +179,14 @@ static void test_phi3_special_parsing(void **state)
     assert_int_equal(hr_tok_encode(t, text, strlen(text), false, false, ids, 64, &n), 0);
     for (size_t i = 0; i < n; i++)
         assert_true(ids[i] != user && ids[i] != end);
+    /* A rendered Phi-3 turn as llama.cpp tokenizes it: for a model named Phi-3 the whitespace
+     * after each special token is dropped, so "SYS" takes the dummy prefix ("▁S" "YS") and
+     * the newlines after <|user|>, <|end|> and <|assistant|> vanish. */
+    const char *turn = "<|user|>\nSYS\nHI<|end|>\n<|assistant|>\n";
+    const int32_t want[] = {1, 32010, 317, 21554, 13, 17628, 32007, 32001};
+    assert_int_equal(hr_tok_encode(t, turn, strlen(turn), true, true, ids, 64, &n), 0);
+    assert_int_equal(n, sizeof want / sizeof want[0]);
+    assert_memory_equal(ids, want, sizeof want);
     hr_tok_free(t);
 }
 

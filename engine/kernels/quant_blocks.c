@@ -115,20 +115,30 @@ static void scale_min_k4(int j, const uint8_t *q, int *sc, int *mn)
     }
 }
 
+/* Scale and min of sub-blocks is and is + 1 (the two 32-element halves one 64-element pass of
+ * Q4_K/Q5_K covers), already multiplied by the block's d and dmin. */
+static void scale_min_pair(int is, const uint8_t *scales, float d, float dmin, float ds[2],
+                           float ms[2])
+{
+    for (int k = 0; k < 2; k++) {
+        int sc, mn;
+        scale_min_k4(is + k, scales, &sc, &mn);
+        ds[k] = d * (float)sc;
+        ms[k] = dmin * (float)mn;
+    }
+}
+
 void hr_kernels__dequant_q4_k(const uint8_t *b, float *y)
 {
     float d = f16(b), dmin = f16(b + 2);
     const uint8_t *scales = b + 4, *q = b + 16;
     for (int j = 0, is = 0; j < 256; j += 64, is += 2, q += 32) {
-        int sc, mn;
-        scale_min_k4(is, scales, &sc, &mn);
-        float d1 = d * (float)sc, m1 = dmin * (float)mn;
-        scale_min_k4(is + 1, scales, &sc, &mn);
-        float d2 = d * (float)sc, m2 = dmin * (float)mn;
+        float ds[2], ms[2];
+        scale_min_pair(is, scales, d, dmin, ds, ms);
         for (int l = 0; l < 32; l++)
-            *y++ = d1 * (float)(q[l] & 0x0F) - m1;
+            *y++ = ds[0] * (float)(q[l] & 0x0F) - ms[0];
         for (int l = 0; l < 32; l++)
-            *y++ = d2 * (float)(q[l] >> 4) - m2;
+            *y++ = ds[1] * (float)(q[l] >> 4) - ms[1];
     }
 }
 
@@ -138,15 +148,12 @@ void hr_kernels__dequant_q5_k(const uint8_t *b, float *y)
     const uint8_t *scales = b + 4, *qh = b + 16, *ql = b + 48;
     uint8_t u1 = 1, u2 = 2;
     for (int j = 0, is = 0; j < 256; j += 64, is += 2, ql += 32, u1 <<= 2, u2 <<= 2) {
-        int sc, mn;
-        scale_min_k4(is, scales, &sc, &mn);
-        float d1 = d * (float)sc, m1 = dmin * (float)mn;
-        scale_min_k4(is + 1, scales, &sc, &mn);
-        float d2 = d * (float)sc, m2 = dmin * (float)mn;
+        float ds[2], ms[2];
+        scale_min_pair(is, scales, d, dmin, ds, ms);
         for (int l = 0; l < 32; l++)
-            *y++ = d1 * (float)((ql[l] & 0x0F) + ((qh[l] & u1) ? 16 : 0)) - m1;
+            *y++ = ds[0] * (float)((ql[l] & 0x0F) + ((qh[l] & u1) ? 16 : 0)) - ms[0];
         for (int l = 0; l < 32; l++)
-            *y++ = d2 * (float)((ql[l] >> 4) + ((qh[l] & u2) ? 16 : 0)) - m2;
+            *y++ = ds[1] * (float)((ql[l] >> 4) + ((qh[l] & u2) ? 16 : 0)) - ms[1];
     }
 }
 

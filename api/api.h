@@ -41,7 +41,11 @@ struct hr_api_chat_req {
     bool stream;
     bool include_usage;
     uint32_t max_tokens;      /* 0: not given */
-    struct hr_sampler_params sampling;
+    struct hr_sampler_params sampling; /* logit_bias points at `bias` */
+    struct hr_logit_bias *bias;        /* malloc'd; token ids not yet checked against a vocab */
+    const char *stop[HR_MAX_STOP];
+    size_t n_stop;
+    bool ignore_eos;                   /* extension (llama.cpp, vLLM) */
     const char *user;         /* the client's `user` field or NULL */
 };
 
@@ -49,6 +53,9 @@ struct hr_api_chat_req {
 int hr_api_chat_parse(const char *body, size_t n, struct hr_api_chat_req *out,
                       struct hr_api_error *e);
 void hr_api_chat_req_deinit(struct hr_api_chat_req *r);
+/* The checks that need the served model: logit_bias ids inside its vocabulary. */
+int hr_api_chat_check_vocab(const struct hr_api_chat_req *r, int32_t n_vocab,
+                            struct hr_api_error *e);
 
 /* Response pieces. `id` is "chatcmpl-...", created in unix seconds. All return malloc'd
  * NUL-terminated JSON text (NULL only on allocation failure). */

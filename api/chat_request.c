@@ -254,6 +254,125 @@ static int parse_messages(struct hr_api_chat_req *r, json_t *msgs, struct hr_api
     return 0;
 }
 
+/* stop: a string or an array of up to HR_MAX_STOP non-empty strings. */
+static int parse_stop(struct hr_api_chat_req *r, json_t *stop, struct hr_api_error *e)
+{
+    if (!stop || json_is_null(stop))
+        return 0;
+    if (!json_is_string(stop) && !json_is_array(stop))
+        return bad_type(e, "stop", "one of a string or array of strings", stop);
+    size_t n = json_is_string(stop) ? 1 : json_array_size(stop);
+    if (n > HR_MAX_STOP) {
+        hr_api_error_set(e, 400, "invalid_request_error", "array_above_max_length", "stop",
+                         "Invalid 'stop': array too long. Expected an array with maximum "
+                         "length %d, but got an array with length %zu instead.", HR_MAX_STOP,
+                         n);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_is_string(stop) ? stop : json_array_get(stop, i);
+        char param[32];
+        snprintf(param, sizeof param, json_is_string(stop) ? "stop" : "stop[%zu]", i);
+        if (!json_is_string(v))
+            return bad_type(e, param, "a string", v);
+        size_t len = json_string_length(v);
+        if (len == 0 || len > HR_MAX_STOP_BYTES || strlen(json_string_value(v)) != len) {
+            hr_api_error_set(e, 400, "invalid_request_error", "invalid_value", param,
+                             "Invalid '%s': expected a string of 1 to %d bytes without NUL.",
+                             param, HR_MAX_STOP_BYTES);
+            return -1;
+        }
+        r->stop[r->n_stop++] = json_string_value(v);
+    }
+    return 0;
+}
+
+/* logit_bias: {"token id": bias in [-100, 100]}. */
+static int parse_logit_bias(struct hr_api_chat_req *r, json_t *lb, struct hr_api_error *e)
+{
+    if (!lb || json_is_null(lb))
+        return 0;
+    if (!json_is_object(lb))
+        return bad_type(e, "logit_bias", "an object", lb);
+    size_t n = json_object_size(lb);
+    if (n > HR_MAX_LOGIT_BIAS) {
+        hr_api_error_set(e, 400, "invalid_request_error", "invalid_value", "logit_bias",
+                         "Invalid 'logit_bias': at most %d tokens may be biased, got %zu.",
+                         HR_MAX_LOGIT_BIAS, n);
+        return -1;
+    }
+    if (n && !(r->bias = calloc(n, sizeof *r->bias))) {
+        hr_api_error_set(e, 500, "server_error", NULL, NULL, "out of memory");
+        return -1;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(lb, key, v) {
+        char *end = NULL;
+        long long id = strtoll(key, &end, 10);
+        if (!*key || *end || id < 0 || id > INT32_MAX || (key[0] == '0' && key[1])) {
+            hr_api_error_set(e, 400, "invalid_request_error", "invalid_value", "logit_bias",
+                             "Invalid key in 'logit_bias': '%.32s' is not a token id.", key);
+            return -1;
+        }
+        if (!json_is_number(v))
+            return bad_type(e, "logit_bias", "a number for each token", v);
+        double b = json_number_value(v);
+        if (!(b >= -100 && b <= 100)) {
+            hr_api_error_set(e, 400, "invalid_request_error", "invalid_value", "logit_bias",
+                             "Invalid value for token %lld in 'logit_bias': expected a number "
+                             "from -100 to 100, got %g.", id, b);
+            return -1;
+        }
+        r->bias[r->sampling.n_logit_bias++] = (struct hr_logit_bias){(int32_t)id, (float)b};
+    }
+    r->sampling.logit_bias = r->bias;
+    return 0;
+}
+
+int hr_api_chat_check_vocab(const struct hr_api_chat_req *r, int32_t n_vocab,
+                            struct hr_api_error *e)
+{
+    for (uint32_t i = 0; i < r->sampling.n_logit_bias; i++) {
+        if (r->bias[i].token >= n_vocab) {
+            hr_api_error_set(e, 400, "invalid_request_error", "invalid_value", "logit_bias",
+                             "Invalid key in 'logit_bias': token %d is outside the model's "
+                             "vocabulary of %d tokens.", r->bias[i].token, n_vocab);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Penalties and the extensions llama.cpp and vLLM users send (min_p, typical_p,
+ * repeat_penalty, repeat_last_n, ignore_eos). */
+static int parse_penalties(struct hr_api_chat_req *r, json_t *root, struct hr_api_error *e)
+{
+    struct {
+        const char *key;
+        double lo, hi;
+        float *out;
+    } nums[] = {
+        {"presence_penalty", -2, 2, &r->sampling.presence_penalty},
+        {"frequency_penalty", -2, 2, &r->sampling.frequency_penalty},
+        {"min_p", 0, 1, &r->sampling.min_p},
+        {"typical_p", 0, 1, &r->sampling.typical_p},
+        {"repeat_penalty", 0, 10, &r->sampling.repeat_penalty},
+    };
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        double x = *nums[i].out;
+        if (get_number(root, nums[i].key, nums[i].lo, nums[i].hi, &x, e) != 0)
+            return -1;
+        *nums[i].out = (float)x;
+    }
+    /* llama.cpp's window: 64 by default, 0 off, -1 the whole context (the engine caps it) */
+    json_int_t last_n = 64;
+    if (get_integer(root, "repeat_last_n", -1, HR_MODEL_MAX_CTX, &last_n, NULL, e) != 0)
+        return -1;
+    r->sampling.repeat_last_n = last_n < 0 ? HR_MODEL_MAX_CTX : (uint32_t)last_n;
+    return get_bool(root, "ignore_eos", &r->ignore_eos, e);
+}
+
 /* Fields accepted only in their neutral form until the feature exists. */
 static int refuse_unbuilt(json_t *root, struct hr_api_error *e)
 {
@@ -262,32 +381,15 @@ static int refuse_unbuilt(json_t *root, struct hr_api_error *e)
         return -1;
     if (n != 1)
         return unsupported(e, "n", "with a value other than 1");
-    json_t *stop = json_object_get(root, "stop");
-    if (stop && !json_is_null(stop)) {
-        if (!json_is_string(stop) && !json_is_array(stop))
-            return bad_type(e, "stop", "one of a string or array of strings", stop);
-        if (!(json_is_array(stop) && json_array_size(stop) == 0))
-            return unsupported(e, "stop", "(stop sequences)");
-    }
-    double pen = 0;
-    if (get_number(root, "presence_penalty", -2, 2, &pen, e) != 0)
-        return -1;
-    if (pen != 0)
-        return unsupported(e, "presence_penalty", "with a non-zero value");
-    if (get_number(root, "frequency_penalty", -2, 2, &pen, e) != 0)
-        return -1;
-    if (pen != 0)
-        return unsupported(e, "frequency_penalty", "with a non-zero value");
     bool lp = false;
     if (get_bool(root, "logprobs", &lp, e) != 0)
         return -1;
     if (lp)
         return unsupported(e, "logprobs", "(log probabilities)");
-    const char *never_yet[] = {"tools", "functions", "logit_bias"};
+    const char *never_yet[] = {"tools", "functions"};
     for (size_t i = 0; i < sizeof never_yet / sizeof never_yet[0]; i++) {
         json_t *v = json_object_get(root, never_yet[i]);
-        if (v && !json_is_null(v) && !(json_is_array(v) && json_array_size(v) == 0) &&
-            !(json_is_object(v) && json_object_size(v) == 0))
+        if (v && !json_is_null(v) && !(json_is_array(v) && json_array_size(v) == 0))
             return unsupported(e, never_yet[i], "");
     }
     json_t *rf = json_object_get(root, "response_format");
@@ -307,6 +409,7 @@ int hr_api_chat_parse(const char *body, size_t n, struct hr_api_chat_req *r,
     memset(r, 0, sizeof *r);
     r->sampling.temperature = 1.0f; /* OpenAI's defaults */
     r->sampling.top_p = 1.0f;
+    r->sampling.repeat_penalty = 1.0f;
     json_error_t jerr;
     r->root = json_loadb(body, n, JSON_REJECT_DUPLICATES, &jerr);
     if (!r->root) {
@@ -384,6 +487,10 @@ int hr_api_chat_parse(const char *body, size_t n, struct hr_api_chat_req *r,
             return bad_type(e, "user", "a string", user);
         r->user = json_string_value(user);
     }
+    if (parse_stop(r, json_object_get(root, "stop"), e) != 0 ||
+        parse_logit_bias(r, json_object_get(root, "logit_bias"), e) != 0 ||
+        parse_penalties(r, root, e) != 0)
+        return -1;
     return refuse_unbuilt(root, e);
 }
 
@@ -394,6 +501,7 @@ void hr_api_chat_req_deinit(struct hr_api_chat_req *r)
             free(r->joined[i]);
     free(r->joined);
     free(r->msgs);
+    free(r->bias);
     json_decref(r->root);
     memset(r, 0, sizeof *r);
 }

@@ -147,6 +147,11 @@ enum MHD_Result hr_chat_start(struct hr_http_req *r)
         hr_api_chat_req_deinit(&req);
         return hr_respond_error(r, &e);
     }
+    if (s->engine &&
+        hr_api_chat_check_vocab(&req, (int32_t)hr_engine_model(s->engine)->n_vocab, &e) != 0) {
+        hr_api_chat_req_deinit(&req);
+        return hr_respond_error(r, &e);
+    }
     if (!s->engine) {
         hr_api_chat_req_deinit(&req);
         return hr_respond_error(r, hr_api_error_set(&e, 503, "server_error",
@@ -163,6 +168,9 @@ enum MHD_Result hr_chat_start(struct hr_http_req *r)
     g.n_msgs = req.n_msgs;
     g.max_tokens = req.max_tokens;
     g.sampling = req.sampling;
+    g.stop = req.stop;
+    g.n_stop = req.n_stop;
+    g.ignore_eos = req.ignore_eos;
     struct hr_diag d = {{0}};
     int rc = hr_engine_submit(s->engine, &g, &d);
     hr_api_chat_req_deinit(&req);

@@ -223,7 +223,8 @@ static int generate(const struct hr_model *m, const struct run_opts *o, const in
     int status = 1;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     int threads = o->threads ? (int)o->threads : (int)(ncpu > 0 ? ncpu : 1);
-    struct hr_sampler_params sp = {o->temperature, o->top_k, o->top_p, o->seed};
+    struct hr_sampler_params sp = {
+        .temperature = o->temperature, .top_k = o->top_k, .top_p = o->top_p, .seed = o->seed};
     if (!logits || hr_pool_new(&pool, threads) != 0 || hr_ctx_new(&ctx, m, n_ctx) != 0) {
         fprintf(stderr, "hearth: run: out of memory for a context of %u tokens\n", n_ctx);
         goto done;

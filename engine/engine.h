@@ -48,8 +48,12 @@ struct hr_gen_request {
     const struct hr_chat_msg *msgs;
     size_t n_msgs;
     uint32_t max_tokens; /* 0: until the context is full */
-    struct hr_sampler_params sampling;
+    struct hr_sampler_params sampling; /* logit_bias copied by submit */
     bool ignore_eos;
+    /* Up to HR_MAX_STOP stop strings (copied): generation ends before the first one, which
+     * is never shown; finish is HR_FINISH_STOP. */
+    const char *const *stop;
+    size_t n_stop;
 };
 
 enum hr_event_kind {
@@ -58,7 +62,7 @@ enum hr_event_kind {
 };
 
 enum hr_finish {
-    HR_FINISH_STOP,     /* end-of-generation token */
+    HR_FINISH_STOP,     /* end-of-generation token or a stop string */
     HR_FINISH_LENGTH,   /* max_tokens or the context reached */
     HR_FINISH_CANCELED, /* hr_engine_cancel */
     HR_FINISH_ERROR,    /* err/err_msg say why; nothing was generated after it */

@@ -29,6 +29,10 @@
 #define HR_MAX_PROMPT_BYTES (16u << 20)
 #define HR_MAX_MESSAGES 4096
 #define HR_MAX_STOP 4
+/* A stop string is a few words; its length bounds how much text streaming holds back. */
+#define HR_MAX_STOP_BYTES 256
+/* OpenAI caps logit_bias at 300 tokens and values at +-100. */
+#define HR_MAX_LOGIT_BIAS 1024
 #define HR_MAX_THREADS 256
 
 /* HTTP: OpenAI accepts bodies of a few MiB; 16 MiB is the default --max-body. */

@@ -1,15 +1,16 @@
-/* Per-request sampling: greedy at temperature 0; otherwise temperature, top-k, top-p over a
- * generator seeded per request (xoshiro256** through splitmix64), so the same seed gives the
- * same tokens whatever else the engine runs. Candidates are ordered by probability with ties
- * broken by id, so results never depend on sort stability. No allocation while sampling.
- * One thread per sampler. */
+/* Per-request sampling: bias and penalties (sampler_penalty.c) on a copy of the logits, then
+ * greedy at temperature 0; otherwise top-k, temperature, top-p, min-p and typical-p (the
+ * order Hugging Face and vLLM apply them) over a generator seeded per request (xoshiro256**
+ * through splitmix64), so the same seed gives the same tokens whatever else the engine runs.
+ * Candidates are ordered by probability with ties broken by id, so results never depend on
+ * sort stability. No allocation while sampling. One thread per sampler. */
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../base/err.h"
-#include "sampler.h"
+#include "sampler_int.h"
 
 static uint64_t splitmix64(uint64_t *x)
 {
@@ -58,22 +59,59 @@ int32_t hr_argmax(const float *x, int32_t n)
     return best;
 }
 
+static bool in_range(float x, float lo, float hi)
+{
+    return isfinite(x) && x >= lo && x <= hi;
+}
+
+bool hr_sampler_params_valid(const struct hr_sampler_params *p, int32_t n_vocab)
+{
+    if (n_vocab < 1 || !in_range(p->temperature, 0, INFINITY) || p->top_k < 0 ||
+        !(p->top_p > 0 && p->top_p <= 1) || !in_range(p->min_p, 0, 1) ||
+        !in_range(p->typical_p, 0, 1) || !in_range(p->repeat_penalty, 0, 10) ||
+        !in_range(p->frequency_penalty, -2, 2) || !in_range(p->presence_penalty, -2, 2) ||
+        p->repeat_last_n > HR_MODEL_MAX_CTX || p->n_logit_bias > HR_MAX_LOGIT_BIAS ||
+        (p->n_logit_bias && !p->logit_bias))
+        return false;
+    for (uint32_t i = 0; i < p->n_logit_bias; i++)
+        if (p->logit_bias[i].token < 0 || p->logit_bias[i].token >= n_vocab ||
+            !in_range(p->logit_bias[i].bias, -100, 100))
+            return false;
+    return true;
+}
+
+static bool typical_on(const struct hr_sampler_params *p)
+{
+    return p->typical_p > 0 && p->typical_p < 1;
+}
+
 int hr_sampler_init(struct hr_sampler *s, const struct hr_sampler_params *p, int32_t n_vocab)
 {
     memset(s, 0, sizeof *s);
-    if (n_vocab < 1 || !isfinite(p->temperature) || p->temperature < 0 || p->top_k < 0 ||
-        !(p->top_p > 0 && p->top_p <= 1))
+    if (!hr_sampler_params_valid(p, n_vocab))
         return HR_EINVAL;
     s->p = *p;
     s->n_vocab = n_vocab;
     hr_rng_seed(&s->rng, p->seed);
-    if (p->temperature > 0) {
-        s->ids_ = malloc((size_t)n_vocab * sizeof *s->ids_);
-        s->probs_ = malloc((size_t)n_vocab * sizeof *s->probs_);
-        if (!s->ids_ || !s->probs_) {
-            hr_sampler_deinit(s);
-            return HR_ENOMEM;
+    size_t nv = (size_t)n_vocab;
+    int rc = hr_sampler__penalty_new(&s->pen_, p, n_vocab);
+    s->p.logit_bias = hr_sampler__penalty_bias(s->pen_);
+    bool ok = rc == 0;
+    if (ok && s->pen_)
+        ok = (s->work_ = malloc(nv * sizeof *s->work_)) != NULL;
+    if (ok && p->temperature > 0) {
+        s->ids_ = malloc(nv * sizeof *s->ids_);
+        s->probs_ = malloc(nv * sizeof *s->probs_);
+        ok = s->ids_ && s->probs_;
+        if (ok && typical_on(p)) {
+            s->score_ = malloc(nv * sizeof *s->score_);
+            s->order_ = malloc(nv * sizeof *s->order_);
+            ok = s->score_ && s->order_;
         }
+    }
+    if (!ok) {
+        hr_sampler_deinit(s);
+        return HR_ENOMEM;
     }
     return 0;
 }
@@ -82,8 +120,19 @@ void hr_sampler_deinit(struct hr_sampler *s)
 {
     free(s->ids_);
     free(s->probs_);
-    s->ids_ = NULL;
-    s->probs_ = NULL;
+    free(s->work_);
+    free(s->score_);
+    free(s->order_);
+    hr_sampler__penalty_free(s->pen_);
+    s->ids_ = s->order_ = NULL;
+    s->probs_ = s->work_ = s->score_ = NULL;
+    s->pen_ = NULL;
+}
+
+void hr_sampler_accept(struct hr_sampler *s, int32_t token, bool generated)
+{
+    if (token >= 0 && token < s->n_vocab)
+        hr_sampler__penalty_accept(s->pen_, token, generated);
 }
 
 /* Candidate order: higher logit first, then lower id. */
@@ -131,13 +180,55 @@ static void top_k_sorted(const float *logits, int32_t n, int32_t k, int32_t *ids
     }
 }
 
+/* Ascending distance, then candidate position: a total order. */
+static int cmp_score(const void *a, const void *b, void *ud)
+{
+    const float *score = ud;
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    if (score[x] != score[y])
+        return score[x] < score[y] ? -1 : 1;
+    return (x > y) - (x < y);
+}
+
+/* Locally typical sampling (Meister et al. 2022) over candidates [0, keep): orders them by
+ * how far their information content is from the entropy, and keeps the closest whose mass
+ * reaches typical_p. Writes candidate positions to s->order_; returns how many are kept. */
+static int32_t typical_cut(struct hr_sampler *s, int32_t keep, double mass)
+{
+    double h = 0;
+    for (int32_t i = 0; i < keep; i++) {
+        double q = s->probs_[i] / mass;
+        if (q > 0)
+            h -= q * log(q);
+    }
+    for (int32_t i = 0; i < keep; i++) {
+        double q = s->probs_[i] / mass;
+        s->score_[i] = q > 0 ? (float)fabs(-log(q) - h) : INFINITY;
+        s->order_[i] = i;
+    }
+    qsort_r(s->order_, (size_t)keep, sizeof *s->order_, cmp_score, s->score_);
+    double cum = 0;
+    for (int32_t i = 0; i < keep; i++) {
+        cum += s->probs_[s->order_[i]] / mass;
+        if (cum >= s->p.typical_p)
+            return i + 1;
+    }
+    return keep;
+}
+
 int32_t hr_sampler_sample(struct hr_sampler *s, const float *logits)
 {
     int32_t n = s->n_vocab;
+    if (s->pen_) {
+        memcpy(s->work_, logits, (size_t)n * sizeof *s->work_);
+        hr_sampler__penalty_apply(s->pen_, s->work_);
+        logits = s->work_;
+    }
     if (s->p.temperature == 0 || !s->ids_)
         return hr_argmax(logits, n);
     int32_t k = s->p.top_k > 0 && s->p.top_k < n ? s->p.top_k : n;
-    if (k == n && s->p.top_p >= 1.0f) {
+    bool typical = typical_on(&s->p);
+    if (k == n && s->p.top_p >= 1.0f && s->p.min_p == 0 && !typical) {
         /* Nothing to cut: the full distribution in id order, no sort needed. */
         for (int32_t i = 0; i < n; i++)
             s->ids_[i] = i;
@@ -170,15 +261,31 @@ int32_t hr_sampler_sample(struct hr_sampler *s, const float *logits)
             }
         }
     }
+    /* min-p: candidates at least min_p times as likely as the best (probs_[0] is 1). */
+    if (s->p.min_p > 0) {
+        int32_t i = 1;
+        while (i < keep && s->probs_[i] >= s->p.min_p * s->probs_[0])
+            i++;
+        keep = i;
+    }
     double mass = 0;
     for (int32_t i = 0; i < keep; i++)
         mass += s->probs_[i];
+    const int32_t *order = NULL;
+    if (typical) {
+        keep = typical_cut(s, keep, mass);
+        order = s->order_;
+        mass = 0;
+        for (int32_t i = 0; i < keep; i++)
+            mass += s->probs_[order[i]];
+    }
     double r = hr_rng_uniform(&s->rng) * mass;
     double acc = 0;
     for (int32_t i = 0; i < keep; i++) {
-        acc += s->probs_[i];
+        int32_t c = order ? order[i] : i;
+        acc += s->probs_[c];
         if (r < acc)
-            return s->ids_[i];
+            return s->ids_[c];
     }
-    return s->ids_[keep - 1];
+    return s->ids_[order ? order[keep - 1] : keep - 1];
 }

@@ -26,8 +26,10 @@ struct job {
     struct hr_chat_msg *msgs; /* role/content strings copied into one block after the array */
     size_t n_msgs;
     uint32_t max_tokens;
-    struct hr_sampler_params sampling;
+    struct hr_sampler_params sampling; /* logit_bias points at bias */
+    struct hr_logit_bias *bias;
     bool ignore_eos;
+    struct hr_stop stop;
     double t_submit_ms;
     struct hr_event *done; /* allocated at submit, so a request can always be ended */
 };
@@ -111,6 +113,8 @@ static void job_free(struct job *j)
         return;
     free(j->prompt);
     free(j->msgs);
+    free(j->bias);
+    hr_stop_deinit(&j->stop);
     free(j->done);
     free(j);
 }
@@ -297,12 +301,16 @@ static int slot_prepare(struct hr_engine *e, struct slot *s, char *msg, size_t m
         return rc;
     }
     hr_detok_init(&s->detok);
+    if (j->sampling.repeat_last_n > e->n_ctx)
+        j->sampling.repeat_last_n = e->n_ctx; /* "the whole context" */
     rc = hr_sampler_init(&s->sampler, &j->sampling, (int32_t)m->n_vocab);
     if (rc != 0) {
         snprintf(msg, msg_cap, "invalid sampling parameters");
         return rc;
     }
     s->has_sampler = true;
+    for (uint32_t i = 0; i < s->n_prompt; i++)
+        hr_sampler_accept(&s->sampler, s->tokens[i], false);
     return 0;
 }
 
@@ -335,11 +343,26 @@ static void admit(struct hr_engine *e)
 
 /* ---- one step (engine thread) ---- */
 
+/* Generated text on its way out: through the stop strings, then to the client. */
+static void emit_generated(struct hr_engine *e, struct slot *s, const char *text, size_t n)
+{
+    char out[HR_TOK_MAX_PIECE + 16 + HR_MAX_STOP_BYTES + 64];
+    size_t k = hr_stop_push(&s->job->stop, text, n, out, sizeof out);
+    emit_text(e, s->job->id, out, k);
+}
+
 static void finish_slot(struct hr_engine *e, struct slot *s, enum hr_finish f)
 {
     char tail[64];
     size_t n = hr_detok_flush(&s->detok, tail, sizeof tail);
-    emit_text(e, s->job->id, tail, n);
+    emit_generated(e, s, tail, n);
+    char held[HR_MAX_STOP_BYTES];
+    if (s->job->stop.hit) {
+        f = HR_FINISH_STOP;
+    } else {
+        n = hr_stop_flush(&s->job->stop, held, sizeof held);
+        emit_text(e, s->job->id, held, n);
+    }
     emit_done(e, s->job, f, 0, NULL, s);
     slot_release(e, s);
 }
@@ -356,12 +379,13 @@ static void sample_slot(struct hr_engine *e, struct slot *s, const float *logits
         finish_slot(e, s, HR_FINISH_STOP);
         return;
     }
+    hr_sampler_accept(&s->sampler, tok, true);
     s->n_generated++;
     s->tokens[s->n_tokens++] = tok;
     char buf[HR_TOK_MAX_PIECE + 16];
     size_t nb = hr_detok_push(&s->detok, m->tok, tok, buf, sizeof buf);
-    emit_text(e, j->id, buf, nb);
-    if (s->n_tokens >= s->limit || s->n_tokens >= e->n_ctx)
+    emit_generated(e, s, buf, nb);
+    if (j->stop.hit || s->n_tokens >= s->limit || s->n_tokens >= e->n_ctx)
         finish_slot(e, s, HR_FINISH_LENGTH);
 }
 
@@ -653,6 +677,19 @@ static struct job *job_new(const struct hr_gen_request *r)
     j->sampling = r->sampling;
     j->ignore_eos = r->ignore_eos;
     j->t_submit_ms = now_ms();
+    if (r->sampling.n_logit_bias) {
+        size_t nb = r->sampling.n_logit_bias * sizeof *j->bias;
+        if (!(j->bias = malloc(nb))) {
+            free(j);
+            return NULL;
+        }
+        memcpy(j->bias, r->sampling.logit_bias, nb);
+    }
+    j->sampling.logit_bias = j->bias;
+    if (hr_stop_init(&j->stop, r->stop, r->n_stop) != 0) {
+        job_free(j);
+        return NULL;
+    }
     if (r->msgs) {
         size_t bytes = r->n_msgs * sizeof *j->msgs;
         for (size_t i = 0; i < r->n_msgs; i++)
@@ -701,10 +738,20 @@ int hr_engine_submit(struct hr_engine *e, const struct hr_gen_request *r, struct
         hr_diag_set(d, "prompt: longer than %u bytes", HR_MAX_PROMPT_BYTES);
         return HR_EINVAL;
     }
-    if (!(r->sampling.temperature >= 0.0f) || !isfinite(r->sampling.temperature) ||
-        r->sampling.top_k < 0 || !(r->sampling.top_p > 0.0f && r->sampling.top_p <= 1.0f)) {
+    if (!hr_sampler_params_valid(&r->sampling, (int32_t)e->model->n_vocab)) {
         hr_diag_set(d, "sampling parameters out of range");
         return HR_EINVAL;
+    }
+    if (r->n_stop > HR_MAX_STOP) {
+        hr_diag_set(d, "stop: at most %d strings", HR_MAX_STOP);
+        return HR_EINVAL;
+    }
+    for (size_t i = 0; i < r->n_stop; i++) {
+        size_t len = r->stop[i] ? strlen(r->stop[i]) : 0;
+        if (len == 0 || len > HR_MAX_STOP_BYTES) {
+            hr_diag_set(d, "stop[%zu]: expected 1..%d bytes", i, HR_MAX_STOP_BYTES);
+            return HR_EINVAL;
+        }
     }
     struct job *j = job_new(r);
     if (!j)

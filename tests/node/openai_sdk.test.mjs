@@ -83,3 +83,74 @@ test('the SDK surfaces errors with their status, type and param', async () => {
     (e) => e instanceof OpenAI.BadRequestError && e.param === 'temperature',
   );
 });
+
+test('stop strings end the answer before them, streaming or not', async () => {
+  const params = {
+    model,
+    messages: [{ role: 'user', content: 'Tell me a story' }],
+    max_tokens: 24,
+    temperature: 0,
+    ignore_eos: true,
+  };
+  const full = (await client.chat.completions.create(params)).choices[0].message.content;
+  assert.ok(full.length >= 8, `a long enough answer to cut: ${JSON.stringify(full)}`);
+  const at = Math.floor(full.length / 2);
+  const stop = full.slice(at, at + 3);
+  const want = full.slice(0, full.indexOf(stop));
+  const r = await client.chat.completions.create({ ...params, stop: [stop, 'never-seen-xyz'] });
+  assert.equal(r.choices[0].message.content, want);
+  assert.equal(r.choices[0].finish_reason, 'stop');
+  assert.ok(r.usage.completion_tokens < 24);
+  const stream = await client.chat.completions.create({ ...params, stop, stream: true });
+  let text = '';
+  let finish = null;
+  for await (const chunk of stream) {
+    for (const c of chunk.choices) {
+      text += c.delta.content ?? '';
+      if (c.finish_reason) finish = c.finish_reason;
+    }
+  }
+  assert.equal(text, want);
+  assert.equal(finish, 'stop');
+});
+
+test('logit_bias +100 forces a token, and ids outside the vocabulary are refused', async () => {
+  const root = baseURL.replace(/\/v1$/, '');
+  const tok = await (await fetch(`${root}/tokenize`, {
+    method: 'POST',
+    body: JSON.stringify({ content: ' hello', add_special: false }),
+  })).json();
+  const id = tok.tokens[tok.tokens.length - 1];
+  const piece = (await (await fetch(`${root}/detokenize`, {
+    method: 'POST',
+    body: JSON.stringify({ tokens: [id, id, id, id] }),
+  })).json()).content;
+  const r = await client.chat.completions.create({
+    model,
+    messages: [{ role: 'user', content: 'anything' }],
+    max_tokens: 4,
+    temperature: 0.8,
+    seed: 3,
+    logit_bias: { [id]: 100 },
+  });
+  assert.equal(r.choices[0].message.content, piece);
+  await assert.rejects(
+    client.chat.completions.create({
+      model, messages: [{ role: 'user', content: 'x' }], logit_bias: { 99999999: 1 },
+    }),
+    (e) => e instanceof OpenAI.BadRequestError && e.param === 'logit_bias',
+  );
+});
+
+test('penalties and the llama.cpp sampling extensions are accepted and change nothing at 0', async () => {
+  const base = { model, messages: [{ role: 'user', content: 'Hi there' }], max_tokens: 8, temperature: 0 };
+  const plain = await client.chat.completions.create(base);
+  const neutral = await client.chat.completions.create({
+    ...base, frequency_penalty: 0, presence_penalty: 0, min_p: 0, typical_p: 1, repeat_penalty: 1,
+  });
+  assert.equal(neutral.choices[0].message.content, plain.choices[0].message.content);
+  await assert.rejects(
+    client.chat.completions.create({ ...base, presence_penalty: 3 }),
+    (e) => e instanceof OpenAI.BadRequestError && e.param === 'presence_penalty',
+  );
+});

@@ -74,6 +74,46 @@ static void test_all_fields(void **state)
     hr_api_chat_req_deinit(&r);
 }
 
+/* The sampling controls beyond OpenAI's basic four, and stop strings. */
+static void test_sampling_controls(void **state)
+{
+    (void)state;
+    struct hr_api_chat_req r;
+    struct hr_api_error e;
+    const char *body =
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+        "\"stop\":[\"END\",\"\\n\\n\"],\"presence_penalty\":0.5,\"frequency_penalty\":-1,"
+        "\"min_p\":0.05,\"typical_p\":0.9,\"repeat_penalty\":1.1,\"repeat_last_n\":-1,"
+        "\"ignore_eos\":true,\"logit_bias\":{\"7\":-100,\"12\":2.5}}";
+    assert_int_equal(parse(body, &r, &e), 0);
+    assert_int_equal(r.n_stop, 2);
+    assert_string_equal(r.stop[0], "END");
+    assert_string_equal(r.stop[1], "\n\n");
+    assert_true(r.sampling.presence_penalty == 0.5f && r.sampling.frequency_penalty == -1.0f);
+    assert_true(r.sampling.min_p == 0.05f && r.sampling.typical_p == 0.9f);
+    assert_true(r.sampling.repeat_penalty == 1.1f);
+    assert_int_equal(r.sampling.repeat_last_n, HR_MODEL_MAX_CTX);
+    assert_true(r.ignore_eos);
+    assert_int_equal(r.sampling.n_logit_bias, 2);
+    assert_int_equal(r.sampling.logit_bias[0].token, 7);
+    assert_true(r.sampling.logit_bias[0].bias == -100.0f);
+    assert_int_equal(r.sampling.logit_bias[1].token, 12);
+    assert_int_equal(hr_api_chat_check_vocab(&r, 13, &e), 0);
+    assert_int_equal(hr_api_chat_check_vocab(&r, 12, &e), -1);
+    assert_int_equal(e.status, 400);
+    assert_string_equal(e.param, "logit_bias");
+    hr_api_chat_req_deinit(&r);
+    /* a single string; defaults: repeat window 64, penalty off */
+    assert_int_equal(parse("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\""
+                           ":\"x\"}],\"stop\":\"###\"}", &r, &e), 0);
+    assert_int_equal(r.n_stop, 1);
+    assert_string_equal(r.stop[0], "###");
+    assert_int_equal(r.sampling.repeat_last_n, 64);
+    assert_true(r.sampling.repeat_penalty == 1.0f);
+    assert_int_equal(r.sampling.n_logit_bias, 0);
+    hr_api_chat_req_deinit(&r);
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -112,8 +152,27 @@ static void test_refusals(void **state)
     refused("{" M ",\"seed\":\"1\"}", 400, "seed", "invalid_type");
     refused("{" M ",\"user\":5}", 400, "user", "invalid_type");
     refused("{" M ",\"n\":2}", 400, "n", NULL);
-    refused("{" M ",\"stop\":\"\\n\"}", 400, "stop", NULL);
-    refused("{" M ",\"presence_penalty\":0.5}", 400, "presence_penalty", NULL);
+    refused("{" M ",\"stop\":5}", 400, "stop", "invalid_type");
+    refused("{" M ",\"stop\":[\"a\",\"b\",\"c\",\"d\",\"e\"]}", 400, "stop",
+            "array_above_max_length");
+    refused("{" M ",\"stop\":[\"a\",3]}", 400, "stop[1]", "invalid_type");
+    refused("{" M ",\"stop\":\"\"}", 400, "stop", "invalid_value");
+    refused("{" M ",\"stop\":[\"a\\u0000b\"]}", 400, NULL, NULL); /* NUL: not JSON we take */
+    refused("{" M ",\"presence_penalty\":2.5}", 400, "presence_penalty",
+            "decimal_above_max_value");
+    refused("{" M ",\"frequency_penalty\":-3}", 400, "frequency_penalty",
+            "decimal_below_min_value");
+    refused("{" M ",\"min_p\":1.5}", 400, "min_p", NULL);
+    refused("{" M ",\"typical_p\":-0.1}", 400, "typical_p", NULL);
+    refused("{" M ",\"repeat_penalty\":\"x\"}", 400, "repeat_penalty", "invalid_type");
+    refused("{" M ",\"repeat_last_n\":-2}", 400, "repeat_last_n", NULL);
+    refused("{" M ",\"ignore_eos\":1}", 400, "ignore_eos", "invalid_type");
+    refused("{" M ",\"logit_bias\":[1]}", 400, "logit_bias", "invalid_type");
+    refused("{" M ",\"logit_bias\":{\"x\":1}}", 400, "logit_bias", "invalid_value");
+    refused("{" M ",\"logit_bias\":{\"-1\":1}}", 400, "logit_bias", "invalid_value");
+    refused("{" M ",\"logit_bias\":{\"01\":1}}", 400, "logit_bias", "invalid_value");
+    refused("{" M ",\"logit_bias\":{\"5\":101}}", 400, "logit_bias", "invalid_value");
+    refused("{" M ",\"logit_bias\":{\"5\":\"1\"}}", 400, "logit_bias", "invalid_type");
     refused("{" M ",\"logprobs\":true}", 400, "logprobs", NULL);
     refused("{" M ",\"tools\":[{\"type\":\"function\"}]}", 400, "tools", NULL);
     refused("{" M ",\"response_format\":{\"type\":\"json_object\"}}", 400,
@@ -215,6 +274,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_minimal_request_defaults),
         cmocka_unit_test(test_all_fields),
+        cmocka_unit_test(test_sampling_controls),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_engine_error_table),
         cmocka_unit_test(test_error_envelope),

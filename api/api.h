@@ -46,6 +46,8 @@ struct hr_api_chat_req {
     const char *stop[HR_MAX_STOP];
     size_t n_stop;
     bool ignore_eos;                   /* extension (llama.cpp, vLLM) */
+    bool logprobs;
+    uint32_t top_logprobs;
     const char *user;         /* the client's `user` field or NULL */
 };
 
@@ -64,14 +66,23 @@ struct hr_api_usage {
     uint32_t completion_tokens;
 };
 
+/* take_logprobs: NULL ("logprobs": null) or the array of hr_api_logprob_json entries, whose
+ * reference moves into the result. */
 char *hr_api_chat_completion_json(const char *id, int64_t created, const char *model,
                                   const char *content, size_t n_content,
-                                  const char *finish_reason, const struct hr_api_usage *u);
+                                  const char *finish_reason, const struct hr_api_usage *u,
+                                  json_t *take_logprobs);
 /* One streaming chunk. role: first chunk only. content: NULL for none. finish_reason: NULL
- * while running. with_usage_null: include "usage": null (stream_options.include_usage). */
+ * while running. with_usage_null: include "usage": null (stream_options.include_usage).
+ * take_logprobs as above, for the tokens of this chunk. */
 char *hr_api_chat_chunk_json(const char *id, int64_t created, const char *model,
                              const char *role, const char *content, size_t n_content,
-                             const char *finish_reason, bool with_usage_null);
+                             const char *finish_reason, bool with_usage_null,
+                             json_t *take_logprobs);
+/* One token's entry of choices[].logprobs.content: {"token", "logprob", "bytes",
+ * "top_logprobs": [{"token", "logprob", "bytes"}]}; the token's text from tok. New reference
+ * or NULL. */
+json_t *hr_api_logprob_json(const struct hr_tok *tok, const struct hr_token_logprob *lp);
 /* The last chunk when include_usage is set: "choices": [] and the usage. */
 char *hr_api_chat_usage_chunk_json(const char *id, int64_t created, const char *model,
                                    const struct hr_api_usage *u);

@@ -373,6 +373,25 @@ static int parse_penalties(struct hr_api_chat_req *r, json_t *root, struct hr_ap
     return get_bool(root, "ignore_eos", &r->ignore_eos, e);
 }
 
+/* logprobs, and top_logprobs (0..20), which OpenAI takes only together with logprobs. */
+static int parse_logprobs(struct hr_api_chat_req *r, json_t *root, struct hr_api_error *e)
+{
+    if (get_bool(root, "logprobs", &r->logprobs, e) != 0)
+        return -1;
+    json_int_t top = 0;
+    bool has = false;
+    if (get_integer(root, "top_logprobs", 0, HR_MAX_TOP_LOGPROBS, &top, &has, e) != 0)
+        return -1;
+    if (has && !r->logprobs) {
+        hr_api_error_set(e, 400, "invalid_request_error", "invalid_value", "top_logprobs",
+                         "Invalid value for 'top_logprobs': 'logprobs' must be set to true "
+                         "when 'top_logprobs' is given.");
+        return -1;
+    }
+    r->top_logprobs = (uint32_t)top;
+    return 0;
+}
+
 /* Fields accepted only in their neutral form until the feature exists. */
 static int refuse_unbuilt(json_t *root, struct hr_api_error *e)
 {
@@ -381,11 +400,6 @@ static int refuse_unbuilt(json_t *root, struct hr_api_error *e)
         return -1;
     if (n != 1)
         return unsupported(e, "n", "with a value other than 1");
-    bool lp = false;
-    if (get_bool(root, "logprobs", &lp, e) != 0)
-        return -1;
-    if (lp)
-        return unsupported(e, "logprobs", "(log probabilities)");
     const char *never_yet[] = {"tools", "functions"};
     for (size_t i = 0; i < sizeof never_yet / sizeof never_yet[0]; i++) {
         json_t *v = json_object_get(root, never_yet[i]);
@@ -489,7 +503,7 @@ int hr_api_chat_parse(const char *body, size_t n, struct hr_api_chat_req *r,
     }
     if (parse_stop(r, json_object_get(root, "stop"), e) != 0 ||
         parse_logit_bias(r, json_object_get(root, "logit_bias"), e) != 0 ||
-        parse_penalties(r, root, e) != 0)
+        parse_penalties(r, root, e) != 0 || parse_logprobs(r, root, e) != 0)
         return -1;
     return refuse_unbuilt(root, e);
 }

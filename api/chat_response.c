@@ -49,9 +49,62 @@ const char *hr_api_finish_reason(enum hr_finish f)
     return f == HR_FINISH_LENGTH ? "length" : "stop";
 }
 
+/* {"content": [...], "refusal": null} or null. */
+static json_t *logprobs_obj(json_t *take)
+{
+    if (!take)
+        return json_null();
+    json_t *o = json_object();
+    if (!o) {
+        json_decref(take);
+        return NULL;
+    }
+    json_object_set_new(o, "content", take);
+    json_object_set_new(o, "refusal", json_null());
+    return o;
+}
+
+static json_t *token_obj(const struct hr_tok *tok, int32_t id, float logprob)
+{
+    char buf[HR_TOK_MAX_PIECE];
+    size_t n = hr_tok_token_bytes(tok, id, true, buf, sizeof buf);
+    if (n > sizeof buf)
+        n = 0;
+    json_t *o = json_object();
+    json_t *bytes = json_array();
+    if (!o || !bytes) {
+        json_decref(o);
+        json_decref(bytes);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(bytes, json_integer((unsigned char)buf[i]));
+    json_object_set_new(o, "token", hr_api_json_text(buf, n));
+    /* -inf (a token the model rules out) has no JSON form; OpenAI floors at -9999 */
+    json_object_set_new(o, "logprob", json_real(logprob > -9999.0f ? logprob : -9999.0));
+    json_object_set_new(o, "bytes", bytes);
+    return o;
+}
+
+json_t *hr_api_logprob_json(const struct hr_tok *tok, const struct hr_token_logprob *lp)
+{
+    json_t *o = token_obj(tok, lp->token, lp->logprob);
+    json_t *top = json_array();
+    if (!o || !top) {
+        json_decref(o);
+        json_decref(top);
+        return NULL;
+    }
+    for (uint32_t i = 0; i < lp->n_top; i++)
+        json_array_append_new(top, token_obj(tok, lp->top[i].token, lp->top[i].logprob));
+    json_object_set_new(o, "top_logprobs", top);
+    return o;
+}
+
 char *hr_api_chat_completion_json(const char *id, int64_t created, const char *model,
                                   const char *content, size_t n_content,
-                                  const char *finish_reason, const struct hr_api_usage *u)
+                                  const char *finish_reason, const struct hr_api_usage *u,
+                                  json_t *take_logprobs)
 {
     json_t *o = envelope(id, "chat.completion", created, model);
     json_t *msg = json_object();
@@ -62,6 +115,7 @@ char *hr_api_chat_completion_json(const char *id, int64_t created, const char *m
         json_decref(msg);
         json_decref(choice);
         json_decref(choices);
+        json_decref(take_logprobs);
         return NULL;
     }
     json_object_set_new(msg, "role", json_string("assistant"));
@@ -69,7 +123,7 @@ char *hr_api_chat_completion_json(const char *id, int64_t created, const char *m
     json_object_set_new(msg, "refusal", json_null());
     json_object_set_new(choice, "index", json_integer(0));
     json_object_set_new(choice, "message", msg);
-    json_object_set_new(choice, "logprobs", json_null());
+    json_object_set_new(choice, "logprobs", logprobs_obj(take_logprobs));
     json_object_set_new(choice, "finish_reason", json_string(finish_reason));
     json_array_append_new(choices, choice);
     json_object_set_new(o, "choices", choices);
@@ -79,7 +133,8 @@ char *hr_api_chat_completion_json(const char *id, int64_t created, const char *m
 
 char *hr_api_chat_chunk_json(const char *id, int64_t created, const char *model,
                              const char *role, const char *content, size_t n_content,
-                             const char *finish_reason, bool with_usage_null)
+                             const char *finish_reason, bool with_usage_null,
+                             json_t *take_logprobs)
 {
     json_t *o = envelope(id, "chat.completion.chunk", created, model);
     json_t *delta = json_object();
@@ -90,6 +145,7 @@ char *hr_api_chat_chunk_json(const char *id, int64_t created, const char *model,
         json_decref(delta);
         json_decref(choice);
         json_decref(choices);
+        json_decref(take_logprobs);
         return NULL;
     }
     if (role)
@@ -98,7 +154,7 @@ char *hr_api_chat_chunk_json(const char *id, int64_t created, const char *model,
         json_object_set_new(delta, "content", hr_api_json_text(content, n_content));
     json_object_set_new(choice, "index", json_integer(0));
     json_object_set_new(choice, "delta", delta);
-    json_object_set_new(choice, "logprobs", json_null());
+    json_object_set_new(choice, "logprobs", logprobs_obj(take_logprobs));
     json_object_set_new(choice, "finish_reason",
                         finish_reason ? json_string(finish_reason) : json_null());
     json_array_append_new(choices, choice);

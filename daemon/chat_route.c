@@ -34,23 +34,34 @@ static const char *model_id(const struct hr_http_req *r)
     return r->srv->p.model_id;
 }
 
+/* The logprobs entries gathered so far, handed over (NULL when logprobs are off). */
+static json_t *take_logprobs(struct hr_http_req *r)
+{
+    json_t *lp = r->lp_content;
+    r->lp_content = r->logprobs ? json_array() : NULL;
+    return lp;
+}
+
+/* A content chunk with its tokens' logprobs; empty text is sent only when it carries some. */
 static void stream_text(struct hr_http_req *r, const char *text, size_t n)
 {
     if (!r->sent_role) {
         r->sent_role = true;
         append_sse(r, hr_api_chat_chunk_json(r->cmpl_id, r->created, model_id(r), "assistant",
-                                             "", 0, NULL, r->include_usage));
+                                             "", 0, NULL, r->include_usage, NULL));
     }
-    if (n)
-        append_sse(r, hr_api_chat_chunk_json(r->cmpl_id, r->created, model_id(r), NULL, text, n,
-                                             NULL, r->include_usage));
+    if (n || (r->lp_content && json_array_size(r->lp_content)))
+        append_sse(r, hr_api_chat_chunk_json(r->cmpl_id, r->created, model_id(r), NULL,
+                                             text ? text : "", n, NULL, r->include_usage,
+                                             take_logprobs(r)));
 }
 
 static void stream_finish(struct hr_http_req *r)
 {
     stream_text(r, NULL, 0);
     append_sse(r, hr_api_chat_chunk_json(r->cmpl_id, r->created, model_id(r), NULL, NULL, 0,
-                                         hr_api_finish_reason(r->finish), r->include_usage));
+                                         hr_api_finish_reason(r->finish), r->include_usage,
+                                         NULL));
     if (r->include_usage) {
         struct hr_api_usage u = {r->n_prompt, r->n_completion};
         append_sse(r, hr_api_chat_usage_chunk_json(r->cmpl_id, r->created, model_id(r), &u));
@@ -70,6 +81,12 @@ static void resume(struct hr_http_req *r)
 void hr_chat_on_event(struct hr_http_req *r, const struct hr_event *ev)
 {
     if (ev->kind == HR_EV_TEXT) {
+        if (ev->logprob && r->lp_content && !r->http_done) {
+            json_t *entry =
+                hr_api_logprob_json(hr_engine_model(r->srv->engine)->tok, ev->logprob);
+            if (entry)
+                json_array_append_new(r->lp_content, entry);
+        }
         if (r->stream && r->responded && !r->http_done)
             stream_text(r, ev->text, ev->n_text);
         else if (r->stream && !r->http_done)
@@ -160,6 +177,8 @@ enum MHD_Result hr_chat_start(struct hr_http_req *r)
     }
     r->stream = req.stream;
     r->include_usage = req.include_usage;
+    r->logprobs = req.logprobs;
+    r->lp_content = req.logprobs ? json_array() : NULL;
     r->created = (int64_t)time(NULL);
     hr_random_id("chatcmpl-", r->id, r->cmpl_id, sizeof r->cmpl_id);
     struct hr_gen_request g = {0};
@@ -171,6 +190,8 @@ enum MHD_Result hr_chat_start(struct hr_http_req *r)
     g.stop = req.stop;
     g.n_stop = req.n_stop;
     g.ignore_eos = req.ignore_eos;
+    g.logprobs = req.logprobs;
+    g.top_logprobs = req.top_logprobs;
     struct hr_diag d = {{0}};
     int rc = hr_engine_submit(s->engine, &g, &d);
     hr_api_chat_req_deinit(&req);
@@ -210,7 +231,8 @@ enum MHD_Result hr_chat_resume(struct hr_http_req *r)
             r, 200,
             hr_api_chat_completion_json(r->cmpl_id, r->created, model_id(r),
                                         r->text.ptr ? r->text.ptr : "", r->text.len,
-                                        hr_api_finish_reason(r->finish), &u));
+                                        hr_api_finish_reason(r->finish), &u,
+                                        take_logprobs(r)));
     }
     /* First event of a stream: the status is now known to be 200. */
     stream_text(r, r->text.ptr, r->text.len);

@@ -67,6 +67,7 @@ void hr_req_free(struct hr_http_req *r)
     hr_buf_free(&r->body);
     hr_buf_free(&r->text);
     hr_buf_free(&r->out);
+    json_decref(r->lp_content);
     free(r);
 }
 

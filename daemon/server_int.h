@@ -53,6 +53,8 @@ struct hr_http_req {
     char cmpl_id[48];
     int64_t created;
     struct hr_buf text;   /* non-stream: generated text so far */
+    bool logprobs;
+    json_t *lp_content;   /* logprobs entries not yet sent (non-stream: all of them) */
     struct hr_buf out;    /* stream: SSE bytes not yet handed to MHD */
     size_t out_off;
     bool sent_role;

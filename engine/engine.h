@@ -54,6 +54,23 @@ struct hr_gen_request {
      * is never shown; finish is HR_FINISH_STOP. */
     const char *const *stop;
     size_t n_stop;
+    /* Log probabilities of each generated token under the model (log-softmax of the raw
+     * logits, before bias, penalties and temperature), with the top_logprobs most likely
+     * alternatives (0..HR_MAX_TOP_LOGPROBS). */
+    bool logprobs;
+    uint32_t top_logprobs;
+};
+
+#define HR_MAX_TOP_LOGPROBS 20
+
+struct hr_token_logprob {
+    int32_t token;
+    float logprob;
+    uint32_t n_top; /* most likely first; ties by lower id */
+    struct {
+        int32_t token;
+        float logprob;
+    } top[HR_MAX_TOP_LOGPROBS];
 };
 
 enum hr_event_kind {
@@ -75,6 +92,9 @@ struct hr_event {
     /* HR_EV_TEXT */
     char *text; /* owned by the event, NUL-terminated */
     size_t n_text;
+    /* with logprobs: the token this event comes from (owned; its text may be empty while
+     * held back for UTF-8 or stop strings), else NULL */
+    struct hr_token_logprob *logprob;
     /* HR_EV_DONE */
     enum hr_finish finish;
     int err;                  /* HR_E* when finish == HR_FINISH_ERROR */

@@ -29,6 +29,8 @@ struct job {
     struct hr_sampler_params sampling; /* logit_bias points at bias */
     struct hr_logit_bias *bias;
     bool ignore_eos;
+    bool logprobs;
+    uint32_t top_logprobs;
     struct hr_stop stop;
     double t_submit_ms;
     struct hr_event *done; /* allocated at submit, so a request can always be ended */
@@ -124,6 +126,7 @@ void hr_event_free_list(struct hr_event *ev)
     while (ev) {
         struct hr_event *next = ev->next;
         free(ev->text);
+        free(ev->logprob);
         free(ev);
         ev = next;
     }
@@ -141,9 +144,11 @@ static void push_event(struct hr_engine *e, struct hr_event *ev)
     e->pend_tail = ev;
 }
 
-static void emit_text(struct hr_engine *e, uint64_t id, const char *text, size_t n)
+/* A text event; take_lp (may be NULL) moves into it, and makes an event even of no text. */
+static void emit_text_lp(struct hr_engine *e, uint64_t id, const char *text, size_t n,
+                         struct hr_token_logprob *take_lp)
 {
-    if (n == 0)
+    if (n == 0 && !take_lp)
         return;
     struct hr_event *ev = calloc(1, sizeof *ev);
     char *copy = malloc(n + 1);
@@ -152,6 +157,7 @@ static void emit_text(struct hr_engine *e, uint64_t id, const char *text, size_t
          * the counts stay right. Allocation failure here is not worth killing the daemon. */
         free(ev);
         free(copy);
+        free(take_lp);
         hr_log(HR_LOG_ERROR, "engine", "out of memory emitting text of request %llu",
                (unsigned long long)id);
         return;
@@ -162,7 +168,13 @@ static void emit_text(struct hr_engine *e, uint64_t id, const char *text, size_t
     ev->kind = HR_EV_TEXT;
     ev->text = copy;
     ev->n_text = n;
+    ev->logprob = take_lp;
     push_event(e, ev);
+}
+
+static void emit_text(struct hr_engine *e, uint64_t id, const char *text, size_t n)
+{
+    emit_text_lp(e, id, text, n, NULL);
 }
 
 /* Ends a request with the DONE event allocated at submit time. */
@@ -344,18 +356,54 @@ static void admit(struct hr_engine *e)
 /* ---- one step (engine thread) ---- */
 
 /* Generated text on its way out: through the stop strings, then to the client. */
-static void emit_generated(struct hr_engine *e, struct slot *s, const char *text, size_t n)
+static void emit_generated(struct hr_engine *e, struct slot *s, const char *text, size_t n,
+                           struct hr_token_logprob *take_lp)
 {
     char out[HR_TOK_MAX_PIECE + 16 + HR_MAX_STOP_BYTES + 64];
     size_t k = hr_stop_push(&s->job->stop, text, n, out, sizeof out);
-    emit_text(e, s->job->id, out, k);
+    emit_text_lp(e, s->job->id, out, k, take_lp);
+}
+
+/* log-softmax of the model's logits at the sampled token, and the n_top best alternatives.
+ * NULL without memory (the request goes on without this token's numbers). */
+static struct hr_token_logprob *token_logprob(const float *logits, int32_t n_vocab,
+                                              int32_t tok, uint32_t n_top)
+{
+    struct hr_token_logprob *lp = calloc(1, sizeof *lp);
+    if (!lp)
+        return NULL;
+    float max = logits[hr_argmax(logits, n_vocab)];
+    double sum = 0;
+    for (int32_t i = 0; i < n_vocab; i++)
+        sum += exp((double)logits[i] - max);
+    double lse = max + log(sum);
+    lp->token = tok;
+    lp->logprob = (float)(logits[tok] - lse);
+    /* insertion into a short sorted list: n_top <= 20 */
+    for (int32_t i = 0; i < n_vocab && n_top; i++) {
+        uint32_t k = lp->n_top;
+        if (k == n_top && !(logits[i] > logits[lp->top[k - 1].token]))
+            continue;
+        if (k < n_top)
+            lp->n_top++;
+        else
+            k--;
+        while (k > 0 && logits[i] > logits[lp->top[k - 1].token]) {
+            lp->top[k] = lp->top[k - 1];
+            k--;
+        }
+        lp->top[k].token = i;
+    }
+    for (uint32_t k = 0; k < lp->n_top; k++)
+        lp->top[k].logprob = (float)(logits[lp->top[k].token] - lse);
+    return lp;
 }
 
 static void finish_slot(struct hr_engine *e, struct slot *s, enum hr_finish f)
 {
     char tail[64];
     size_t n = hr_detok_flush(&s->detok, tail, sizeof tail);
-    emit_generated(e, s, tail, n);
+    emit_generated(e, s, tail, n, NULL);
     char held[HR_MAX_STOP_BYTES];
     if (s->job->stop.hit) {
         f = HR_FINISH_STOP;
@@ -384,7 +432,9 @@ static void sample_slot(struct hr_engine *e, struct slot *s, const float *logits
     s->tokens[s->n_tokens++] = tok;
     char buf[HR_TOK_MAX_PIECE + 16];
     size_t nb = hr_detok_push(&s->detok, m->tok, tok, buf, sizeof buf);
-    emit_generated(e, s, buf, nb);
+    struct hr_token_logprob *lp =
+        j->logprobs ? token_logprob(logits, (int32_t)m->n_vocab, tok, j->top_logprobs) : NULL;
+    emit_generated(e, s, buf, nb, lp);
     if (j->stop.hit || s->n_tokens >= s->limit || s->n_tokens >= e->n_ctx)
         finish_slot(e, s, HR_FINISH_LENGTH);
 }
@@ -676,6 +726,8 @@ static struct job *job_new(const struct hr_gen_request *r)
     j->max_tokens = r->max_tokens;
     j->sampling = r->sampling;
     j->ignore_eos = r->ignore_eos;
+    j->logprobs = r->logprobs;
+    j->top_logprobs = r->top_logprobs;
     j->t_submit_ms = now_ms();
     if (r->sampling.n_logit_bias) {
         size_t nb = r->sampling.n_logit_bias * sizeof *j->bias;
@@ -740,6 +792,10 @@ int hr_engine_submit(struct hr_engine *e, const struct hr_gen_request *r, struct
     }
     if (!hr_sampler_params_valid(&r->sampling, (int32_t)e->model->n_vocab)) {
         hr_diag_set(d, "sampling parameters out of range");
+        return HR_EINVAL;
+    }
+    if (r->top_logprobs > HR_MAX_TOP_LOGPROBS) {
+        hr_diag_set(d, "top_logprobs: at most %d", HR_MAX_TOP_LOGPROBS);
         return HR_EINVAL;
     }
     if (r->n_stop > HR_MAX_STOP) {

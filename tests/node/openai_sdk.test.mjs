@@ -154,3 +154,40 @@ test('penalties and the llama.cpp sampling extensions are accepted and change no
     (e) => e instanceof OpenAI.BadRequestError && e.param === 'presence_penalty',
   );
 });
+
+test('logprobs: one entry per token, in OpenAI\'s shape, greedy picks the top alternative', async () => {
+  const params = {
+    model,
+    messages: [{ role: 'user', content: 'Name a colour' }],
+    max_tokens: 6,
+    temperature: 0,
+    ignore_eos: true,
+    logprobs: true,
+    top_logprobs: 3,
+  };
+  const r = await client.chat.completions.create(params);
+  const content = r.choices[0].logprobs.content;
+  assert.equal(content.length, r.usage.completion_tokens);
+  const bytes = [];
+  for (const t of content) {
+    assert.equal(typeof t.token, 'string');
+    assert.ok(t.logprob <= 0);
+    assert.ok(Array.isArray(t.bytes));
+    bytes.push(...t.bytes);
+    assert.equal(t.top_logprobs.length, 3);
+    for (let i = 1; i < 3; i++) assert.ok(t.top_logprobs[i - 1].logprob >= t.top_logprobs[i].logprob);
+    assert.equal(t.top_logprobs[0].token, t.token);
+    assert.equal(t.top_logprobs[0].logprob, t.logprob);
+    const mass = t.top_logprobs.reduce((a, x) => a + Math.exp(x.logprob), 0);
+    assert.ok(mass > 0 && mass <= 1 + 1e-5, `a distribution: ${mass}`);
+  }
+  assert.equal(Buffer.from(bytes).toString('utf8'), r.choices[0].message.content);
+  const stream = await client.chat.completions.create({ ...params, stream: true });
+  const streamed = [];
+  for await (const chunk of stream)
+    for (const c of chunk.choices) if (c.logprobs) streamed.push(...c.logprobs.content);
+  assert.deepEqual(streamed, content);
+  const plain = await client.chat.completions.create({ ...params, logprobs: false, top_logprobs: undefined });
+  assert.equal(plain.choices[0].logprobs, null);
+  assert.equal(plain.choices[0].message.content, r.choices[0].message.content);
+});

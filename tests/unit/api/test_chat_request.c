@@ -173,7 +173,10 @@ static void test_refusals(void **state)
     refused("{" M ",\"logit_bias\":{\"01\":1}}", 400, "logit_bias", "invalid_value");
     refused("{" M ",\"logit_bias\":{\"5\":101}}", 400, "logit_bias", "invalid_value");
     refused("{" M ",\"logit_bias\":{\"5\":\"1\"}}", 400, "logit_bias", "invalid_type");
-    refused("{" M ",\"logprobs\":true}", 400, "logprobs", NULL);
+    refused("{" M ",\"logprobs\":1}", 400, "logprobs", "invalid_type");
+    refused("{" M ",\"top_logprobs\":2}", 400, "top_logprobs", "invalid_value");
+    refused("{" M ",\"logprobs\":true,\"top_logprobs\":21}", 400, "top_logprobs",
+            "integer_above_max_value");
     refused("{" M ",\"tools\":[{\"type\":\"function\"}]}", 400, "tools", NULL);
     refused("{" M ",\"response_format\":{\"type\":\"json_object\"}}", 400,
             "response_format.type", NULL);
@@ -232,7 +235,7 @@ static void test_response_shapes(void **state)
     (void)state;
     struct hr_api_usage u = {5, 3};
     json_t *j = load(hr_api_chat_completion_json("chatcmpl-1", 1700000000, "m", "hi\xff", 3,
-                                                 "length", &u));
+                                                 "length", &u, NULL));
     assert_string_equal(json_string_value(json_object_get(j, "object")), "chat.completion");
     json_t *c = json_array_get(json_object_get(j, "choices"), 0);
     assert_string_equal(json_string_value(json_object_get(c, "finish_reason")), "length");
@@ -242,7 +245,7 @@ static void test_response_shapes(void **state)
     assert_int_equal(json_integer_value(json_object_get(usage, "total_tokens")), 8);
     json_decref(j);
 
-    j = load(hr_api_chat_chunk_json("chatcmpl-1", 1, "m", "assistant", "", 0, NULL, true));
+    j = load(hr_api_chat_chunk_json("chatcmpl-1", 1, "m", "assistant", "", 0, NULL, true, NULL));
     c = json_array_get(json_object_get(j, "choices"), 0);
     assert_string_equal(json_string_value(json_object_get(json_object_get(c, "delta"), "role")),
                         "assistant");
@@ -250,7 +253,7 @@ static void test_response_shapes(void **state)
     assert_true(json_is_null(json_object_get(j, "usage")));
     json_decref(j);
 
-    j = load(hr_api_chat_chunk_json("chatcmpl-1", 1, "m", NULL, NULL, 0, "stop", false));
+    j = load(hr_api_chat_chunk_json("chatcmpl-1", 1, "m", NULL, NULL, 0, "stop", false, NULL));
     c = json_array_get(json_object_get(j, "choices"), 0);
     assert_int_equal(json_object_size(json_object_get(c, "delta")), 0);
     assert_null(json_object_get(j, "usage"));

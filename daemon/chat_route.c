@@ -178,24 +178,35 @@ enum MHD_Result hr_chat_start(struct hr_http_req *r)
     r->stream = req.stream;
     r->include_usage = req.include_usage;
     r->logprobs = req.logprobs;
-    r->lp_content = req.logprobs ? json_array() : NULL;
     r->created = (int64_t)time(NULL);
     hr_random_id("chatcmpl-", r->id, r->cmpl_id, sizeof r->cmpl_id);
+    hr_buf_free(&r->body); /* req's own JSON tree holds what is still needed */
+    return hr_chat_prep_start(r, &req);
+}
+
+enum MHD_Result hr_chat_submit(struct hr_http_req *r, const struct hr_api_chat_req *req,
+                               const int32_t *tokens, size_t n_tokens)
+{
+    struct hr_server *s = r->srv;
+    struct hr_api_error e;
+    if (!s->engine)
+        return hr_respond_error(r, hr_api_error_set(&e, 503, "server_error",
+                                                    "server_shutting_down", NULL,
+                                                    "The server is shutting down."));
+    r->lp_content = req->logprobs ? json_array() : NULL;
     struct hr_gen_request g = {0};
     g.id = r->id;
-    g.msgs = req.msgs;
-    g.n_msgs = req.n_msgs;
-    g.max_tokens = req.max_tokens;
-    g.sampling = req.sampling;
-    g.stop = req.stop;
-    g.n_stop = req.n_stop;
-    g.ignore_eos = req.ignore_eos;
-    g.logprobs = req.logprobs;
-    g.top_logprobs = req.top_logprobs;
+    g.tokens = tokens;
+    g.n_tokens = n_tokens;
+    g.max_tokens = req->max_tokens;
+    g.sampling = req->sampling;
+    g.stop = req->stop;
+    g.n_stop = req->n_stop;
+    g.ignore_eos = req->ignore_eos;
+    g.logprobs = req->logprobs;
+    g.top_logprobs = req->top_logprobs;
     struct hr_diag d = {{0}};
     int rc = hr_engine_submit(s->engine, &g, &d);
-    hr_api_chat_req_deinit(&req);
-    hr_buf_free(&r->body);
     if (rc != 0) {
         hr_api_error_from_engine(&e, rc, d.msg[0] ? d.msg : NULL);
         if (rc == HR_EFULL)

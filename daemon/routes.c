@@ -61,9 +61,24 @@ static struct hr_http_req *req_new(struct hr_server *s, struct MHD_Connection *c
     return r;
 }
 
+void hr_work_finished(struct hr_http_req *r)
+{
+    r->work_done = true;
+    if (r->http_done) { /* the server stopped or the client left meanwhile */
+        hr_req_free(r);
+        return;
+    }
+    if (r->suspended) {
+        r->suspended = false;
+        MHD_resume_connection(r->conn);
+    }
+    hr_server_kick(r->srv);
+}
+
 void hr_req_free(struct hr_http_req *r)
 {
     hr_text_job_free(r);
+    hr_chat_prep_free(r);
     hr_buf_free(&r->body);
     hr_buf_free(&r->text);
     hr_buf_free(&r->out);
@@ -268,6 +283,8 @@ enum MHD_Result hr_route_access(void *cls, struct MHD_Connection *conn, const ch
     }
     if (r->job)
         return hr_text_resume(r);
+    if (r->prep)
+        return hr_chat_prep_done(r);
     return hr_chat_resume(r);
 }
 

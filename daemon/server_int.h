@@ -43,6 +43,7 @@ struct hr_http_req {
     bool in_engine;   /* submitted; the engine owes a DONE event */
     bool engine_done; /* the DONE event arrived */
     struct hr_text_job *job; /* /tokenize etc.: work on libuv's pool */
+    struct hr_chat_prep *prep; /* chat: template and tokenizer on libuv's pool, then submit */
     bool in_work;     /* job queued: freed by its after-work callback if HTTP ends first */
     bool work_done;
     int status;       /* HTTP status sent */
@@ -110,11 +111,22 @@ void hr_text_job_free(struct hr_http_req *r);
 
 /* chat_route.c */
 enum MHD_Result hr_chat_start(struct hr_http_req *r);
+/* chat_prep.c: takes req (moved; deinit'd by this) and renders + tokenizes it on the pool;
+ * the connection stays suspended. hr_chat_prep_done runs on the resumed connection. */
+enum MHD_Result hr_chat_prep_start(struct hr_http_req *r, struct hr_api_chat_req *take_req);
+enum MHD_Result hr_chat_prep_done(struct hr_http_req *r);
+void hr_chat_prep_free(struct hr_http_req *r);
+/* chat_route.c: submits a prepared prompt to the engine. */
+enum MHD_Result hr_chat_submit(struct hr_http_req *r, const struct hr_api_chat_req *req,
+                               const int32_t *tokens, size_t n_tokens);
 enum MHD_Result hr_chat_resume(struct hr_http_req *r);
 void hr_chat_on_event(struct hr_http_req *r, const struct hr_event *ev);
 
 /* server.c */
 void hr_server_kick(struct hr_server *s); /* run MHD now and re-arm its timer */
+/* A request's pool work has ended (after-work callback): resumes its connection, or frees it
+ * when the HTTP side is already done. */
+void hr_work_finished(struct hr_http_req *r);
 void hr_server_unlink(struct hr_server *s, struct hr_http_req *r);
 double hr_now_ms(void);
 

@@ -113,18 +113,8 @@ static void work_fn(uv_work_t *w)
 static void after_work(uv_work_t *w, int status)
 {
     struct hr_text_job *j = w->data;
-    struct hr_http_req *r = j->r;
     (void)status;
-    r->work_done = true;
-    if (r->http_done) { /* the server stopped or the client left meanwhile */
-        hr_req_free(r);
-        return;
-    }
-    if (r->suspended) {
-        r->suspended = false;
-        MHD_resume_connection(r->conn);
-    }
-    hr_server_kick(r->srv);
+    hr_work_finished(j->r);
 }
 
 enum MHD_Result hr_text_start(struct hr_http_req *r, int which)

@@ -39,14 +39,17 @@ struct hr_engine_params {
 };
 
 /* A generation request. Everything is copied by hr_engine_submit. Exactly one of prompt
- * (raw text, tokenized with BOS/EOS as the vocab says) or msgs (rendered through the model's
- * chat template) is set. */
+ * (raw text, tokenized with BOS/EOS as the vocab says), msgs (rendered through the model's
+ * chat template) or tokens (already rendered and tokenized, e.g. by hr_engine_prepare_chat
+ * off the engine thread) is set. */
 struct hr_gen_request {
     uint64_t id;
     const char *prompt;
     size_t prompt_len;
     const struct hr_chat_msg *msgs;
     size_t n_msgs;
+    const int32_t *tokens;
+    size_t n_tokens;
     uint32_t max_tokens; /* 0: until the context is full */
     struct hr_sampler_params sampling; /* logit_bias copied by submit */
     bool ignore_eos;
@@ -133,5 +136,15 @@ struct hr_event *hr_engine_take_events(struct hr_engine *e);
 void hr_event_free_list(struct hr_event *ev);
 
 const char *hr_finish_name(enum hr_finish f); /* "stop", "length", "canceled", "error" */
+
+/* Renders messages through the model's chat template and tokenizes the result as the engine
+ * would, then checks that the prompt plus max_tokens fits n_ctx: HR_ECONTEXT (with OpenAI's
+ * wording in d) when it does not, HR_EINVAL when the template refuses the conversation. On
+ * success *tokens (caller frees) holds *n_tokens ids. Any thread but the event loop (it is
+ * model work): callers run it on a worker pool so that a request too long for the context is
+ * refused before it queues, and the engine thread never stalls on a long prompt. */
+int hr_engine_prepare_chat(const struct hr_model *m, uint32_t n_ctx,
+                           const struct hr_chat_msg *msgs, size_t n_msgs, uint32_t max_tokens,
+                           int32_t **tokens, size_t *n_tokens, struct hr_diag *d);
 
 #endif

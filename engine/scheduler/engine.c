@@ -25,6 +25,8 @@ struct job {
     size_t prompt_len;
     struct hr_chat_msg *msgs; /* role/content strings copied into one block after the array */
     size_t n_msgs;
+    int32_t *tokens; /* a prompt tokenized by the caller, or NULL */
+    size_t n_tokens;
     uint32_t max_tokens;
     struct hr_sampler_params sampling; /* logit_bias points at bias */
     struct hr_logit_bias *bias;
@@ -115,6 +117,7 @@ static void job_free(struct job *j)
         return;
     free(j->prompt);
     free(j->msgs);
+    free(j->tokens);
     free(j->bias);
     hr_stop_deinit(&j->stop);
     free(j->done);
@@ -243,21 +246,38 @@ static void slot_release(struct hr_engine *e, struct slot *s)
     s->busy = false;
 }
 
-/* Renders (chat) and tokenizes the job's prompt into the slot. Returns 0 or an error with a
- * message for the client in msg. */
-static int slot_prepare(struct hr_engine *e, struct slot *s, char *msg, size_t msg_cap)
+/* The context check, in OpenAI's words: n prompt tokens plus max_tokens must fit. */
+static int check_context(uint32_t n_ctx, size_t n, uint32_t max_tokens, char *msg,
+                         size_t msg_cap)
 {
-    const struct hr_model *m = e->model;
-    struct job *j = s->job;
-    char *rendered = NULL;
-    const char *text = j->prompt;
-    size_t text_len = j->prompt_len;
-    bool add_special = true;
-    bool parse_special = false;
-    struct hr_diag d = {{0}};
+    if (n == 0) {
+        snprintf(msg, msg_cap, "the prompt is empty after tokenization");
+        return HR_EINVAL;
+    }
+    if (n < n_ctx && (!max_tokens || n + max_tokens <= n_ctx))
+        return 0;
+    snprintf(msg, msg_cap,
+             "This model's maximum context length is %u tokens. However, you requested %zu "
+             "tokens (%zu in the messages, %u in the completion). Please reduce the length of "
+             "the messages or completion.",
+             n_ctx, n + max_tokens, n, max_tokens);
+    return HR_ECONTEXT;
+}
 
-    if (j->msgs) {
-        struct hr_jval *msgs = hr_chat_messages(j->msgs, j->n_msgs);
+/* Renders (msgs) and tokenizes text into a new array (*ids, caller frees). The tokenizer
+ * needs at most hr_tok_max_tokens(len) ids, so the whole prompt is tokenized even when it is
+ * far over the context: the error can then say by how much. */
+static int render_tokenize(const struct hr_model *m, const struct hr_chat_msg *cmsgs,
+                           size_t n_msgs, const char *text, size_t text_len, int32_t **ids,
+                           size_t *n, char *msg, size_t msg_cap)
+{
+    char *rendered = NULL;
+    bool add_special = true, parse_special = false;
+    *ids = NULL;
+    *n = 0;
+    if (cmsgs) {
+        struct hr_diag d = {{0}};
+        struct hr_jval *msgs = hr_chat_messages(cmsgs, n_msgs);
         int err = msgs ? hr_model_apply_chat(m, msgs, NULL, true, (int64_t)time(NULL), &rendered,
                                              &d)
                        : HR_ENOMEM;
@@ -269,38 +289,58 @@ static int slot_prepare(struct hr_engine *e, struct slot *s, char *msg, size_t m
         text = rendered;
         text_len = strlen(rendered);
         add_special = false;
-        parse_special = true;
+        parse_special = true; /* the template's own markup is special tokens */
     }
-    size_t n = 0;
-    /* The tokenizer needs at most hr_tok_max_tokens(len) ids; beyond the context is refused,
-     * but tokenizing into a buffer of the context size alone could not tell how far over the
-     * prompt is, so tokenize fully into a temporary buffer when the text is long. */
     size_t cap = hr_tok_max_tokens(text_len);
-    int32_t *ids = cap <= e->n_ctx ? s->tokens : malloc(cap * sizeof *ids);
-    int rc = ids ? hr_tok_encode(m->tok, text, text_len, add_special, parse_special, ids, cap, &n)
-                 : HR_ENOMEM;
+    *ids = malloc(cap * sizeof **ids);
+    int rc = *ids ? hr_tok_encode(m->tok, text, text_len, add_special, parse_special, *ids, cap,
+                                  n)
+                  : HR_ENOMEM;
     free(rendered);
-    if (rc == 0 && n == 0) {
-        snprintf(msg, msg_cap, "the prompt is empty after tokenization");
-        rc = HR_EINVAL;
+    if (rc) {
+        free(*ids);
+        *ids = NULL;
+        snprintf(msg, msg_cap, "%s", hr_err_str(rc));
     }
-    if (rc == 0 && (n >= e->n_ctx || (j->max_tokens && n + j->max_tokens > e->n_ctx))) {
-        snprintf(msg, msg_cap,
-                 "This model's maximum context length is %u tokens. However, you requested "
-                 "%zu tokens (%zu in the messages, %u in the completion). Please reduce the "
-                 "length of the messages or completion.",
-                 e->n_ctx, n + j->max_tokens, n, j->max_tokens);
-        rc = HR_ECONTEXT;
+    return rc;
+}
+
+int hr_engine_prepare_chat(const struct hr_model *m, uint32_t n_ctx,
+                           const struct hr_chat_msg *msgs, size_t n_msgs, uint32_t max_tokens,
+                           int32_t **tokens, size_t *n_tokens, struct hr_diag *d)
+{
+    char msg[512] = "";
+    int rc = render_tokenize(m, msgs, n_msgs, NULL, 0, tokens, n_tokens, msg, sizeof msg);
+    if (rc == 0)
+        rc = check_context(n_ctx, *n_tokens, max_tokens, msg, sizeof msg);
+    if (rc) {
+        hr_diag_set(d, "%s", msg);
+        free(*tokens);
+        *tokens = NULL;
     }
-    if (rc == 0 && ids != s->tokens)
+    return rc;
+}
+
+/* Puts the job's prompt, as tokens, into the slot. Returns 0 or an error with a message for
+ * the client in msg. */
+static int slot_prepare(struct hr_engine *e, struct slot *s, char *msg, size_t msg_cap)
+{
+    const struct hr_model *m = e->model;
+    struct job *j = s->job;
+    int32_t *ids = j->tokens;
+    size_t n = j->n_tokens;
+    int rc = 0;
+    if (!ids)
+        rc = render_tokenize(m, j->msgs, j->n_msgs, j->prompt, j->prompt_len, &ids, &n, msg,
+                             msg_cap);
+    if (rc == 0)
+        rc = check_context(e->n_ctx, n, j->max_tokens, msg, msg_cap);
+    if (rc == 0)
         memcpy(s->tokens, ids, n * sizeof *ids);
-    if (ids != s->tokens)
+    if (ids != j->tokens)
         free(ids);
-    if (rc != 0) {
-        if (!msg[0])
-            snprintf(msg, msg_cap, "%s", hr_err_str(rc));
+    if (rc != 0)
         return rc;
-    }
     s->n_tokens = (uint32_t)n;
     s->n_prompt = (uint32_t)n;
     s->n_past = 0;
@@ -748,7 +788,7 @@ static struct job *job_new(const struct hr_gen_request *r)
             bytes += strlen(r->msgs[i].role) + strlen(r->msgs[i].content) + 2;
         j->msgs = malloc(bytes);
         if (!j->msgs) {
-            free(j);
+            job_free(j);
             return NULL;
         }
         char *p = (char *)(j->msgs + r->n_msgs);
@@ -763,10 +803,18 @@ static struct job *job_new(const struct hr_gen_request *r)
             p += lc;
         }
         j->n_msgs = r->n_msgs;
+    } else if (r->tokens) {
+        j->tokens = malloc(r->n_tokens * sizeof *j->tokens);
+        if (!j->tokens) {
+            job_free(j);
+            return NULL;
+        }
+        memcpy(j->tokens, r->tokens, r->n_tokens * sizeof *j->tokens);
+        j->n_tokens = r->n_tokens;
     } else {
         j->prompt = malloc(r->prompt_len + 1);
         if (!j->prompt) {
-            free(j);
+            job_free(j);
             return NULL;
         }
         memcpy(j->prompt, r->prompt, r->prompt_len);
@@ -778,9 +826,21 @@ static struct job *job_new(const struct hr_gen_request *r)
 
 int hr_engine_submit(struct hr_engine *e, const struct hr_gen_request *r, struct hr_diag *d)
 {
-    if ((r->msgs == NULL) == (r->prompt == NULL)) {
-        hr_diag_set(d, "a request needs either a prompt or messages");
+    if ((r->msgs != NULL) + (r->prompt != NULL) + (r->tokens != NULL) != 1) {
+        hr_diag_set(d, "a request needs exactly one of a prompt, messages or tokens");
         return HR_EINVAL;
+    }
+    if (r->tokens) {
+        if (r->n_tokens == 0 || r->n_tokens > e->n_ctx) {
+            hr_diag_set(d, "tokens: expected 1..%u tokens", e->n_ctx);
+            return HR_EINVAL;
+        }
+        for (size_t i = 0; i < r->n_tokens; i++) {
+            if (r->tokens[i] < 0 || (uint32_t)r->tokens[i] >= e->model->n_vocab) {
+                hr_diag_set(d, "tokens[%zu]: %d is outside the vocabulary", i, r->tokens[i]);
+                return HR_EINVAL;
+            }
+        }
     }
     if (r->msgs && (r->n_msgs == 0 || r->n_msgs > HR_MAX_MESSAGES)) {
         hr_diag_set(d, "messages: expected 1..%d messages", HR_MAX_MESSAGES);

@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # A client that goes away mid-stream stops its generation: on a model slow enough to still be
-# generating (smol preset, one thread, one sequence slot), a stream is cut after its first
-# chunks; the ledger then shows that request as 499/canceled with far fewer tokens than it
-# asked for, and the single slot is free for the next request, which completes.
+# generating (smol preset, one thread, one sequence slot, no waiting room), a stream is cut
+# after its first chunks; the ledger then shows that request as 499/canceled with far fewer
+# tokens than it asked for, and the single slot is free for the next request, which
+# completes. While the stream runs, a prompt too long for the context is refused at once with
+# a 400 (it never queues), and a request beyond the queue gets 503 with Retry-After.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/daemon_lib.sh"
 
 "$HEARTH_BIN" make-model --preset smol --type q4_0 --seed 5 --out "$WORK/smol.gguf" 2>/dev/null
 start_daemon --model "$WORK/smol.gguf" --model-id smol --db "$WORK/usage.db" \
-    --data-dir "$WORK/data" --threads 1 --parallel 1 --ctx 1024
+    --data-dir "$WORK/data" --threads 1 --parallel 1 --ctx 1024 --max-queue 0
 
 # Read the stream until two content chunks have arrived, then hang up.
 /usr/bin/python3 - "$PORT" <<'PY'
-import http.client, json, sys
-c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=120)
+import http.client, json, sys, time
+port = int(sys.argv[1])
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
 body = json.dumps({"model": "smol", "stream": True, "max_tokens": 900, "temperature": 0,
                    "messages": [{"role": "user", "content": "Tell me a long story"}]})
 c.request("POST", "/v1/chat/completions", body, {"Content-Type": "application/json",
@@ -26,7 +29,34 @@ while seen < 3:
     assert line, "stream ended early"
     if line.startswith(b"data: {"):
         seen += 1
-c.sock.close()
+    if seen == 1:
+        seen += 1
+        def post(body, timeout=120):
+            k = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+            k.request("POST", "/v1/chat/completions", json.dumps(body),
+                      {"Content-Type": "application/json"})
+            return k
+        t0 = time.monotonic()
+        # refused before it queues: it cannot wait for the busy slot (~20 s of stream left)
+        k = post({"model": "smol", "max_tokens": 4,
+                  "messages": [{"role": "user", "content": "word " * 1500}]}, timeout=10)
+        resp = k.getresponse()
+        err = json.loads(resp.read())["error"]
+        assert resp.status == 400 and err["code"] == "context_length_exceeded", (resp.status, err)
+        print("# over-long prompt refused in %.0f ms while the slot was busy"
+              % ((time.monotonic() - t0) * 1000))
+        waiting = post({"model": "smol", "max_tokens": 3, "temperature": 0,
+                        "messages": [{"role": "user", "content": "Hi"}]})
+        time.sleep(0.5)  # it is tokenized and queued behind the stream
+        k = post({"model": "smol", "max_tokens": 3,
+                  "messages": [{"role": "user", "content": "Hi"}]})
+        resp = k.getresponse()
+        assert resp.status == 503 and resp.getheader("Retry-After") == "1", resp.status
+        assert json.loads(resp.read())["error"]["type"] == "server_error"
+r.close()  # the response's file holds the socket too
+c.close()
+resp = waiting.getresponse()
+assert resp.status == 200 and json.loads(resp.read())["usage"]["completion_tokens"] == 3
 PY
 check "client read the first chunks and hung up" test $? = 0
 

@@ -12,6 +12,7 @@
 static const char usage_text[] =
     "usage: hearth make-model --out FILE [--preset tiny|smol|1b] [--type f32|f16|q8_0|q4_0]\n"
     "                         [--vocab VOCAB.gguf] [--seed N] [--name NAME] [--arch ARCH]\n"
+    "                         [--pooling mean|cls|last]\n"
     "\n"
     "Writes a GGUF v3 llama-architecture model with seeded random weights.\n"
     "  --out FILE      output path (written under a temporary name, then renamed)\n"
@@ -20,7 +21,8 @@ static const char usage_text[] =
     "  --vocab FILE    copy the tokenizer (and chat template) from another GGUF\n"
     "  --seed N        weight seed (default 42); same seed, same bytes\n"
     "  --name NAME     general.name (default hearth-PRESET)\n"
-    "  --arch ARCH     llama (default), qwen2, qwen3, phi3 or gemma2\n";
+    "  --arch ARCH     llama (default), qwen2, qwen3, phi3 or gemma2\n"
+    "  --pooling P     write ARCH.pooling_type: how embeddings pool (default: no key)\n";
 
 static const struct {
     const char *name;
@@ -72,6 +74,13 @@ int hr_cmd_make_model(int argc, char **argv)
             p.name = v;
         } else if (strcmp(a, "--arch") == 0) {
             p.arch = v;
+        } else if (strcmp(a, "--pooling") == 0) {
+            if (strcmp(v, "mean") && strcmp(v, "cls") && strcmp(v, "last")) {
+                fprintf(stderr, "hearth: make-model: --pooling: expected one of mean, cls, last, "
+                                "got '%s'\n", v);
+                return 2;
+            }
+            p.pooling = v;
         } else if (strcmp(a, "--seed") == 0) {
             char *end = NULL;
             errno = 0;

@@ -48,6 +48,17 @@ struct hr_layer {
     struct hr_weight post_attn_norm, post_ffn_norm; /* gemma2 [n_embd]; else data NULL */
 };
 
+/* How an embedding is pooled from the sequence's final hidden states: llama.cpp's enum
+ * llama_pooling_type, whose values `<arch>.pooling_type` stores. */
+enum hr_pooling {
+    HR_POOLING_UNSPECIFIED = -1, /* in requests only: use the model's */
+    HR_POOLING_NONE = 0,         /* per-token states, no pooled vector (not served) */
+    HR_POOLING_MEAN = 1,
+    HR_POOLING_CLS = 2,          /* the first token */
+    HR_POOLING_LAST = 3,         /* the last token */
+    HR_POOLING_RANK = 4,         /* reranker classification head (not supported) */
+};
+
 struct hr_model {
     /* public, read-only after load */
     char arch[32];
@@ -74,6 +85,9 @@ struct hr_model {
     uint32_t sliding_window;  /* gemma2: even layers see only this many past positions; 0 */
     bool ffn_gelu;            /* GELU (tanh form) instead of SiLU in the gated FFN */
     bool is_tied;             /* output.weight absent: classifier is token_embd */
+    enum hr_pooling pooling;  /* <arch>.pooling_type; NONE when absent (see hr_embedder) */
+    bool has_pooling;         /* the key is present */
+    bool is_causal;           /* <arch>.attention.causal (default true; false is refused) */
     char *chat_template;      /* tokenizer.chat_template (NUL-terminated copy) or NULL */
     struct hr_chat_template *chat; /* compiled: the model's, an override, or the default */
     struct hr_tok *tok;
@@ -173,5 +187,58 @@ int hr_ctx_eval(struct hr_ctx *c, const int32_t *tokens, uint32_t n, uint32_t po
 /* Like hr_ctx_eval but keeps the logits of every position: all_logits is n x n_vocab. */
 int hr_ctx_eval_all(struct hr_ctx *c, const int32_t *tokens, uint32_t n, uint32_t pos,
                     float *all_logits, struct hr_pool *pool);
+
+/* ---- embeddings (model_embed.c) ----
+ *
+ * An embedding is the final hidden state after output_norm (llama.cpp's t_embd, before the
+ * classifier and any logit soft-capping) pooled over one sequence: MEAN averages every
+ * position, CLS takes the first, LAST the last; then, unless asked not to, it is divided by
+ * its L2 norm (a zero vector stays zero), as llama.cpp's server does (embd_normalize = 2).
+ *
+ * Which pooling: the request's, else the model's `<arch>.pooling_type`. A generative model
+ * without that key has pooling NONE, as in llama.cpp (llama_hparams.pooling_type defaults to
+ * NONE and llama_context keeps it), whose server then refuses /v1/embeddings ("Pooling type
+ * 'none' is not OAI compatible") until the operator passes --pooling mean|cls|last; so here
+ * such a request fails with HR_EUNSUPPORTED unless it names a pooling: neither MEAN nor LAST
+ * is guessed. (Causal decoders trained as embedders, e.g. Qwen3-Embedding, carry the key, and
+ * it says LAST: only the last position has seen the whole input.) Bidirectional models
+ * (attention.causal = false) are refused at load, since every architecture loaded is a causal
+ * decoder. */
+
+/* "none", "mean", "cls", "last", "rank"; "?" for anything else. Any thread. */
+const char *hr_pooling_name(enum hr_pooling p);
+/* The pooling called name (as above); HR_EINVAL when there is none. Any thread. */
+int hr_pooling_from_name(const char *name, enum hr_pooling *out);
+
+/* One sequence to embed: n_tokens ids, the caller's storage. */
+struct hr_embed_seq {
+    const int32_t *tokens;
+    uint32_t n_tokens;
+};
+
+/* A runner, a small F32 KV cache and the pooling scratch for sequences of up to max_tokens
+ * positions: sequences stream through batches of HR_EMBED_BATCH tokens and give their KV
+ * blocks back as soon as they are pooled, so the memory does not grow with their number and
+ * nothing is allocated per call. Engine thread (or the caller's, one at a time). */
+struct hr_embedder;
+
+#define HR_EMBED_BATCH 64 /* tokens per forward pass of hr_embedder_run */
+
+/* HR_EINVAL for max_tokens 0 or above HR_MODEL_MAX_CTX. Caller frees with hr_embedder_free. */
+int hr_embedder_new(struct hr_embedder **out, const struct hr_model *m, uint32_t max_tokens);
+void hr_embedder_free(struct hr_embedder *e);
+/* Bytes of its KV cache and scratch buffers. */
+uint64_t hr_embedder_bytes(const struct hr_embedder *e);
+
+/* Embeds n_seqs sequences, packed in order into ragged batches (each its own sequence id, the
+ * weights read once per batch), and writes n_seqs x n_embd floats to out, in order. A
+ * sequence's vector is bit-identical alone or batched with any others, in any order, on any
+ * number of threads. pooling HR_POOLING_UNSPECIFIED takes the model's; normalize divides by
+ * the L2 norm. Errors, found before any work (out untouched): HR_EINVAL for no sequences or
+ * an empty one; HR_ECONTEXT for one longer than max_tokens; HR_ERANGE for a token id outside
+ * the vocabulary; HR_EUNSUPPORTED when the pooling, once UNSPECIFIED is resolved, is NONE or
+ * RANK (or not a pooling at all). pool may be NULL. */
+int hr_embedder_run(struct hr_embedder *e, const struct hr_embed_seq *seqs, uint32_t n_seqs,
+                    enum hr_pooling pooling, bool normalize, float *out, struct hr_pool *pool);
 
 #endif

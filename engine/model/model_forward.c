@@ -4,7 +4,8 @@
  * attention over its own sequence's paged KV -> output projection -> residual -> gated FFN ->
  * residual, then the final norm and the classifier for the tokens that want logits. Every
  * per-token computation is the same whatever the batch, chunking or thread count, so results
- * are bit-identical. hr_ctx is the one-sequence convenience on top. Engine thread (pool
+ * are bit-identical. hr_ctx is the one-sequence convenience on top; embeddings (model_embed.c)
+ * take the normed final states without the classifier. Engine thread (pool
  * workers inside). */
 #include <math.h>
 #include <stdlib.h>
@@ -356,9 +357,10 @@ static void layer_forward(struct hr_runner *c, struct hr_kv *kv, uint32_t l, uin
 }
 
 /* Runs one chunk (n <= CHUNK) of the batch and writes the logits rows of its flagged tokens
- * to logits, returning how many rows it wrote. */
+ * to logits (or, when hidden, their normed final states, n_embd wide), returning how many rows
+ * it wrote. */
 static uint32_t eval_chunk(struct hr_runner *c, struct hr_kv *kv, const struct hr_batch_tok *toks,
-                           uint32_t n, float *logits, struct hr_pool *pool)
+                           uint32_t n, float *logits, bool hidden, struct hr_pool *pool)
 {
     const struct hr_model *m = c->m;
     uint32_t e = m->n_embd;
@@ -380,11 +382,12 @@ static uint32_t eval_chunk(struct hr_runner *c, struct hr_kv *kv, const struct h
     for (uint32_t l = 0; l < m->n_layer; l++)
         layer_forward(c, kv, l, n, pool);
     uint32_t rows = 0;
+    float *normed = hidden && logits ? logits : c->xb;
     for (uint32_t i = 0; i < n; i++)
         if (toks[i].logits)
-            rmsnorm(c->xb + (size_t)rows++ * e, c->x + (size_t)i * e, m->output_norm.data, e,
+            rmsnorm(normed + (size_t)rows++ * e, c->x + (size_t)i * e, m->output_norm.data, e,
                     m->norm_eps);
-    if (!rows || !logits)
+    if (!rows || !logits || hidden)
         return rows;
     matmul_w(&m->output, c->xb, rows, logits, pool);
     if (m->final_softcap > 0)
@@ -393,8 +396,8 @@ static uint32_t eval_chunk(struct hr_runner *c, struct hr_kv *kv, const struct h
     return rows;
 }
 
-int hr_runner_eval(struct hr_runner *r, struct hr_kv *kv, const struct hr_batch_tok *toks,
-                   uint32_t n, float *logits, struct hr_pool *pool)
+static int runner_eval(struct hr_runner *r, struct hr_kv *kv, const struct hr_batch_tok *toks,
+                       uint32_t n, float *out, bool hidden, struct hr_pool *pool)
 {
     if (n == 0)
         return HR_EINVAL;
@@ -405,14 +408,25 @@ int hr_runner_eval(struct hr_runner *r, struct hr_kv *kv, const struct hr_batch_
         if (t->pos >= r->max_ctx || t->pos / HR_KV_BLOCK >= kv->n_seq_blocks[t->seq])
             return HR_ECONTEXT;
     }
-    size_t row = 0;
+    size_t row = 0, width = hidden ? r->m->n_embd : r->m->n_vocab;
     for (uint32_t done = 0; done < n;) {
         uint32_t k = n - done < CHUNK ? n - done : CHUNK;
-        row += eval_chunk(r, kv, toks + done, k, logits ? logits + row * r->m->n_vocab : NULL,
-                          pool);
+        row += eval_chunk(r, kv, toks + done, k, out ? out + row * width : NULL, hidden, pool);
         done += k;
     }
     return 0;
+}
+
+int hr_runner_eval(struct hr_runner *r, struct hr_kv *kv, const struct hr_batch_tok *toks,
+                   uint32_t n, float *logits, struct hr_pool *pool)
+{
+    return runner_eval(r, kv, toks, n, logits, false, pool);
+}
+
+int hr_runner__eval_hidden(struct hr_runner *r, struct hr_kv *kv, const struct hr_batch_tok *toks,
+                           uint32_t n, float *hidden, struct hr_pool *pool)
+{
+    return runner_eval(r, kv, toks, n, hidden, true, pool);
 }
 
 /* One sequence through the runner, CHUNK tokens at a time with the batch on the stack. */

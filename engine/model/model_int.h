@@ -44,4 +44,15 @@ static inline const float *hr_kv__head(const struct hr_kv *kv, const uint8_t *ro
     return tmp;
 }
 
+/* Like hr_runner_eval, but for each flagged token writes its final hidden state after
+ * output_norm (n_embd floats, the embedding before pooling) instead of logits, and never runs
+ * the classifier. Same checks, same bit-identity whatever the batch. */
+int hr_runner__eval_hidden(struct hr_runner *r, struct hr_kv *kv, const struct hr_batch_tok *toks,
+                           uint32_t n, float *hidden, struct hr_pool *pool);
+
+/* Reads <arch>.pooling_type and <arch>.attention.causal into m (load time). HR_EFORMAT for a
+ * pooling type outside llama.cpp's enum, HR_EUNSUPPORTED for bidirectional attention; the
+ * diag names the key. */
+int hr_model__read_embed_meta(struct hr_model *m, struct hr_diag *d);
+
 #endif

@@ -8,7 +8,7 @@
 
 #include "../base/err.h"
 #include "../base/limits.h"
-#include "model.h"
+#include "model_int.h"
 
 static int bind(struct hr_model *m, struct hr_weight *w, const char *name, uint64_t ne0,
                 uint64_t ne1, bool optional, struct hr_diag *d)
@@ -275,6 +275,8 @@ int hr_model_load(struct hr_model **out, const char *path, struct hr_diag *d)
     else
         snprintf(m->name, sizeof m->name, "%s", strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
     rc = read_hparams(m, d);
+    if (!rc)
+        rc = hr_model__read_embed_meta(m, d);
     if (rc)
         goto fail;
     struct hr_diag td = {{0}};

@@ -13,6 +13,7 @@
 
 #include "../base/err.h"
 #include "../kernels/kernels.h"
+#include "model.h"
 #include "synth_int.h"
 
 static const struct hr_synth_preset presets[] = {
@@ -104,6 +105,11 @@ static int add_metadata(struct hr_gguf_writer *w, const struct hr_synth_params *
         rc = hr_gguf_writer_add_f32(w, ARCH_KEY("attn_logit_softcapping"), 50.0f);
         rc = rc ? rc : hr_gguf_writer_add_f32(w, ARCH_KEY("final_logit_softcapping"), 30.0f);
         rc = rc ? rc : hr_gguf_writer_add_u32(w, ARCH_KEY("attention.sliding_window"), 4096);
+    }
+    if (!rc && p->pooling) {
+        enum hr_pooling pool = HR_POOLING_NONE;
+        hr_pooling_from_name(p->pooling, &pool); /* checked by hr_synth_write */
+        rc = hr_gguf_writer_add_u32(w, ARCH_KEY("pooling_type"), (uint32_t)pool);
     }
     if (rc)
         return rc;
@@ -257,6 +263,13 @@ int hr_synth_write(const struct hr_synth_params *p, struct hr_diag *d)
         strcmp(arch, "phi3") && strcmp(arch, "gemma2")) {
         hr_diag_set(d, "architecture '%s' is not one make-model writes (llama, qwen2, qwen3, "
                        "phi3, gemma2)", arch);
+        return HR_EINVAL;
+    }
+    enum hr_pooling pool = HR_POOLING_NONE;
+    if (p->pooling && (hr_pooling_from_name(p->pooling, &pool) != 0 ||
+                       (pool != HR_POOLING_MEAN && pool != HR_POOLING_CLS &&
+                        pool != HR_POOLING_LAST))) {
+        hr_diag_set(d, "pooling '%s' is not one make-model writes (mean, cls, last)", p->pooling);
         return HR_EINVAL;
     }
     if (p->type != HR_TYPE_F32 && p->type != HR_TYPE_F16 && p->type != HR_TYPE_Q8_0 &&

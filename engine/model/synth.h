@@ -3,7 +3,8 @@
  * With a vocab GGUF the tokenizer (tokens, scores/merges, types, special ids, pre-tokenizer,
  * chat template) is copied from it; without one, a small built-in SentencePiece-style byte
  * vocabulary with ChatML control tokens is written. The architecture may be llama (default),
- * qwen2, qwen3, phi3 or gemma2. Any thread (writes a file). */
+ * qwen2, qwen3, phi3 or gemma2, optionally marked with an embedding pooling type. Any thread
+ * (writes a file). */
 #ifndef HR_SYNTH_H
 #define HR_SYNTH_H
 
@@ -29,6 +30,8 @@ struct hr_synth_params {
     const char *name;       /* general.name; NULL: "hearth-<preset>" */
     const char *arch;       /* llama (NULL), qwen2, qwen3, phi3 or gemma2: the preset's shape
                                with that architecture's extra tensors and keys */
+    const char *pooling;    /* NULL: no key; mean, cls or last: <arch>.pooling_type (llama.cpp's
+                               enum), the pooling of its embeddings */
 };
 
 int hr_synth_write(const struct hr_synth_params *p, struct hr_diag *d);

@@ -2,7 +2,13 @@
 """Independent float64 forward pass (numpy) for F32 GGUF models of the architectures Hearth
 runs (llama, qwen2, qwen3, phi3, gemma2), written from the architectures' published
 definitions, not from Hearth's C. Prints the logits of every position as raw little-endian
-float32 to OUT. Usage: forward_ref.py MODEL.gguf OUT TOKEN..."""
+float32 to OUT. Usage: forward_ref.py MODEL.gguf OUT TOKEN...
+
+With --embed POOLING it prints instead the sequence's embedding as n_embd little-endian
+float64: the final hidden states after output_norm (before the classifier and any soft-cap),
+pooled by POOLING (mean: the average over all positions, cls: the first, last: the last) and
+divided by their L2 norm, unless --raw. Usage: forward_ref.py --embed mean|cls|last [--raw]
+MODEL.gguf OUT TOKEN..."""
 import struct
 import sys
 
@@ -91,7 +97,7 @@ def forward(kv, t, tokens):
     out_w = t.get("output.weight", emb)
     keys = [[] for _ in range(n_layer)]
     vals = [[] for _ in range(n_layer)]
-    logits = []
+    logits, states = [], []
     for pos, tok in enumerate(tokens):
         x = emb[tok].copy()
         if arch == "gemma2":
@@ -146,13 +152,31 @@ def forward(kv, t, tokens):
             if arch == "gemma2":
                 f = rmsnorm(f, t[p + "post_ffw_norm.weight"], eps)
             x = x + f
-        y = out_w @ rmsnorm(x, t["output_norm.weight"], eps)
+        states.append(rmsnorm(x, t["output_norm.weight"], eps))
+        y = out_w @ states[-1]
         cap = g("final_logit_softcapping", 0.0) if arch == "gemma2" else 0.0
         if cap:
             y = np.tanh(y / cap) * cap
         logits.append(y)
-    return np.array(logits)
+    return np.array(logits), np.array(states)
 
 
-kv, tensors = read_gguf(sys.argv[1])
-forward(kv, tensors, [int(a) for a in sys.argv[3:]]).astype("<f4").tofile(sys.argv[2])
+def embed(states, pooling, normalize):
+    pooled = {"mean": lambda h: h.mean(axis=0), "cls": lambda h: h[0],
+              "last": lambda h: h[-1]}[pooling](states)
+    norm = np.sqrt(np.sum(pooled * pooled))
+    return pooled / norm if normalize and norm > 0 else pooled
+
+
+args = sys.argv[1:]
+pooling, normalize = None, True
+if args[0] == "--embed":
+    pooling, args = args[1], args[2:]
+    if args[0] == "--raw":
+        normalize, args = False, args[1:]
+kv, tensors = read_gguf(args[0])
+logits, states = forward(kv, tensors, [int(a) for a in args[2:]])
+if pooling:
+    embed(states, pooling, normalize).astype("<f8").tofile(args[1])
+else:
+    logits.astype("<f4").tofile(args[1])

@@ -285,7 +285,7 @@ static void test_make_model_round_trip(void **state)
     tu_tmpfile("synth.gguf", path, sizeof path);
     tu_tmpfile("synth2.gguf", path2, sizeof path2);
     for (size_t i = 0; i < 4; i++) {
-        struct hr_synth_params p = {"tiny", types[i], path, NULL, 9, NULL, NULL};
+        struct hr_synth_params p = {"tiny", types[i], path, NULL, 9, NULL, NULL, NULL};
         struct hr_diag d = {{0}};
         assert_int_equal(hr_synth_write(&p, &d), 0);
         struct hr_model *m = NULL;
@@ -322,7 +322,7 @@ static void test_make_model_round_trip(void **state)
         hr_model_free(m);
     }
     /* same seed, same bytes; another seed, other bytes */
-    struct hr_synth_params p = {"tiny", HR_TYPE_Q4_0, path2, NULL, 9, NULL, NULL};
+    struct hr_synth_params p = {"tiny", HR_TYPE_Q4_0, path2, NULL, 9, NULL, NULL, NULL};
     assert_int_equal(hr_synth_write(&p, NULL), 0);
     size_t n1, n2;
     char *a = tu_read_file(path, &n1), *b = tu_read_file(path2, &n2);
@@ -339,7 +339,7 @@ static void test_make_model_round_trip(void **state)
     struct hr_diag d = {{0}};
     char never[512];
     tu_tmpfile("never.gguf", never, sizeof never);
-    struct hr_synth_params bad = {"huge", HR_TYPE_F32, never, NULL, 1, NULL, NULL};
+    struct hr_synth_params bad = {"huge", HR_TYPE_F32, never, NULL, 1, NULL, NULL, NULL};
     assert_int_equal(hr_synth_write(&bad, &d), HR_EINVAL);
     assert_non_null(strstr(d.msg, "huge"));
     bad.preset = "tiny";
@@ -359,7 +359,7 @@ static void test_make_model_copies_vocab(void **state)
     if (!tu_shared_path("vocab/ggml-vocab-phi-3.gguf", vocab, sizeof vocab))
         skip();
     tu_tmpfile("phi3vocab.gguf", path, sizeof path);
-    struct hr_synth_params p = {"tiny", HR_TYPE_Q8_0, path, vocab, 1, NULL, NULL};
+    struct hr_synth_params p = {"tiny", HR_TYPE_Q8_0, path, vocab, 1, NULL, NULL, NULL};
     struct hr_diag d = {{0}};
     if (hr_synth_write(&p, &d) != 0)
         fail_msg("%s", d.msg);
@@ -589,7 +589,7 @@ static void test_architectures_against_numpy(void **state)
         tu_tmpfile(name, model, sizeof model);
         snprintf(name, sizeof name, "arch-%s.f32", arches[a]);
         tu_tmpfile(name, out, sizeof out);
-        struct hr_synth_params p = {"tiny", HR_TYPE_F32, model, NULL, 11, NULL, arches[a]};
+        struct hr_synth_params p = {"tiny", HR_TYPE_F32, model, NULL, 11, NULL, arches[a], NULL};
         struct hr_diag d = {{0}};
         if (hr_synth_write(&p, &d) != 0)
             fail_msg("%s: %s", arches[a], d.msg);

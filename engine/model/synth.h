@@ -3,7 +3,7 @@
  * With a vocab GGUF the tokenizer (tokens, scores/merges, types, special ids, pre-tokenizer,
  * chat template) is copied from it; without one, a small built-in SentencePiece-style byte
  * vocabulary with ChatML control tokens is written. The architecture may be llama (default),
- * qwen2, qwen3, phi3 or gemma2. Any thread (writes a file). */
+ * qwen2, qwen3, phi3, gemma2 or gemma3. Any thread (writes a file). */
 #ifndef HR_SYNTH_H
 #define HR_SYNTH_H
 
@@ -27,8 +27,9 @@ struct hr_synth_params {
     const char *vocab_path; /* NULL: built-in byte vocabulary */
     uint64_t seed;
     const char *name;       /* general.name; NULL: "hearth-<preset>" */
-    const char *arch;       /* llama (NULL), qwen2, qwen3, phi3 or gemma2: the preset's shape
-                               with that architecture's extra tensors and keys */
+    const char *arch;       /* llama (NULL), qwen2, qwen3, phi3, gemma2 or gemma3: the preset's
+                               shape with that architecture's extra tensors and keys (gemma3:
+                               >= 6 layers, tiny with 32-wide heads and a 6-position window) */
 };
 
 int hr_synth_write(const struct hr_synth_params *p, struct hr_diag *d);

@@ -21,7 +21,7 @@ static const char usage_text[] =
     "  --vocab FILE    copy the tokenizer (and chat template) from another GGUF\n"
     "  --seed N        weight seed (default 42); same seed, same bytes\n"
     "  --name NAME     general.name (default hearth-PRESET)\n"
-    "  --arch ARCH     llama (default), qwen2, qwen3, phi3 or gemma2\n"
+    "  --arch ARCH     llama (default), qwen2, qwen3, phi3, gemma2 or gemma3\n"
     "  --pooling P     write ARCH.pooling_type: how embeddings pool (default: no key)\n";
 
 static const struct {

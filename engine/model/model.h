@@ -1,8 +1,8 @@
 /* A loaded model: hyper-parameters and weight views bound from GGUF metadata, the tokenizer,
- * and the single-sequence forward pass of this slice (architecture `llama`: RMSNorm, RoPE in
- * adjacent-pair order, grouped-query attention over a KV cache, SwiGLU, tied or separate
- * output). Weights stay a read-only mmap. A model is immutable after load and may be shared by
- * several contexts; a context belongs to one thread at a time. */
+ * and the forward pass (architectures llama, qwen2, qwen3, phi3, gemma2, gemma3: RMSNorm,
+ * RoPE, grouped-query attention over a paged KV cache, gated FFN, tied or separate output).
+ * Weights stay a read-only mmap. A model is immutable after load and may be shared by several
+ * contexts; a context belongs to one thread at a time. */
 #ifndef HR_MODEL_H
 #define HR_MODEL_H
 
@@ -30,13 +30,15 @@ enum hr_arch {
     HR_ARCH_QWEN3, /* per-head q/k RMSNorm, NeoX RoPE */
     HR_ARCH_PHI3,  /* fused qkv and gate|up projections, NeoX RoPE */
     HR_ARCH_GEMMA2, /* scaled embeddings, post-norms, GELU, soft-capping, sliding window */
+    HR_ARCH_GEMMA3, /* gemma2 without attention soft-capping, plus per-head q/k RMSNorm; local
+                       (windowed) and global layers with their own RoPE base and scale */
 };
 
 struct hr_layer {
     struct hr_weight attn_norm; /* [n_embd] F32 */
     struct hr_weight wqkv;      /* phi3: [n_embd] -> [q | k | v]; else unused */
     struct hr_weight bq, bk, bv; /* qwen2 biases [q dim], [kv dim]; data NULL when absent */
-    struct hr_weight q_norm, k_norm; /* qwen3 [head_dim]; data NULL when absent */
+    struct hr_weight q_norm, k_norm; /* qwen3, gemma3 [head_dim]; data NULL when absent */
     struct hr_weight wq;        /* [n_embd] -> [n_head * head_dim] */
     struct hr_weight wk;        /* [n_embd] -> [n_head_kv * head_dim] */
     struct hr_weight wv;        /* [n_embd] -> [n_head_kv * head_dim] */
@@ -45,7 +47,9 @@ struct hr_layer {
     struct hr_weight w_gate;    /* [n_embd] -> [n_ff]; phi3: absent, w_up gives gate|up */
     struct hr_weight w_up;      /* [n_embd] -> [n_ff] */
     struct hr_weight w_down;    /* [n_ff] -> [n_embd] */
-    struct hr_weight post_attn_norm, post_ffn_norm; /* gemma2 [n_embd]; else data NULL */
+    struct hr_weight post_attn_norm, post_ffn_norm; /* gemma2/3 [n_embd]; else data NULL */
+    bool is_swa; /* sliding-window layer: sees the last sliding_window positions only, and
+                    rotates with rope_theta_swa / rope_scale_swa */
 };
 
 /* How an embedding is pooled from the sequence's final hidden states: llama.cpp's enum
@@ -73,16 +77,24 @@ struct hr_model {
     uint32_t n_layer;
     uint32_t n_head;
     uint32_t n_head_kv;
-    uint32_t head_dim;        /* n_embd / n_head */
-    uint32_t n_rot;           /* rope.dimension_count */
+    uint32_t head_dim;        /* attention.key_length (= value_length), else n_embd / n_head */
+    uint32_t q_dim;           /* n_head * head_dim: width of Q and of the attention output */
+    uint32_t n_rot;           /* rope.dimension_count, else head_dim */
     uint32_t n_ff;
     uint32_t n_ctx_train;
     float rope_theta;
+    float rope_scale;         /* positions are multiplied by this (linear scaling: 1/factor); 1 */
+    float rope_theta_swa;     /* the same two for sliding-window layers (gemma3: 10000 and 1); */
+    float rope_scale_swa;     /*   equal to rope_theta / rope_scale elsewhere */
+    float attn_scale;         /* scores are q.k * attn_scale: 1/sqrt(head_dim) but for gemma 27B */
     float norm_eps;
     float embed_scale;        /* embeddings are multiplied by this (gemma: sqrt(n_embd)); 1 */
     float attn_softcap;       /* scores -> tanh(s / cap) * cap when > 0 (gemma2) */
     float final_softcap;      /* same on the logits */
-    uint32_t sliding_window;  /* gemma2: even layers see only this many past positions; 0 */
+    uint32_t sliding_window;  /* layers with is_swa see only this many positions (self
+                                 included); 0: none */
+    uint32_t swa_period;      /* with a window, layer il is global when il % swa_period ==
+                                 swa_period - 1 (0: none is): gemma2 2, gemma3 6 by default */
     bool ffn_gelu;            /* GELU (tanh form) instead of SiLU in the gated FFN */
     bool is_tied;             /* output.weight absent: classifier is token_embd */
     enum hr_pooling pooling;  /* <arch>.pooling_type; NONE when absent (see hr_embedder) */

@@ -1,12 +1,13 @@
 /* The batched forward pass: a ragged batch of tokens from many sequences goes through
  * embeddings, per layer norm -> Q/K/V (biases, q/k norms, fused projections as the
  * architecture has them) -> RoPE at each token's own position -> grouped-query causal
- * attention over its own sequence's paged KV -> output projection -> residual -> gated FFN ->
- * residual, then the final norm and the classifier for the tokens that want logits. Every
- * per-token computation is the same whatever the batch, chunking or thread count, so results
- * are bit-identical. hr_ctx is the one-sequence convenience on top; embeddings (model_embed.c)
- * take the normed final states without the classifier. Engine thread (pool
- * workers inside). */
+ * attention over its own sequence's paged KV (sliding-window layers: the last positions only,
+ * rotated with their own RoPE table when gemma3 gives them one) -> output projection ->
+ * residual -> gated FFN -> residual, then the final norm and the classifier for the tokens
+ * that want logits. Every per-token computation is the same whatever the batch, chunking or
+ * thread count, so results are bit-identical. hr_ctx is the one-sequence convenience on top;
+ * embeddings (model_embed.c) take the normed final states without the classifier. Engine
+ * thread (pool workers inside). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,20 +22,25 @@ struct hr_runner {
     const struct hr_model *m;
     uint32_t max_ctx;
     uint32_t kv_dim;  /* n_head_kv * head_dim */
+    uint32_t q_dim;   /* n_head * head_dim */
     /* scratch for CHUNK tokens */
     float *x;         /* CHUNK x n_embd: the residual stream */
     float *xb;        /* CHUNK x n_embd: normed input */
     float *xb2;       /* CHUNK x n_embd: projection output */
-    float *q;         /* CHUNK x n_embd */
+    float *q;         /* CHUNK x q_dim */
     float *k;         /* CHUNK x kv_dim */
     float *v;         /* CHUNK x kv_dim */
-    float *att_out;   /* CHUNK x n_embd */
+    float *att_out;   /* CHUNK x q_dim */
     float *hb;        /* CHUNK x n_ff */
     float *hb2;       /* CHUNK x n_ff */
     float *att;       /* n_head x max_ctx attention scores */
     float *fused;     /* phi3: CHUNK x max(q+k+v dims, 2 n_ff) for fused projections */
     double *inv_freq; /* n_rot / 2 */
     float *rope_cs;   /* CHUNK x n_rot: cos, sin pairs per token */
+    /* sliding-window layers' own RoPE (gemma3: another base, no scaling); NULL when those
+     * layers rotate like the others */
+    double *inv_freq_swa;
+    float *rope_cs_swa;
     const struct hr_batch_tok *toks; /* the chunk being evaluated */
 };
 
@@ -55,24 +61,32 @@ int hr_runner_new(struct hr_runner **out, const struct hr_model *m, uint32_t max
     c->m = m;
     c->max_ctx = max_ctx;
     c->kv_dim = m->n_head_kv * m->head_dim;
-    size_t e = m->n_embd, f = m->n_ff;
+    c->q_dim = m->q_dim;
+    size_t e = m->n_embd, f = m->n_ff, qd = m->q_dim;
     c->x = malloc(CHUNK * e * sizeof(float));
     c->xb = malloc(CHUNK * e * sizeof(float));
     c->xb2 = malloc(CHUNK * e * sizeof(float));
-    c->q = malloc(CHUNK * e * sizeof(float));
+    c->q = malloc(CHUNK * qd * sizeof(float));
     c->k = malloc(CHUNK * c->kv_dim * sizeof(float));
     c->v = malloc(CHUNK * c->kv_dim * sizeof(float));
-    c->att_out = malloc(CHUNK * e * sizeof(float));
+    c->att_out = malloc(CHUNK * qd * sizeof(float));
     c->hb = malloc(CHUNK * f * sizeof(float));
     c->hb2 = malloc(CHUNK * f * sizeof(float));
     c->att = malloc((size_t)m->n_head * max_ctx * sizeof(float));
     c->inv_freq = malloc(m->n_rot / 2 * sizeof(double));
     c->rope_cs = malloc(CHUNK * m->n_rot * sizeof(float));
-    size_t fused = e + 2 * (size_t)c->kv_dim > 2 * f ? e + 2 * (size_t)c->kv_dim : 2 * f;
+    size_t fused = qd + 2 * (size_t)c->kv_dim > 2 * f ? qd + 2 * (size_t)c->kv_dim : 2 * f;
     c->fused = m->arch_id == HR_ARCH_PHI3 ? malloc(CHUNK * fused * sizeof(float)) : NULL;
+    bool own_swa_rope = m->sliding_window && (m->rope_theta_swa != m->rope_theta ||
+                                              m->rope_scale_swa != m->rope_scale);
+    if (own_swa_rope) {
+        c->inv_freq_swa = malloc(m->n_rot / 2 * sizeof(double));
+        c->rope_cs_swa = malloc(CHUNK * m->n_rot * sizeof(float));
+    }
     if (!c->x || !c->xb || !c->xb2 || !c->q || !c->k || !c->v || !c->att_out || !c->hb ||
         !c->hb2 || !c->att || !c->inv_freq || !c->rope_cs ||
-        (m->arch_id == HR_ARCH_PHI3 && !c->fused)) {
+        (m->arch_id == HR_ARCH_PHI3 && !c->fused) ||
+        (own_swa_rope && (!c->inv_freq_swa || !c->rope_cs_swa))) {
         hr_runner_free(c);
         return HR_ENOMEM;
     }
@@ -80,6 +94,11 @@ int hr_runner_new(struct hr_runner **out, const struct hr_model *m, uint32_t max
         c->inv_freq[i] = pow((double)m->rope_theta, -2.0 * i / (double)m->n_rot);
         if (m->rope_freqs.data) /* Llama 3.1 scaling: the factor divides the frequency */
             c->inv_freq[i] /= (double)((const float *)m->rope_freqs.data)[i];
+        if (m->rope_scale != 1.0f) /* linear scaling: positions shrink by the factor */
+            c->inv_freq[i] *= (double)m->rope_scale;
+        if (own_swa_rope)
+            c->inv_freq_swa[i] = pow((double)m->rope_theta_swa, -2.0 * i / (double)m->n_rot) *
+                                 (double)m->rope_scale_swa;
     }
     *out = c;
     return 0;
@@ -102,17 +121,21 @@ void hr_runner_free(struct hr_runner *c)
     free(c->inv_freq);
     free(c->rope_cs);
     free(c->fused);
+    free(c->inv_freq_swa);
+    free(c->rope_cs_swa);
     free(c);
 }
 
 uint64_t hr_runner_scratch_bytes(const struct hr_runner *c)
 {
     const struct hr_model *m = c->m;
-    uint64_t e = m->n_embd, f = m->n_ff;
-    uint64_t fused = c->fused ? (e + 2 * c->kv_dim > 2 * f ? e + 2 * c->kv_dim : 2 * f) : 0;
-    return sizeof(float) * (CHUNK * (5 * e + 2 * c->kv_dim + 2 * f + m->n_rot + fused) +
+    uint64_t e = m->n_embd, f = m->n_ff, qd = c->q_dim;
+    uint64_t fused = c->fused ? (qd + 2 * c->kv_dim > 2 * f ? qd + 2 * c->kv_dim : 2 * f) : 0;
+    uint64_t rope_sets = c->rope_cs_swa ? 2 : 1;
+    return sizeof(float) * (CHUNK * (3 * e + 2 * qd + 2 * c->kv_dim + 2 * f +
+                                     rope_sets * m->n_rot + fused) +
                             (uint64_t)m->n_head * c->max_ctx) +
-           sizeof(double) * (m->n_rot / 2);
+           sizeof(double) * (rope_sets * (m->n_rot / 2));
 }
 
 int hr_ctx_new(struct hr_ctx **out, const struct hr_model *m, uint32_t n_ctx)
@@ -239,16 +262,17 @@ static void attn_heads(void *ud, size_t h0, size_t h1)
     const struct hr_kv *kv = j->kv;
     const struct hr_model *m = c->m;
     uint32_t hd = m->head_dim, group = m->n_head / m->n_head_kv;
-    float scale = 1.0f / sqrtf((float)hd);
+    float scale = m->attn_scale;
     float ktmp[HR_MODEL_MAX_HEAD_DIM], vtmp[HR_MODEL_MAX_HEAD_DIM];
     for (size_t h = h0; h < h1; h++) {
         float *att = c->att + h * c->max_ctx;
         uint32_t kvh = (uint32_t)h / group;
         for (uint32_t i = 0; i < j->n; i++) {
-            const float *q = c->q + (size_t)i * m->n_embd + h * hd;
+            const float *q = c->q + (size_t)i * c->q_dim + h * hd;
             uint32_t seq = c->toks[i].seq;
             uint32_t n_pos = c->toks[i].pos + 1;
-            /* gemma2's sliding-window layers see only the last `window` positions */
+            /* sliding-window layers see only the last `window` positions, this one included
+             * (llama.cpp's LLAMA_SWA_TYPE_STANDARD masks p0 when p1 - p0 >= window) */
             uint32_t first = j->window && n_pos > j->window ? n_pos - j->window : 0;
             float max = -INFINITY;
             for (uint32_t t = first; t < n_pos; t++) {
@@ -267,7 +291,7 @@ static void attn_heads(void *ud, size_t h0, size_t h1)
                 sum += att[t];
             }
             float inv = 1.0f / sum;
-            float *out = c->att_out + (size_t)i * m->n_embd + h * hd;
+            float *out = c->att_out + (size_t)i * c->q_dim + h * hd;
             memset(out, 0, hd * sizeof *out);
             for (uint32_t t = first; t < n_pos; t++) {
                 const float *v =
@@ -285,30 +309,31 @@ static void layer_forward(struct hr_runner *c, struct hr_kv *kv, uint32_t l, uin
 {
     const struct hr_model *m = c->m;
     const struct hr_layer *L = &m->layers[l];
-    uint32_t e = m->n_embd, kvd = c->kv_dim;
+    uint32_t e = m->n_embd, kvd = c->kv_dim, qd = c->q_dim;
     for (uint32_t i = 0; i < n; i++)
         rmsnorm(c->xb + i * e, c->x + i * e, L->attn_norm.data, e, m->norm_eps);
     if (L->wqkv.data) {
-        size_t w = e + 2 * (size_t)kvd;
+        size_t w = qd + 2 * (size_t)kvd;
         matmul_w(&L->wqkv, c->xb, n, c->fused, pool);
         for (uint32_t i = 0; i < n; i++) {
-            memcpy(c->q + (size_t)i * e, c->fused + i * w, e * sizeof(float));
-            memcpy(c->k + (size_t)i * kvd, c->fused + i * w + e, kvd * sizeof(float));
-            memcpy(c->v + (size_t)i * kvd, c->fused + i * w + e + kvd, kvd * sizeof(float));
+            memcpy(c->q + (size_t)i * qd, c->fused + i * w, qd * sizeof(float));
+            memcpy(c->k + (size_t)i * kvd, c->fused + i * w + qd, kvd * sizeof(float));
+            memcpy(c->v + (size_t)i * kvd, c->fused + i * w + qd + kvd, kvd * sizeof(float));
         }
     } else {
         matmul_w(&L->wq, c->xb, n, c->q, pool);
         matmul_w(&L->wk, c->xb, n, c->k, pool);
         matmul_w(&L->wv, c->xb, n, c->v, pool);
     }
-    add_bias(c->q, &L->bq, n, e);
+    add_bias(c->q, &L->bq, n, qd);
     add_bias(c->k, &L->bk, n, kvd);
     add_bias(c->v, &L->bv, n, kvd);
+    const float *rope_cs = L->is_swa && c->rope_cs_swa ? c->rope_cs_swa : c->rope_cs;
     for (uint32_t i = 0; i < n; i++) {
-        const float *cs = c->rope_cs + (size_t)i * m->n_rot;
-        head_norm(c->q + (size_t)i * e, &L->q_norm, m->n_head, m->head_dim, m->norm_eps);
+        const float *cs = rope_cs + (size_t)i * m->n_rot;
+        head_norm(c->q + (size_t)i * qd, &L->q_norm, m->n_head, m->head_dim, m->norm_eps);
         head_norm(c->k + (size_t)i * kvd, &L->k_norm, m->n_head_kv, m->head_dim, m->norm_eps);
-        rope(c->q + (size_t)i * e, m->n_head, m->head_dim, m->n_rot, cs, m->rope_neox);
+        rope(c->q + (size_t)i * qd, m->n_head, m->head_dim, m->n_rot, cs, m->rope_neox);
         rope(c->k + (size_t)i * kvd, m->n_head_kv, m->head_dim, m->n_rot, cs, m->rope_neox);
         const struct hr_batch_tok *bt = &c->toks[i];
         /* stored head by head, so a quantized block never straddles two heads */
@@ -320,11 +345,11 @@ static void layer_forward(struct hr_runner *c, struct hr_kv *kv, uint32_t l, uin
                          m->head_dim);
         }
     }
-    struct attn_job job = {c, kv, l, n, m->sliding_window && l % 2 == 0 ? m->sliding_window : 0};
+    struct attn_job job = {c, kv, l, n, L->is_swa ? m->sliding_window : 0};
     uint64_t work = 0;
     for (uint32_t i = 0; i < n; i++)
         work += c->toks[i].pos + 1;
-    hr_pool_run(work * e < (1u << 14) ? NULL : pool, m->n_head, attn_heads, &job);
+    hr_pool_run(work * qd < (1u << 14) ? NULL : pool, m->n_head, attn_heads, &job);
     matmul_w(&L->wo, c->att_out, n, c->xb2, pool);
     if (L->post_attn_norm.data)
         for (uint32_t i = 0; i < n; i++)
@@ -356,6 +381,16 @@ static void layer_forward(struct hr_runner *c, struct hr_kv *kv, uint32_t l, uin
         c->x[i] += c->xb2[i];
 }
 
+/* cos, sin of each of the n_rot / 2 pairs' angles at position pos. */
+static void rope_table(float *cs, const double *inv_freq, uint32_t n_rot, uint32_t pos)
+{
+    for (uint32_t k = 0; k < n_rot / 2; k++) {
+        double theta = (double)pos * inv_freq[k];
+        cs[2 * k] = (float)cos(theta);
+        cs[2 * k + 1] = (float)sin(theta);
+    }
+}
+
 /* Runs one chunk (n <= CHUNK) of the batch and writes the logits rows of its flagged tokens
  * to logits (or, when hidden, their normed final states, n_embd wide), returning how many rows
  * it wrote. */
@@ -372,12 +407,10 @@ static uint32_t eval_chunk(struct hr_runner *c, struct hr_kv *kv, const struct h
         if (m->embed_scale != 1.0f)
             for (uint32_t k = 0; k < e; k++)
                 c->x[(size_t)i * e + k] *= m->embed_scale;
-        float *cs = c->rope_cs + (size_t)i * m->n_rot;
-        for (uint32_t k = 0; k < m->n_rot / 2; k++) {
-            double theta = (double)toks[i].pos * c->inv_freq[k];
-            cs[2 * k] = (float)cos(theta);
-            cs[2 * k + 1] = (float)sin(theta);
-        }
+        rope_table(c->rope_cs + (size_t)i * m->n_rot, c->inv_freq, m->n_rot, toks[i].pos);
+        if (c->rope_cs_swa)
+            rope_table(c->rope_cs_swa + (size_t)i * m->n_rot, c->inv_freq_swa, m->n_rot,
+                       toks[i].pos);
     }
     for (uint32_t l = 0; l < m->n_layer; l++)
         layer_forward(c, kv, l, n, pool);

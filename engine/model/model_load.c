@@ -1,7 +1,7 @@
-/* Loading a `llama`-architecture GGUF: hyper-parameters from metadata, checked against the caps
- * in limits.h and against each other; every weight bound as a view whose shape and type are
- * checked; the tokenizer built from the same file. Any failure names the file and the tensor or
- * key. Any thread (reads files: never the event loop). */
+/* Loading a GGUF model (llama, qwen2, qwen3, phi3, gemma2, gemma3): hyper-parameters from
+ * metadata, checked against the caps in limits.h and against each other; every weight bound as
+ * a view whose shape and type are checked; the tokenizer built from the same file. Any failure
+ * names the file and the tensor or key. Any thread (reads files: never the event loop). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +62,144 @@ static int get_u32(struct hr_model *m, const char *suffix, uint32_t *out, uint32
     return rc ? HR_EFORMAT : 0;
 }
 
+/* An optional float `<arch>.<suffix>`: 0 when found, HR_ENOTFOUND (out untouched) when absent,
+ * HR_EFORMAT with a diag when it is not a finite float. */
+static int get_f32(struct hr_model *m, const char *suffix, float *out, struct hr_diag *d)
+{
+    char key[96];
+    snprintf(key, sizeof key, "%s.%s", m->arch, suffix);
+    struct hr_diag inner = {{0}};
+    int rc = hr_gguf_get_f32(m->gguf, key, out, &inner);
+    if (rc != 0 && rc != HR_ENOTFOUND) {
+        hr_diag_set(d, "%s: %s", m->path, inner.msg);
+        return HR_EFORMAT;
+    }
+    return rc;
+}
+
+/* Key and value head sizes: attention.key_length / value_length when present (gemma and qwen3
+ * heads need not be n_embd / n_head wide), else n_embd / n_head, as llama.cpp reads them. The
+ * KV cache holds one head size, so the two must agree. */
+static int read_head_dim(struct hr_model *m, struct hr_diag *d)
+{
+    uint32_t k_len = 0, v_len = 0;
+    int rc = get_u32(m, "attention.key_length", &k_len, 0, false, d);
+    rc = rc ? rc : get_u32(m, "attention.value_length", &v_len, 0, false, d);
+    if (rc)
+        return rc;
+    char key[96];
+    snprintf(key, sizeof key, "%s.attention.key_length", m->arch);
+    bool has_k = hr_gguf_find(m->gguf, key) != NULL;
+    snprintf(key, sizeof key, "%s.attention.value_length", m->arch);
+    if ((has_k && !k_len) || (hr_gguf_find(m->gguf, key) && !v_len)) {
+        hr_diag_set(d, "%s: key '%s.attention.%s_length' is 0", m->path, m->arch,
+                    has_k && !k_len ? "key" : "value");
+        return HR_EFORMAT;
+    }
+    if (!k_len && m->n_embd % m->n_head) {
+        hr_diag_set(d, "%s: key '%s.attention.head_count' = %u does not divide embedding_length "
+                       "%u and no attention.key_length gives the head size", m->path, m->arch,
+                    m->n_head, m->n_embd);
+        return HR_EFORMAT;
+    }
+    m->head_dim = k_len ? k_len : m->n_embd / m->n_head;
+    uint32_t v_dim = v_len ? v_len : m->n_embd / m->n_head;
+    if (m->head_dim > HR_MODEL_MAX_HEAD_DIM) {
+        hr_diag_set(d, "%s: head size %u is larger than %u", m->path, m->head_dim,
+                    HR_MODEL_MAX_HEAD_DIM);
+        return HR_EUNSUPPORTED;
+    }
+    if (v_dim != m->head_dim) {
+        hr_diag_set(d, "%s: key '%s.attention.value_length' = %u differs from the key head size "
+                       "%u, which this build does not support", m->path, m->arch, v_dim,
+                    m->head_dim);
+        return HR_EUNSUPPORTED;
+    }
+    m->q_dim = m->n_head * m->head_dim; /* <= HR_MODEL_MAX_HEADS * HR_MODEL_MAX_HEAD_DIM */
+    return 0;
+}
+
+/* gemma3's RoPE scaling for its global layers, as llama.cpp applies it: rope.scaling.type
+ * "linear" (the default) divides positions by rope.scaling.factor (or the older
+ * rope.scale_linear; 0 or absent: 1), "none" never scales, YaRN and LongRoPE are not run. */
+static int read_rope_scaling(struct hr_model *m, struct hr_diag *d)
+{
+    char key[96];
+    snprintf(key, sizeof key, "%s.rope.scaling.type", m->arch);
+    struct hr_str type = {"linear", 6};
+    struct hr_diag inner = {{0}};
+    int rc = hr_gguf_get_str(m->gguf, key, &type, &inner);
+    if (rc != 0 && rc != HR_ENOTFOUND) {
+        hr_diag_set(d, "%s: %s", m->path, inner.msg);
+        return HR_EFORMAT;
+    }
+    bool is_none = type.len == 4 && memcmp(type.ptr, "none", 4) == 0;
+    bool is_linear = type.len == 6 && memcmp(type.ptr, "linear", 6) == 0;
+    if (!is_none && !is_linear) {
+        bool known = (type.len == 4 && memcmp(type.ptr, "yarn", 4) == 0) ||
+                     (type.len == 8 && memcmp(type.ptr, "longrope", 8) == 0);
+        hr_diag_set(d, "%s: key '%s' = '%.*s' %s", m->path, key,
+                    (int)(type.len < 32 ? type.len : 32), type.ptr,
+                    known ? "is not supported for this architecture (none, linear)"
+                          : "is not a RoPE scaling type (none, linear, yarn, longrope)");
+        return known ? HR_EUNSUPPORTED : HR_EFORMAT;
+    }
+    float factor = 0;
+    rc = get_f32(m, "rope.scaling.factor", &factor, d);
+    if (rc == HR_ENOTFOUND)
+        rc = get_f32(m, "rope.scale_linear", &factor, d);
+    if (rc != 0 && rc != HR_ENOTFOUND)
+        return rc;
+    if (factor != 0 && !(factor >= 1e-3f && factor <= 1e6f)) {
+        hr_diag_set(d, "%s: key '%s.rope.scaling.factor' = %g must be 0 (none) or within "
+                       "[0.001, 1e6]", m->path, m->arch, (double)factor);
+        return HR_EFORMAT;
+    }
+    m->rope_scale = is_none || factor == 0 ? 1.0f : 1.0f / factor;
+    return 0;
+}
+
+/* gemma3 (llama.cpp's llama_model_gemma3::load_arch_hparams): a sliding window only when
+ * attention.sliding_window is present and non-zero; then layer il is local unless
+ * il % pattern == pattern - 1 (attention.sliding_window_pattern, default 6: five local layers,
+ * one global; 0: every layer local). Local layers rotate with rope.freq_base_swa (default
+ * 10000) unscaled; global ones with rope.freq_base and the linear scaling. No attention
+ * soft-capping; the final one is optional. */
+static int read_gemma3(struct hr_model *m, struct hr_diag *d)
+{
+    int rc = read_rope_scaling(m, d);
+    rc = rc ? rc : get_u32(m, "attention.sliding_window", &m->sliding_window, 0, false, d);
+    rc = rc ? rc : get_u32(m, "attention.sliding_window_pattern", &m->swa_period, 6, false, d);
+    if (rc)
+        return rc;
+    if (m->sliding_window > HR_MODEL_MAX_CTX) {
+        hr_diag_set(d, "%s: key '%s.attention.sliding_window' = %u is more than %u positions",
+                    m->path, m->arch, m->sliding_window, HR_MODEL_MAX_CTX);
+        return HR_EFORMAT;
+    }
+    m->rope_theta_swa = 10000.0f;
+    rc = get_f32(m, "rope.freq_base_swa", &m->rope_theta_swa, d);
+    if (rc != 0 && rc != HR_ENOTFOUND)
+        return rc;
+    if (!(m->rope_theta_swa > 0)) {
+        hr_diag_set(d, "%s: key '%s.rope.freq_base_swa' must be positive", m->path, m->arch);
+        return HR_EFORMAT;
+    }
+    if (!m->sliding_window) { /* every layer global */
+        m->rope_theta_swa = m->rope_theta;
+        m->rope_scale_swa = m->rope_scale;
+    }
+    rc = get_f32(m, "final_logit_softcapping", &m->final_softcap, d);
+    if (rc != 0 && rc != HR_ENOTFOUND)
+        return rc;
+    if (m->final_softcap < 0) {
+        hr_diag_set(d, "%s: key '%s.final_logit_softcapping' must not be negative", m->path,
+                    m->arch);
+        return HR_EFORMAT;
+    }
+    return 0;
+}
+
 static int read_hparams(struct hr_model *m, struct hr_diag *d)
 {
     int rc = 0;
@@ -82,7 +220,7 @@ static int read_hparams(struct hr_model *m, struct hr_diag *d)
         bad = "block_count";
     else if (m->n_ff == 0 || m->n_ff > 16 * HR_MODEL_MAX_EMBD)
         bad = "feed_forward_length";
-    else if (m->n_head == 0 || m->n_head > HR_MODEL_MAX_HEADS || m->n_embd % m->n_head)
+    else if (m->n_head == 0 || m->n_head > HR_MODEL_MAX_HEADS)
         bad = "attention.head_count";
     else if (m->n_head_kv == 0 || m->n_head % m->n_head_kv)
         bad = "attention.head_count_kv";
@@ -94,38 +232,32 @@ static int read_hparams(struct hr_model *m, struct hr_diag *d)
                     m->n_head, m->n_head_kv, m->n_ctx_train);
         return HR_EFORMAT;
     }
-    m->head_dim = m->n_embd / m->n_head;
-    if (m->head_dim > HR_MODEL_MAX_HEAD_DIM) {
-        hr_diag_set(d, "%s: head size %u is larger than %u", m->path, m->head_dim,
-                    HR_MODEL_MAX_HEAD_DIM);
-        return HR_EUNSUPPORTED;
-    }
-    rc = get_u32(m, "rope.dimension_count", &m->n_rot, m->head_dim, false, d);
+    rc = read_head_dim(m, d);
+    rc = rc ? rc : get_u32(m, "rope.dimension_count", &m->n_rot, m->head_dim, false, d);
     if (rc)
         return rc;
     if (m->n_rot == 0 || m->n_rot > m->head_dim || m->n_rot % 2) {
-        hr_diag_set(d, "%s: key '%s.rope.dimension_count' = %u must be even and at most the "
-                       "head size %u", m->path, m->arch, m->n_rot, m->head_dim);
+        hr_diag_set(d, "%s: key '%s.rope.dimension_count' = %u (default: the head size) must be "
+                       "even and at most the head size %u", m->path, m->arch, m->n_rot,
+                    m->head_dim);
         return HR_EFORMAT;
     }
-    struct hr_diag inner = {{0}};
     m->rope_theta = 10000.0f;
     m->norm_eps = 1e-5f;
-    char key[96];
-    snprintf(key, sizeof key, "%s.rope.freq_base", m->arch);
-    rc = hr_gguf_get_f32(m->gguf, key, &m->rope_theta, &inner);
-    if (rc != 0 && rc != HR_ENOTFOUND) {
-        hr_diag_set(d, "%s: %s", m->path, inner.msg);
+    rc = get_f32(m, "rope.freq_base", &m->rope_theta, d);
+    if (rc != 0 && rc != HR_ENOTFOUND)
+        return rc;
+    rc = get_f32(m, "attention.layer_norm_rms_epsilon", &m->norm_eps, d);
+    if (rc != 0 && rc != HR_ENOTFOUND)
+        return rc;
+    if (!(m->rope_theta > 0) || !(m->norm_eps > 0 && m->norm_eps < 1)) {
+        hr_diag_set(d, "%s: rope.freq_base or layer_norm_rms_epsilon out of range", m->path);
         return HR_EFORMAT;
     }
-    snprintf(key, sizeof key, "%s.attention.layer_norm_rms_epsilon", m->arch);
-    rc = hr_gguf_get_f32(m->gguf, key, &m->norm_eps, &inner);
-    if (rc != 0 && rc != HR_ENOTFOUND) {
-        hr_diag_set(d, "%s: %s", m->path, inner.msg);
-        return HR_EFORMAT;
-    }
+    m->rope_scale = 1.0f;
     m->embed_scale = 1.0f;
     if (m->arch_id == HR_ARCH_GEMMA2) {
+        char key[96];
         m->embed_scale = sqrtf((float)m->n_embd);
         m->ffn_gelu = true;
         snprintf(key, sizeof key, "%s.attn_logit_softcapping", m->arch);
@@ -139,17 +271,29 @@ static int read_hparams(struct hr_model *m, struct hr_diag *d)
             hr_diag_set(d, "%s: soft-capping values must not be negative", m->path);
             return HR_EFORMAT;
         }
+        m->swa_period = 2; /* even layers local */
     }
-    if (!(m->rope_theta > 0) || !(m->norm_eps > 0 && m->norm_eps < 1)) {
-        hr_diag_set(d, "%s: rope.freq_base or layer_norm_rms_epsilon out of range", m->path);
-        return HR_EFORMAT;
+    m->rope_theta_swa = m->rope_theta;
+    m->rope_scale_swa = m->rope_scale;
+    if (m->arch_id == HR_ARCH_GEMMA3) {
+        m->embed_scale = sqrtf((float)m->n_embd);
+        m->ffn_gelu = true;
+        rc = read_gemma3(m, d);
+        if (rc)
+            return rc;
     }
+    /* gemma_pytorch scales the 27B models' queries by 1/sqrt(n_embd / n_head) (their
+     * query_pre_attn_scalar); llama.cpp tells them by their layer count */
+    bool big_gemma = (m->arch_id == HR_ARCH_GEMMA2 && m->n_layer == 46) ||
+                     (m->arch_id == HR_ARCH_GEMMA3 && m->n_layer == 62);
+    m->attn_scale = 1.0f / sqrtf((float)(big_gemma ? m->n_embd / m->n_head : m->head_dim));
     return 0;
 }
 
 static int bind_weights(struct hr_model *m, struct hr_diag *d)
 {
-    uint32_t e = m->n_embd, kv = m->n_head_kv * m->head_dim, v = m->n_vocab;
+    uint32_t e = m->n_embd, q = m->q_dim, kv = m->n_head_kv * m->head_dim, v = m->n_vocab;
+    bool gemma = m->arch_id == HR_ARCH_GEMMA2 || m->arch_id == HR_ARCH_GEMMA3;
     int rc = bind(m, &m->tok_embd, "token_embd.weight", e, v, false, d);
     rc = rc ? rc : bind(m, &m->output_norm, "output_norm.weight", e, 1, false, d);
     if (rc)
@@ -162,8 +306,10 @@ static int bind_weights(struct hr_model *m, struct hr_diag *d)
     } else if (rc) {
         return rc;
     }
-    /* Llama 3.1+: per-dimension RoPE frequency divisors for long contexts */
-    rc = bind(m, &m->rope_freqs, "rope_freqs.weight", m->n_rot / 2, 1, true, d);
+    /* Llama 3.1+: per-dimension RoPE frequency divisors for long contexts (gemma3 has none:
+     * llama.cpp's builder passes no factors) */
+    if (m->arch_id != HR_ARCH_GEMMA3)
+        rc = bind(m, &m->rope_freqs, "rope_freqs.weight", m->n_rot / 2, 1, true, d);
     if (rc == HR_ENOTFOUND)
         rc = 0;
     else if (rc)
@@ -173,6 +319,8 @@ static int bind_weights(struct hr_model *m, struct hr_diag *d)
         return HR_ENOMEM;
     for (uint32_t i = 0; i < m->n_layer && !rc; i++) {
         struct hr_layer *l = &m->layers[i];
+        uint32_t p = m->swa_period;
+        l->is_swa = m->sliding_window && (p == 0 || i % p < p - 1);
         char name[96];
 #define BIND(field, suffix, a, b)                                              \
     if (!rc) {                                                                 \
@@ -181,22 +329,22 @@ static int bind_weights(struct hr_model *m, struct hr_diag *d)
     }
         BIND(attn_norm, "attn_norm.weight", e, 1);
         if (m->arch_id == HR_ARCH_PHI3) {
-            BIND(wqkv, "attn_qkv.weight", e, e + 2 * kv);
+            BIND(wqkv, "attn_qkv.weight", e, q + 2 * kv);
         } else {
-            BIND(wq, "attn_q.weight", e, e);
+            BIND(wq, "attn_q.weight", e, q);
             BIND(wk, "attn_k.weight", e, kv);
             BIND(wv, "attn_v.weight", e, kv);
         }
         if (m->arch_id == HR_ARCH_QWEN2) {
-            BIND(bq, "attn_q.bias", e, 1);
+            BIND(bq, "attn_q.bias", q, 1);
             BIND(bk, "attn_k.bias", kv, 1);
             BIND(bv, "attn_v.bias", kv, 1);
         }
-        if (m->arch_id == HR_ARCH_QWEN3) {
+        if (m->arch_id == HR_ARCH_QWEN3 || m->arch_id == HR_ARCH_GEMMA3) {
             BIND(q_norm, "attn_q_norm.weight", m->head_dim, 1);
             BIND(k_norm, "attn_k_norm.weight", m->head_dim, 1);
         }
-        BIND(wo, "attn_output.weight", e, e);
+        BIND(wo, "attn_output.weight", q, e);
         BIND(ffn_norm, "ffn_norm.weight", e, 1);
         if (m->arch_id == HR_ARCH_PHI3) {
             BIND(w_up, "ffn_up.weight", e, 2 * m->n_ff);
@@ -205,7 +353,7 @@ static int bind_weights(struct hr_model *m, struct hr_diag *d)
             BIND(w_up, "ffn_up.weight", e, m->n_ff);
         }
         BIND(w_down, "ffn_down.weight", m->n_ff, e);
-        if (m->arch_id == HR_ARCH_GEMMA2) {
+        if (gemma) {
             BIND(post_attn_norm, "post_attention_norm.weight", e, 1);
             BIND(post_ffn_norm, "post_ffw_norm.weight", e, 1);
         }
@@ -256,7 +404,8 @@ int hr_model_load(struct hr_model **out, const char *path, struct hr_diag *d)
                   {"qwen2", HR_ARCH_QWEN2, true},
                   {"qwen3", HR_ARCH_QWEN3, true},
                   {"phi3", HR_ARCH_PHI3, true},
-                  {"gemma2", HR_ARCH_GEMMA2, true}};
+                  {"gemma2", HR_ARCH_GEMMA2, true},
+                  {"gemma3", HR_ARCH_GEMMA3, true}};
     bool known = false;
     for (size_t i = 0; i < sizeof arches / sizeof arches[0] && !known; i++)
         if (s.len == strlen(arches[i].name) && memcmp(s.ptr, arches[i].name, s.len) == 0) {
@@ -266,7 +415,7 @@ int hr_model_load(struct hr_model **out, const char *path, struct hr_diag *d)
         }
     if (!known) {
         hr_diag_set(d, "%s: architecture '%.*s' is not supported (supported: llama, qwen2, qwen3, "
-                       "phi3, gemma2)", path, (int)(s.len < 64 ? s.len : 64), s.ptr);
+                       "phi3, gemma2, gemma3)", path, (int)(s.len < 64 ? s.len : 64), s.ptr);
         rc = HR_EUNSUPPORTED;
         goto fail;
     }

@@ -1,8 +1,8 @@
-/* make-model: a GGUF v3 `llama` model in a preset shape with seeded random weights. Each
- * tensor's values come from its own generator (seed mixed with the tensor index), so the file
- * is byte-identical for the same preset, type and seed. Tensors are generated and written one
- * at a time; the file is written under a temporary name, synced and renamed, so out_path never
- * holds a partial model. Any thread. */
+/* make-model: a GGUF v3 model (llama or another architecture) in a preset shape with seeded
+ * random weights. Each tensor's values come from its own generator (seed mixed with the tensor
+ * index), so the file is byte-identical for the same preset, type and seed. Tensors are
+ * generated and written one at a time; the file is written under a temporary name, synced and
+ * renamed, so out_path never holds a partial model. Any thread. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -45,6 +45,32 @@ static float uniform(uint64_t *state, float a)
     return (float)((2.0 * u - 1.0) * a);
 }
 
+/* The shape written: the preset's, adjusted for the architecture. gemma3 gets at least six
+ * layers (five local, one global), an explicit head size (tiny: 32, twice n_embd / n_head, so
+ * Q is wider than the residual stream) and a sliding window (tiny: 6, short enough for a
+ * dozen-token test to cross it). */
+struct shape {
+    uint32_t n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff, n_ctx;
+    uint32_t window; /* 0: no sliding_window key */
+    bool key_length; /* write attention.key_length / value_length */
+};
+
+static struct shape shape_of(const struct hr_synth_preset *ps, const char *arch)
+{
+    struct shape s = {ps->n_embd, ps->n_layer, ps->n_head, ps->n_head_kv, ps->n_embd / ps->n_head,
+                      ps->n_ff, ps->n_ctx, 0, false};
+    if (!strcmp(arch, "gemma2"))
+        s.window = 4096; /* Gemma 2's own value; it only matters beyond 4096 positions */
+    if (!strcmp(arch, "gemma3")) {
+        bool tiny = !strcmp(ps->name, "tiny");
+        s.n_layer = s.n_layer < 6 ? 6 : s.n_layer;
+        s.head_dim = tiny ? 2 * s.head_dim : s.head_dim;
+        s.window = tiny ? 6 : 512; /* Gemma 3 1B's window is 512 */
+        s.key_length = true;
+    }
+    return s;
+}
+
 struct tensor_spec {
     char name[64];
     uint64_t ne0, ne1; /* ne1 == 1: a norm vector (F32, ones plus noise) */
@@ -73,7 +99,8 @@ static uint32_t file_type_of(uint32_t type)
 }
 
 static int add_metadata(struct hr_gguf_writer *w, const struct hr_synth_params *p,
-                        const struct hr_synth_preset *ps, uint32_t *n_vocab, struct hr_diag *d)
+                        const struct hr_synth_preset *ps, const struct shape *sh,
+                        uint32_t *n_vocab, struct hr_diag *d)
 {
     char name[128];
     snprintf(name, sizeof name, "%s", p->name ? p->name : "");
@@ -81,8 +108,8 @@ static int add_metadata(struct hr_gguf_writer *w, const struct hr_synth_params *
         snprintf(name, sizeof name, "hearth-%s", ps->name);
     char seed[32];
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)p->seed);
-    uint32_t head_dim = ps->n_embd / ps->n_head;
     const char *arch = p->arch ? p->arch : "llama";
+    bool gemma3 = !strcmp(arch, "gemma3");
     char key[96];
 #define ARCH_KEY(suffix) (snprintf(key, sizeof key, "%s." suffix, arch), key)
     int rc = hr_gguf_writer_add_str(w, "general.architecture", arch, strlen(arch));
@@ -91,26 +118,40 @@ static int add_metadata(struct hr_gguf_writer *w, const struct hr_synth_params *
     rc = rc ? rc : hr_gguf_writer_add_u32(w, "general.alignment", 32);
     rc = rc ? rc : hr_gguf_writer_add_bool(w, "hearth.synthetic", true);
     rc = rc ? rc : hr_gguf_writer_add_str(w, "hearth.seed", seed, strlen(seed));
-    rc = rc ? rc : hr_gguf_writer_add_u32(w, ARCH_KEY("context_length"), ps->n_ctx);
-    rc = rc ? rc : hr_gguf_writer_add_u32(w, ARCH_KEY("embedding_length"), ps->n_embd);
-    rc = rc ? rc : hr_gguf_writer_add_u32(w, ARCH_KEY("block_count"), ps->n_layer);
-    rc = rc ? rc : hr_gguf_writer_add_u32(w, ARCH_KEY("feed_forward_length"), ps->n_ff);
-    rc = rc ? rc : hr_gguf_writer_add_u32(w, ARCH_KEY("attention.head_count"), ps->n_head);
-    rc = rc ? rc : hr_gguf_writer_add_u32(w, ARCH_KEY("attention.head_count_kv"), ps->n_head_kv);
-    rc = rc ? rc : hr_gguf_writer_add_u32(w, ARCH_KEY("rope.dimension_count"), head_dim);
-    rc = rc ? rc : hr_gguf_writer_add_f32(w, ARCH_KEY("rope.freq_base"), ps->rope_theta);
-    rc = rc ? rc : hr_gguf_writer_add_f32(w, ARCH_KEY("attention.layer_norm_rms_epsilon"), 1e-5f);
+    rc = rc ? rc : hr_gguf_writer_add_u32(w, ARCH_KEY("context_length"), sh->n_ctx);
+    rc = rc ? rc : hr_gguf_writer_add_u32(w, ARCH_KEY("embedding_length"), sh->n_embd);
+    rc = rc ? rc : hr_gguf_writer_add_u32(w, ARCH_KEY("block_count"), sh->n_layer);
+    rc = rc ? rc : hr_gguf_writer_add_u32(w, ARCH_KEY("feed_forward_length"), sh->n_ff);
+    rc = rc ? rc : hr_gguf_writer_add_u32(w, ARCH_KEY("attention.head_count"), sh->n_head);
+    rc = rc ? rc : hr_gguf_writer_add_u32(w, ARCH_KEY("attention.head_count_kv"), sh->n_head_kv);
+    if (sh->key_length) {
+        rc = rc ? rc : hr_gguf_writer_add_u32(w, ARCH_KEY("attention.key_length"), sh->head_dim);
+        rc = rc ? rc : hr_gguf_writer_add_u32(w, ARCH_KEY("attention.value_length"), sh->head_dim);
+    }
+    /* gemma3 converters write no rope.dimension_count: it defaults to the key length */
+    if (!gemma3)
+        rc = rc ? rc : hr_gguf_writer_add_u32(w, ARCH_KEY("rope.dimension_count"), sh->head_dim);
+    /* gemma3: the base of the global layers, Gemma 3's 1e6, with its linear scaling by 8
+     * (4B and up); local layers keep the default 10000 (no rope.freq_base_swa key) */
+    rc = rc ? rc : hr_gguf_writer_add_f32(w, ARCH_KEY("rope.freq_base"),
+                                          gemma3 ? 1e6f : ps->rope_theta);
+    rc = rc ? rc : hr_gguf_writer_add_f32(w, ARCH_KEY("attention.layer_norm_rms_epsilon"),
+                                          gemma3 ? 1e-6f : 1e-5f);
     if (!rc && !strcmp(arch, "gemma2")) {
-        /* Gemma 2's own values; the window only matters beyond 4096 positions */
         rc = hr_gguf_writer_add_f32(w, ARCH_KEY("attn_logit_softcapping"), 50.0f);
         rc = rc ? rc : hr_gguf_writer_add_f32(w, ARCH_KEY("final_logit_softcapping"), 30.0f);
-        rc = rc ? rc : hr_gguf_writer_add_u32(w, ARCH_KEY("attention.sliding_window"), 4096);
     }
     if (!rc && p->pooling) {
         enum hr_pooling pool = HR_POOLING_NONE;
         hr_pooling_from_name(p->pooling, &pool); /* checked by hr_synth_write */
         rc = hr_gguf_writer_add_u32(w, ARCH_KEY("pooling_type"), (uint32_t)pool);
     }
+    if (!rc && gemma3) {
+        rc = hr_gguf_writer_add_str(w, ARCH_KEY("rope.scaling.type"), "linear", 6);
+        rc = rc ? rc : hr_gguf_writer_add_f32(w, ARCH_KEY("rope.scaling.factor"), 8.0f);
+    }
+    if (!rc && sh->window)
+        rc = hr_gguf_writer_add_u32(w, ARCH_KEY("attention.sliding_window"), sh->window);
     if (rc)
         return rc;
     if (!p->vocab_path)
@@ -177,17 +218,19 @@ static int write_model(const struct hr_synth_params *p, const struct hr_synth_pr
     if (rc)
         return rc;
     uint32_t n_vocab = 0;
-    rc = add_metadata(w, p, ps, &n_vocab, d);
-    size_t n_specs = 2 + 12 * (size_t)ps->n_layer; /* room for every architecture's extras */
+    const char *arch = p->arch ? p->arch : "llama";
+    struct shape sh = shape_of(ps, arch);
+    rc = add_metadata(w, p, ps, &sh, &n_vocab, d);
+    size_t n_specs = 2 + 14 * (size_t)sh.n_layer; /* room for every architecture's extras */
     struct tensor_spec *specs = calloc(n_specs, sizeof *specs);
     if (!rc && !specs)
         rc = HR_ENOMEM;
     if (!rc) {
-        const char *arch = p->arch ? p->arch : "llama";
         bool phi3 = !strcmp(arch, "phi3"), qwen2 = !strcmp(arch, "qwen2");
-        bool qwen3 = !strcmp(arch, "qwen3"), gemma2 = !strcmp(arch, "gemma2");
-        uint64_t e = ps->n_embd, hd = ps->n_embd / ps->n_head, kv = ps->n_head_kv * hd;
-        uint64_t ff = ps->n_ff;
+        bool gemma3 = !strcmp(arch, "gemma3"), gemma2 = !strcmp(arch, "gemma2");
+        bool qk_norm = !strcmp(arch, "qwen3") || gemma3, post_norms = gemma2 || gemma3;
+        uint64_t e = sh.n_embd, hd = sh.head_dim, q = sh.n_head * hd, kv = sh.n_head_kv * hd;
+        uint64_t ff = sh.n_ff;
         size_t k = 0;
 #define SPEC(fmt, l, a, b)                                                           \
     do {                                                                             \
@@ -198,26 +241,26 @@ static int write_model(const struct hr_synth_params *p, const struct hr_synth_pr
     } while (0)
         SPEC("token_embd.weight%.0u", 0u, e, n_vocab);
         SPEC("output_norm.weight%.0u", 0u, e, 1);
-        for (uint32_t l = 0; l < ps->n_layer; l++) {
+        for (uint32_t l = 0; l < sh.n_layer; l++) {
             SPEC("blk.%u.attn_norm.weight", l, e, 1);
             if (phi3) {
-                SPEC("blk.%u.attn_qkv.weight", l, e, e + 2 * kv);
+                SPEC("blk.%u.attn_qkv.weight", l, e, q + 2 * kv);
             } else {
-                SPEC("blk.%u.attn_q.weight", l, e, e);
+                SPEC("blk.%u.attn_q.weight", l, e, q);
                 SPEC("blk.%u.attn_k.weight", l, e, kv);
                 SPEC("blk.%u.attn_v.weight", l, e, kv);
             }
             if (qwen2) {
-                SPEC("blk.%u.attn_q.bias", l, e, 1);
+                SPEC("blk.%u.attn_q.bias", l, q, 1);
                 SPEC("blk.%u.attn_k.bias", l, kv, 1);
                 SPEC("blk.%u.attn_v.bias", l, kv, 1);
             }
-            if (qwen3) {
+            if (qk_norm) {
                 SPEC("blk.%u.attn_q_norm.weight", l, hd, 1);
                 SPEC("blk.%u.attn_k_norm.weight", l, hd, 1);
             }
-            SPEC("blk.%u.attn_output.weight", l, e, e);
-            if (gemma2)
+            SPEC("blk.%u.attn_output.weight", l, q, e);
+            if (post_norms)
                 SPEC("blk.%u.post_attention_norm.weight", l, e, 1);
             SPEC("blk.%u.ffn_norm.weight", l, e, 1);
             if (phi3) {
@@ -227,7 +270,7 @@ static int write_model(const struct hr_synth_params *p, const struct hr_synth_pr
                 SPEC("blk.%u.ffn_up.weight", l, e, ff);
             }
             SPEC("blk.%u.ffn_down.weight", l, ff, e);
-            if (gemma2)
+            if (post_norms)
                 SPEC("blk.%u.post_ffw_norm.weight", l, e, 1);
         }
 #undef SPEC
@@ -260,9 +303,9 @@ int hr_synth_write(const struct hr_synth_params *p, struct hr_diag *d)
     }
     const char *arch = p->arch ? p->arch : "llama";
     if (strcmp(arch, "llama") && strcmp(arch, "qwen2") && strcmp(arch, "qwen3") &&
-        strcmp(arch, "phi3") && strcmp(arch, "gemma2")) {
+        strcmp(arch, "phi3") && strcmp(arch, "gemma2") && strcmp(arch, "gemma3")) {
         hr_diag_set(d, "architecture '%s' is not one make-model writes (llama, qwen2, qwen3, "
-                       "phi3, gemma2)", arch);
+                       "phi3, gemma2, gemma3)", arch);
         return HR_EINVAL;
     }
     enum hr_pooling pool = HR_POOLING_NONE;

@@ -3,8 +3,8 @@
  * With a vocab GGUF the tokenizer (tokens, scores/merges, types, special ids, pre-tokenizer,
  * chat template) is copied from it; without one, a small built-in SentencePiece-style byte
  * vocabulary with ChatML control tokens is written. The architecture may be llama (default),
- * qwen2, qwen3, phi3 or gemma2, optionally marked with an embedding pooling type. Any thread
- * (writes a file). */
+ * qwen2, qwen3, phi3, gemma2 or gemma3, optionally marked with an embedding pooling type. Any
+ * thread (writes a file). */
 #ifndef HR_SYNTH_H
 #define HR_SYNTH_H
 
@@ -28,8 +28,9 @@ struct hr_synth_params {
     const char *vocab_path; /* NULL: built-in byte vocabulary */
     uint64_t seed;
     const char *name;       /* general.name; NULL: "hearth-<preset>" */
-    const char *arch;       /* llama (NULL), qwen2, qwen3, phi3 or gemma2: the preset's shape
-                               with that architecture's extra tensors and keys */
+    const char *arch;       /* llama (NULL), qwen2, qwen3, phi3, gemma2 or gemma3: the preset's
+                               shape with that architecture's extra tensors and keys (gemma3:
+                               >= 6 layers, tiny with 32-wide heads and a 6-position window) */
     const char *pooling;    /* NULL: no key; mean, cls or last: <arch>.pooling_type (llama.cpp's
                                enum), the pooling of its embeddings */
 };

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "engine/engine.h"
+#include "model_tu.h"
 
 static struct hr_model *load_shared(const char *rel)
 {
@@ -91,22 +92,6 @@ static void test_stories260k_golden(void **state)
     hr_ctx_free(c);
     json_decref(ex);
     hr_model_free(m);
-}
-
-/* Logits for every position of tokens, from an empty cache, in chunks of `chunk` tokens. */
-static float *eval_all(struct hr_model *m, const int32_t *toks, uint32_t n, uint32_t chunk,
-                       struct hr_pool *pool)
-{
-    struct hr_ctx *c = NULL;
-    assert_int_equal(hr_ctx_new(&c, m, 512), 0);
-    float *all = malloc((size_t)n * m->n_vocab * sizeof *all);
-    for (uint32_t p = 0; p < n; p += chunk) {
-        uint32_t k = n - p < chunk ? n - p : chunk;
-        assert_int_equal(hr_ctx_eval_all(c, toks + p, k, p, all + (size_t)p * m->n_vocab, pool),
-                         0);
-    }
-    hr_ctx_free(c);
-    return all;
 }
 
 static void check_ref_arch(const char *arch, const char *type, double tol, double tol_mean)
@@ -443,74 +428,12 @@ static void test_rope_freqs_scaling(void **state)
     free(scaled);
 }
 
-/* Three sequences evaluated alone, then together in ragged batches (interleaved, in other
- * orders, prefill chunks mixed with single decode tokens, on 1 and 2 threads): every logits row
- * must be bit-identical. */
 static void check_batch_invariance(const char *rel)
 {
     struct hr_model *m = load_shared(rel);
     if (!m)
         return;
-    const uint32_t lens[3] = {21, 7, 34};
-    int32_t toks[3][34];
-    for (int s = 0; s < 3; s++)
-        for (uint32_t i = 0; i < lens[s]; i++)
-            toks[s][i] = 3 + (int32_t)((i * 37 + (uint32_t)s * 101) % 1000);
-    float *alone[3];
-    for (int s = 0; s < 3; s++)
-        alone[s] = eval_all(m, toks[s], lens[s], lens[s], NULL);
-    for (int threads = 1; threads <= 2; threads++) {
-        struct hr_pool *pool = NULL;
-        assert_int_equal(hr_pool_new(&pool, threads), 0);
-        struct hr_runner *r = NULL;
-        struct hr_kv *kv = NULL;
-        assert_int_equal(hr_runner_new(&r, m, 64), 0);
-        assert_int_equal(hr_kv_new(&kv, m, HR_KV_F32, 8, 3, 64), 0); /* 6 used, 2 spare */
-        for (uint32_t s = 0; s < 3; s++)
-            assert_int_equal(hr_kv_seq_reserve(kv, s, lens[s]), 0);
-        /* batches as (seq, count) runs: each sequence advances through its tokens in order */
-        const uint32_t plan[][6] = {{2, 5, 0, 10, 1, 3},
-                                    {0, 1, 2, 9, 1, 4},
-                                    {1, 0, 0, 1, 2, 1},
-                                    {2, 19, 0, 9, 0, 0}};
-        uint32_t next[3] = {0, 0, 0};
-        struct hr_batch_tok batch[64];
-        float *out = malloc(64 * (size_t)m->n_vocab * sizeof *out);
-        for (size_t b = 0; b < sizeof plan / sizeof plan[0]; b++) {
-            uint32_t n = 0;
-            for (int k = 0; k < 3; k++) {
-                uint32_t seq = plan[b][2 * k], count = plan[b][2 * k + 1];
-                for (uint32_t i = 0; i < count && next[seq] < lens[seq]; i++, next[seq]++)
-                    batch[n++] = (struct hr_batch_tok){toks[seq][next[seq]], seq, next[seq], true};
-            }
-            if (!n)
-                continue;
-            assert_int_equal(hr_runner_eval(r, kv, batch, n, out, pool), 0);
-            for (uint32_t i = 0; i < n; i++)
-                assert_memory_equal(out + (size_t)i * m->n_vocab,
-                                    alone[batch[i].seq] + (size_t)batch[i].pos * m->n_vocab,
-                                    m->n_vocab * sizeof(float));
-        }
-        for (int s = 0; s < 3; s++)
-            assert_int_equal(next[s], lens[s]);
-        /* positions beyond a sequence's blocks and unknown sequences are refused */
-        struct hr_batch_tok bad = {5, 1, 40, true};
-        assert_int_equal(hr_runner_eval(r, kv, &bad, 1, out, pool), HR_ECONTEXT);
-        bad.seq = 7;
-        assert_int_equal(hr_runner_eval(r, kv, &bad, 1, out, pool), HR_ERANGE);
-        /* blocks come back on release and run out when over-asked */
-        uint32_t before = hr_kv_free_blocks(kv);
-        hr_kv_seq_release(kv, 1);
-        assert_int_equal(hr_kv_free_blocks(kv), before + 1);
-        assert_int_equal(hr_kv_seq_reserve(kv, 1, 64), HR_EFULL);
-        free(out);
-        hr_kv_free(kv);
-        hr_runner_free(r);
-        hr_pool_free(pool);
-    }
-    printf("batch invariance %s: bit-identical in every batch\n", rel);
-    for (int s = 0; s < 3; s++)
-        free(alone[s]);
+    check_batch_invariance_of(m, rel);
     hr_model_free(m);
 }
 
@@ -573,50 +496,23 @@ static void test_kv_types(void **state)
     hr_model_free(m);
 }
 
-/* make-model writes each architecture; tests/oracle/forward_ref.py (numpy, float64, written
- * from the architectures' definitions) computes its logits independently. */
+/* make-model writes each architecture; the numpy oracle computes its logits independently
+ * (gemma3's variants: test_gemma3.c). */
 static void test_architectures_against_numpy(void **state)
 {
     (void)state;
     if (system("/usr/bin/python3 -c 'import numpy' 2>/dev/null") != 0)
         skip();
-    const char *arches[] = {"llama", "qwen2", "qwen3", "phi3", "gemma2"};
-    int32_t toks[12] = {1, 300, 301, 302, 40, 41, 500, 7, 100, 101, 270, 280};
+    const char *arches[] = {"llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3"};
+    char model[512], name[64];
     for (size_t a = 0; a < sizeof arches / sizeof arches[0]; a++) {
-        char model[512], out[512], cmd[1400];
-        char name[64];
         snprintf(name, sizeof name, "arch-%s.gguf", arches[a]);
         tu_tmpfile(name, model, sizeof model);
-        snprintf(name, sizeof name, "arch-%s.f32", arches[a]);
-        tu_tmpfile(name, out, sizeof out);
         struct hr_synth_params p = {"tiny", HR_TYPE_F32, model, NULL, 11, NULL, arches[a], NULL};
         struct hr_diag d = {{0}};
         if (hr_synth_write(&p, &d) != 0)
             fail_msg("%s: %s", arches[a], d.msg);
-        struct hr_model *m = NULL;
-        if (hr_model_load(&m, model, &d) != 0)
-            fail_msg("%s: %s", arches[a], d.msg);
-        size_t o = (size_t)snprintf(cmd, sizeof cmd,
-                                    "/usr/bin/python3 tests/oracle/forward_ref.py %s %s", model,
-                                    out);
-        for (int i = 0; i < 12; i++)
-            o += (size_t)snprintf(cmd + o, sizeof cmd - o, " %d", toks[i]);
-        assert_int_equal(system(cmd), 0);
-        size_t nb = 0;
-        char *ref = tu_read_file(out, &nb);
-        assert_int_equal(nb, 12 * (size_t)m->n_vocab * sizeof(float));
-        float *got = eval_all(m, toks, 12, 5, NULL);
-        double worst = 0;
-        for (size_t i = 0; i < 12 * (size_t)m->n_vocab; i++) {
-            float r;
-            memcpy(&r, ref + i * 4, 4);
-            worst = fmax(worst, fabs(got[i] - r));
-        }
-        printf("numpy reference %s: max |diff| %.2e over 12 positions\n", arches[a], worst);
-        assert_true(worst < 1e-3);
-        free(got);
-        free(ref);
-        hr_model_free(m);
+        assert_true(numpy_worst(model, arches[a]) < 2e-5);
     }
 }
 

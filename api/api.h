@@ -64,6 +64,7 @@ int hr_api_chat_check_vocab(const struct hr_api_chat_req *r, int32_t n_vocab,
 struct hr_api_usage {
     uint32_t prompt_tokens;
     uint32_t completion_tokens;
+    uint32_t cached_tokens; /* of the prompt's, reused from the prefix cache */
 };
 
 /* take_logprobs: NULL ("logprobs": null) or the array of hr_api_logprob_json entries, whose

@@ -17,7 +17,7 @@ static json_t *usage_obj(const struct hr_api_usage *u)
     json_object_set_new(o, "total_tokens",
                         json_integer((json_int_t)u->prompt_tokens + u->completion_tokens));
     json_t *details = json_object();
-    json_object_set_new(details, "cached_tokens", json_integer(0));
+    json_object_set_new(details, "cached_tokens", json_integer(u->cached_tokens));
     json_object_set_new(o, "prompt_tokens_details", details);
     return o;
 }

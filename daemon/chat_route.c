@@ -63,7 +63,7 @@ static void stream_finish(struct hr_http_req *r)
                                          hr_api_finish_reason(r->finish), r->include_usage,
                                          NULL));
     if (r->include_usage) {
-        struct hr_api_usage u = {r->n_prompt, r->n_completion};
+        struct hr_api_usage u = {r->n_prompt, r->n_completion, r->n_cached};
         append_sse(r, hr_api_chat_usage_chunk_json(r->cmpl_id, r->created, model_id(r), &u));
     }
     hr_buf_append(&r->out, "data: [DONE]\n\n", 14);
@@ -104,6 +104,7 @@ void hr_chat_on_event(struct hr_http_req *r, const struct hr_event *ev)
     snprintf(r->err_msg, sizeof r->err_msg, "%s", ev->err_msg);
     r->n_prompt = ev->n_prompt;
     r->n_completion = ev->n_completion;
+    r->n_cached = ev->n_cached;
     r->queue_ms = ev->queue_ms;
     r->first_token_ms = ev->first_token_ms;
     hr_server_unlink(r->srv, r);
@@ -237,7 +238,7 @@ enum MHD_Result hr_chat_resume(struct hr_http_req *r)
             MHD_suspend_connection(r->conn);
             return MHD_YES;
         }
-        struct hr_api_usage u = {r->n_prompt, r->n_completion};
+        struct hr_api_usage u = {r->n_prompt, r->n_completion, r->n_cached};
         return hr_respond_json(
             r, 200,
             hr_api_chat_completion_json(r->cmpl_id, r->created, model_id(r),

@@ -12,7 +12,7 @@
 
 #include "engine/base/err.h"
 
-enum kind { K_STR, K_INT, K_LEVEL };
+enum kind { K_STR, K_INT, K_BOOL, K_LEVEL };
 
 struct setting {
     const char *name; /* JSON key */
@@ -30,6 +30,8 @@ struct setting {
      sizeof(((struct hr_config *)0)->field), def, 0, 0, 0, help}
 #define INT(field, flag, def, lo, hi, help) \
     {#field, flag, K_INT, offsetof(struct hr_config, field), 0, NULL, def, lo, hi, help}
+#define BOOL(field, flag, def, help) \
+    {#field, flag, K_BOOL, offsetof(struct hr_config, field), 0, NULL, def, 0, 1, help}
 
 static const struct setting settings[] = {
     STR(model, "--model", "", "GGUF model file to serve; empty: a random-weight demo model "
@@ -50,6 +52,9 @@ static const struct setting settings[] = {
                                            "queue"),
     STR(kv_type, "--kv-type", "f16", "KV cache element type: f16, q8_0 (half the memory again, "
                                      "heads a multiple of 32 wide) or f32 (exact)"),
+    BOOL(prefix_cache, "--prefix-cache", 1, "reuse the KV cache of identical prompt prefixes "
+                                            "across requests (answers are bit-identical either "
+                                            "way; see Privacy)"),
     INT(max_queue, "--max-queue", 256, 0, 100000, "waiting requests beyond which the API "
                                                   "answers 503 with Retry-After"),
     INT(max_body, "--max-body", 16777216, 1024, 1073741824, "largest request body in bytes "
@@ -72,6 +77,8 @@ void hr_config_defaults(struct hr_config *c)
             snprintf(base, s->size, "%s", s->def_str);
         else if (s->kind == K_INT)
             *(int64_t *)(void *)base = s->def_int;
+        else if (s->kind == K_BOOL)
+            *(bool *)(void *)base = s->def_int != 0;
     }
     c->log_level = HR_LOG_INFO;
 }
@@ -108,6 +115,16 @@ static int set_value(struct hr_config *c, const struct setting *s, const char *t
             }
         hr_diag_set(d, "%s: %s: expected one of debug, info, warn, error", where, key);
         return HR_EINVAL;
+    }
+    if (s->kind == K_BOOL) {
+        bool on = false;
+        if (jv ? !json_is_boolean(jv)
+               : !((on = strcmp(text, "true") == 0) || strcmp(text, "false") == 0)) {
+            hr_diag_set(d, "%s: %s: expected true or false", where, key);
+            return HR_EINVAL;
+        }
+        *(bool *)(void *)base = jv ? json_is_true(jv) : on;
+        return 0;
     }
     long long v;
     if (jv) {
@@ -251,6 +268,8 @@ static void default_text(const struct setting *s, char *buf, size_t cap)
 {
     if (s->kind == K_INT)
         snprintf(buf, cap, "%lld", (long long)s->def_int);
+    else if (s->kind == K_BOOL)
+        snprintf(buf, cap, "%s", s->def_int ? "true" : "false");
     else
         snprintf(buf, cap, "\"%s\"", s->def_str);
 }
@@ -262,7 +281,9 @@ void hr_config_print_help(FILE *out)
         char def[64], flag[48];
         default_text(&settings[i], def, sizeof def);
         snprintf(flag, sizeof flag, "%s %s", settings[i].flag,
-                 settings[i].kind == K_INT ? "N" : "VALUE");
+                 settings[i].kind == K_INT    ? "N"
+                 : settings[i].kind == K_BOOL ? "true|false"
+                                              : "VALUE");
         fprintf(out, "  %-22s %s (default %s)\n", flag, settings[i].help, def);
     }
     fprintf(out, "  --help                 this text\n");
@@ -279,6 +300,7 @@ void hr_config_print_markdown(FILE *out)
         if (s->kind == K_INT)
             snprintf(range, sizeof range, "%lld..%lld", (long long)s->min, (long long)s->max);
         fprintf(out, "| `%s` | `%s` | %s | `%s` | %s | %s |\n", s->name, s->flag,
-                s->kind == K_INT ? "integer" : "string", def, range, s->help);
+                s->kind == K_INT ? "integer" : s->kind == K_BOOL ? "boolean" : "string", def,
+                range, s->help);
     }
 }

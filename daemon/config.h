@@ -6,6 +6,7 @@
 #define HR_CONFIG_H
 
 #include <stdint.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "engine/base/diag.h"
@@ -28,6 +29,7 @@ struct hr_config {
     int64_t max_queue;
     int64_t max_body;
     char kv_type[8];              /* "f16" (default), "f32" or "q8_0" */
+    bool prefix_cache;
     enum hr_log_level log_level;
 };
 

@@ -63,7 +63,7 @@ struct hr_http_req {
     enum hr_finish finish;
     int err;
     char err_msg[256];
-    uint32_t n_prompt, n_completion, queue_ms, first_token_ms;
+    uint32_t n_prompt, n_completion, n_cached, queue_ms, first_token_ms;
 };
 
 struct hr_server {

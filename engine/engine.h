@@ -36,6 +36,9 @@ struct hr_engine_params {
     uint32_t n_parallel; /* sequences run at once; more wait in the queue */
     uint32_t max_queue;  /* waiting requests beyond which submit answers HR_EFULL */
     uint32_t kv_type;    /* enum hr_kv_type; 0 = F32 */
+    /* Reuse the KV of earlier requests' identical prompt prefixes (whole 16-token blocks).
+     * Results are bit-identical either way; only the prefill work differs. */
+    bool prefix_cache;
 };
 
 /* A generation request. Everything is copied by hr_engine_submit. Exactly one of prompt
@@ -103,6 +106,7 @@ struct hr_event {
     int err;                  /* HR_E* when finish == HR_FINISH_ERROR */
     char err_msg[256];
     uint32_t n_prompt;        /* prompt tokens */
+    uint32_t n_cached;        /* of which taken from the prefix cache */
     uint32_t n_completion;    /* generated tokens */
     uint32_t queue_ms;        /* submit -> first engine step of this request */
     uint32_t first_token_ms;  /* submit -> first generated token */

@@ -1,6 +1,6 @@
 /* The paged KV cache (see model.h): a pool of fixed blocks, a free list, and a block table per
- * sequence; blocks are handed out as a sequence grows and returned when it ends. Engine
- * thread. */
+ * sequence; blocks are handed out as a sequence grows and returned when it ends (shared and
+ * cached blocks: kv_prefix.c). Engine thread. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,7 +35,8 @@ int hr_kv_new(struct hr_kv **out, const struct hr_model *m, enum hr_kv_type type
     kv->free_list = malloc((size_t)n_blocks * sizeof *kv->free_list);
     kv->tables = calloc((size_t)max_seqs * kv->max_blocks_per_seq, sizeof *kv->tables);
     kv->n_seq_blocks = calloc(max_seqs, sizeof *kv->n_seq_blocks);
-    if (!kv->k || !kv->v || !kv->free_list || !kv->tables || !kv->n_seq_blocks) {
+    if (!kv->k || !kv->v || !kv->free_list || !kv->tables || !kv->n_seq_blocks ||
+        hr_kv__prefix_init(kv) != 0) {
         hr_kv_free(kv);
         return HR_ENOMEM;
     }
@@ -56,6 +57,7 @@ void hr_kv_free(struct hr_kv *kv)
     free(kv->free_list);
     free(kv->tables);
     free(kv->n_seq_blocks);
+    hr_kv__prefix_deinit(kv);
     free(kv);
 }
 
@@ -69,11 +71,11 @@ int hr_kv_seq_reserve(struct hr_kv *kv, uint32_t seq, uint32_t n_tokens)
     uint32_t have = kv->n_seq_blocks[seq];
     if (need <= have)
         return 0;
-    if (need - have > kv->n_free)
+    if (need - have > kv->n_free + kv->n_lru)
         return HR_EFULL;
     uint32_t *table = kv->tables + (size_t)seq * kv->max_blocks_per_seq;
     for (uint32_t b = have; b < need; b++)
-        table[b] = kv->free_list[--kv->n_free];
+        table[b] = hr_kv__take_block(kv);
     kv->n_seq_blocks[seq] = need;
     return 0;
 }
@@ -83,14 +85,16 @@ void hr_kv_seq_release(struct hr_kv *kv, uint32_t seq)
     if (seq >= kv->max_seqs)
         return;
     uint32_t *table = kv->tables + (size_t)seq * kv->max_blocks_per_seq;
+    /* last block first: a shared prefix goes back to the cache last, so it is evicted last */
     for (uint32_t b = kv->n_seq_blocks[seq]; b > 0; b--)
-        kv->free_list[kv->n_free++] = table[b - 1];
+        hr_kv__put_block(kv, table[b - 1]);
     kv->n_seq_blocks[seq] = 0;
+    kv->n_committed[seq] = 0;
 }
 
 uint32_t hr_kv_free_blocks(const struct hr_kv *kv)
 {
-    return kv->n_free;
+    return kv->n_free + kv->n_lru;
 }
 
 uint64_t hr_kv_bytes(const struct hr_kv *kv)

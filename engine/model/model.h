@@ -155,7 +155,19 @@ void hr_kv_free(struct hr_kv *kv);
 int hr_kv_seq_reserve(struct hr_kv *kv, uint32_t seq, uint32_t n_tokens);
 /* Returns all of seq's blocks. */
 void hr_kv_seq_release(struct hr_kv *kv, uint32_t seq);
+/* Blocks a sequence can still get: free ones plus cached ones (evicted on demand). */
 uint32_t hr_kv_free_blocks(const struct hr_kv *kv);
+/* Prefix cache. For an empty seq, lends it the longest run of cached full blocks that hold
+ * tokens' prefix (never the block of the last token: it must be evaluated for its logits) and
+ * returns how many positions that covers; evaluation resumes there. Exact: a block matches
+ * only when its tokens and every block before it do. */
+uint32_t hr_kv_seq_attach_prefix(struct hr_kv *kv, uint32_t seq, const int32_t *tokens,
+                                 uint32_t n_tokens);
+/* After positions < n_valid of seq are evaluated (tokens: the sequence so far): makes its full
+ * blocks findable by later sequences, and keeps them cached after it ends. */
+void hr_kv_seq_commit(struct hr_kv *kv, uint32_t seq, const int32_t *tokens, uint32_t n_valid);
+/* Blocks held by no sequence but kept for their prefixes. */
+uint32_t hr_kv_cached_blocks(const struct hr_kv *kv);
 uint64_t hr_kv_bytes(const struct hr_kv *kv);
 
 /* One token of a ragged batch: its sequence, its position there, and whether its logits are

@@ -5,8 +5,23 @@
 
 #include "model.h"
 
+/* What the prefix cache knows of a block (kv_prefix.c). A registered block is full, its
+ * contents are fixed by its tokens and its parent's, and it may be shared. */
+struct hr_kv_block {
+    uint64_t hash;    /* chain hash of every token up to the end of this block */
+    int32_t parent;   /* the block before it in its sequence, -1 for the first */
+    uint32_t parent_gen; /* that block's gen when this one was registered */
+    uint32_t gen;     /* bumped whenever the block is handed out anew: children registered
+                         under an earlier use of it no longer match */
+    bool registered;  /* in the hash table: findable by later sequences */
+    uint32_t lru_prev, lru_next;
+    int32_t tokens[HR_KV_BLOCK];
+};
+
 /* Paged KV cache: sequences own fixed blocks of HR_KV_BLOCK positions through a block table.
- * Storage per block: n_layer x HR_KV_BLOCK x kv_dim floats, for K and for V. */
+ * Storage per block: n_layer x HR_KV_BLOCK x kv_dim floats, for K and for V. A block is free,
+ * held by one or more sequences (refs > 0), or cached: registered, held by none, evictable
+ * in least-recently-released order. */
 struct hr_kv {
     const struct hr_model *m;
     enum hr_kv_type type;
@@ -22,7 +37,23 @@ struct hr_kv {
     uint32_t n_free;
     uint32_t *tables;    /* max_seqs x max_blocks_per_seq */
     uint32_t *n_seq_blocks;
+    /* prefix cache */
+    uint32_t *refs;             /* per block: sequences holding it */
+    struct hr_kv_block *info;   /* per block */
+    uint32_t lru_head, lru_tail, n_lru; /* cached blocks, oldest first */
+    uint32_t *ht;               /* open addressing, ht_mask + 1 slots of block ids */
+    uint32_t ht_mask;
+    uint32_t *n_committed;      /* per sequence: leading blocks registered or shared */
 };
+
+#define HR_KV_NONE UINT32_MAX
+
+/* kv_prefix.c: a block for a sequence (free list first, then the oldest cached block, which
+ * leaves the hash table), or HR_KV_NONE; and giving one back. */
+uint32_t hr_kv__take_block(struct hr_kv *kv);
+void hr_kv__put_block(struct hr_kv *kv, uint32_t b);
+int hr_kv__prefix_init(struct hr_kv *kv);
+void hr_kv__prefix_deinit(struct hr_kv *kv);
 
 /* K (or V) row of (layer, seq, pos), in the cache's type; pos must lie in a reserved block. */
 static inline uint8_t *hr_kv__row(const struct hr_kv *kv, uint8_t *base, uint32_t layer,

@@ -53,6 +53,7 @@ struct slot {
     uint32_t n_tokens;
     uint32_t n_prompt;
     uint32_t n_past; /* tokens already in the KV cache */
+    uint32_t n_cached; /* prompt tokens whose KV came from the prefix cache */
     uint32_t in_batch; /* tokens of this slot in the current step's batch */
     uint32_t n_generated;
     uint32_t limit; /* n_prompt + allowed completion tokens */
@@ -194,6 +195,7 @@ static void emit_done(struct hr_engine *e, struct job *j, enum hr_finish finish,
         snprintf(ev->err_msg, sizeof ev->err_msg, "%s", msg);
     if (s) {
         ev->n_prompt = s->n_prompt;
+        ev->n_cached = s->n_cached;
         ev->n_completion = s->n_generated;
         ev->queue_ms = s->queue_ms;
         ev->first_token_ms = s->first_token_ms;
@@ -343,11 +345,14 @@ static int slot_prepare(struct hr_engine *e, struct slot *s, char *msg, size_t m
         return rc;
     s->n_tokens = (uint32_t)n;
     s->n_prompt = (uint32_t)n;
-    s->n_past = 0;
+    uint32_t seq = (uint32_t)(s - e->slots);
+    s->n_cached = e->p.prefix_cache ? hr_kv_seq_attach_prefix(e->kv, seq, s->tokens, s->n_prompt)
+                                    : 0;
+    s->n_past = s->n_cached;
     s->n_generated = 0;
     s->limit = j->max_tokens ? (uint32_t)n + j->max_tokens : e->n_ctx;
     /* every slot has n_ctx positions' worth of blocks, so this cannot run out yet */
-    rc = hr_kv_seq_reserve(e->kv, (uint32_t)(s - e->slots), s->limit);
+    rc = hr_kv_seq_reserve(e->kv, seq, s->limit);
     if (rc != 0) {
         snprintf(msg, msg_cap, "no KV cache space for this request");
         return rc;
@@ -521,6 +526,8 @@ static void step(struct hr_engine *e)
             continue;
         }
         s->n_past += s->in_batch;
+        if (e->p.prefix_cache)
+            hr_kv_seq_commit(e->kv, i, s->tokens, s->n_past);
     }
     for (uint32_t r = 0; rc == 0 && r < rows; r++) {
         struct slot *s = &e->slots[e->row_slot[r]];

@@ -191,3 +191,14 @@ test('logprobs: one entry per token, in OpenAI\'s shape, greedy picks the top al
   assert.equal(plain.choices[0].logprobs, null);
   assert.equal(plain.choices[0].message.content, r.choices[0].message.content);
 });
+
+test('a repeated long prompt reuses its cached prefix, with the same answer', async () => {
+  const long = 'The quick brown fox jumps over the lazy dog. '.repeat(8);
+  const params = { model, messages: [{ role: 'user', content: long }], max_tokens: 6, temperature: 0 };
+  const first = await client.chat.completions.create(params);
+  const again = await client.chat.completions.create(params);
+  assert.equal(again.choices[0].message.content, first.choices[0].message.content);
+  const cached = again.usage.prompt_tokens_details.cached_tokens;
+  assert.ok(cached >= 16 && cached < again.usage.prompt_tokens, `cached ${cached}`);
+  assert.equal(cached % 16, 0);
+});

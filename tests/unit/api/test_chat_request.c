@@ -233,7 +233,7 @@ static void test_error_envelope(void **state)
 static void test_response_shapes(void **state)
 {
     (void)state;
-    struct hr_api_usage u = {5, 3};
+    struct hr_api_usage u = {5, 3, 2};
     json_t *j = load(hr_api_chat_completion_json("chatcmpl-1", 1700000000, "m", "hi\xff", 3,
                                                  "length", &u, NULL));
     assert_string_equal(json_string_value(json_object_get(j, "object")), "chat.completion");
@@ -243,6 +243,9 @@ static void test_response_shapes(void **state)
     assert_string_equal(json_string_value(json_object_get(msg, "content")), "hi\xef\xbf\xbd");
     json_t *usage = json_object_get(j, "usage");
     assert_int_equal(json_integer_value(json_object_get(usage, "total_tokens")), 8);
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(usage, "prompt_tokens_details"), "cached_tokens")),
+                     2);
     json_decref(j);
 
     j = load(hr_api_chat_chunk_json("chatcmpl-1", 1, "m", "assistant", "", 0, NULL, true, NULL));

@@ -38,6 +38,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.parallel, 4);
     assert_int_equal(c.max_body, 16777216);
     assert_int_equal(c.log_level, HR_LOG_INFO);
+    assert_true(c.prefix_cache);
 }
 
 static void test_repo_config_equals_defaults(void **state)
@@ -74,6 +75,17 @@ static void test_precedence(void **state)
     assert_int_equal(c.port, 9002);
     assert_string_equal(c.model, "m.gguf");
     assert_int_equal(c.threads, 3);
+    /* booleans: true/false flags, JSON booleans */
+    char *a4[] = {"serve", "--prefix-cache", "false"};
+    assert_int_equal(parse(&c, &d, 3, a4), 0);
+    assert_false(c.prefix_cache);
+    path = write_cfg("bool.json", "{\"prefix_cache\": false}");
+    char *a5[] = {"serve", "--config", (char *)path, "--prefix-cache=true"};
+    assert_int_equal(parse(&c, &d, 4, a5), 0);
+    assert_true(c.prefix_cache);
+    char *a6[] = {"serve", "--config", (char *)path};
+    assert_int_equal(parse(&c, &d, 3, a6), 0);
+    assert_false(c.prefix_cache);
 }
 
 static void file_error(const char *json, const char *key, const char *what)
@@ -101,6 +113,7 @@ static void test_file_errors(void **state)
     file_error("{\"host\": 5}", "host", "string");
     file_error("{\"log_level\": \"loud\"}", "log_level", NULL);
     file_error("{\"kv_type\": \"q4\"}", "kv_type", "f16, f32, q8_0");
+    file_error("{\"prefix_cache\": 1}", "prefix_cache", "true or false");
     file_error("[1, 2]", "bad.json", "object");
     file_error("{\"port\": 80,", "bad.json", "invalid JSON");
     file_error("{\"port\": 80, \"port\": 81}", "bad.json", NULL);
@@ -129,6 +142,9 @@ static void test_flag_errors(void **state)
     assert_non_null(strstr(d.msg, "missing value"));
     char *a5[] = {"serve", "--config"};
     assert_int_equal(parse(&c, &d, 2, a5), HR_EINVAL);
+    char *a6[] = {"serve", "--prefix-cache", "yes"};
+    assert_int_equal(parse(&c, &d, 3, a6), HR_EINVAL);
+    assert_non_null(strstr(d.msg, "true or false"));
 }
 
 static void test_data_dir_resolution(void **state)

@@ -1,6 +1,7 @@
 /* The engine thread on a generated tiny model: events in order ending with one DONE, greedy
  * output identical to the direct API's, interleaved requests not disturbing each other,
- * cancellation, the queue cap, and a too-long prompt refused with HR_ECONTEXT. */
+ * cancellation, the queue cap, a too-long prompt refused with HR_ECONTEXT, and the prefix
+ * cache: reused prompt blocks give the same answers as a cold engine, also after eviction. */
 #include "testutil.h"
 
 #include <pthread.h>
@@ -70,19 +71,25 @@ static void collect(struct hr_engine *e, struct waiter *w, struct result *rs, si
     }
 }
 
-static struct hr_engine *start(struct waiter *w, uint32_t parallel, uint32_t max_queue,
-                               uint32_t n_ctx)
+static struct hr_engine *start_pc(struct waiter *w, uint32_t parallel, uint32_t max_queue,
+                                  uint32_t n_ctx, bool prefix_cache)
 {
     struct hr_model *m = NULL;
     struct hr_diag d = {{0}};
     assert_int_equal(hr_model_load(&m, model_path, &d), 0);
-    struct hr_engine_params p = {1, n_ctx, parallel, max_queue, HR_KV_F32};
+    struct hr_engine_params p = {1, n_ctx, parallel, max_queue, HR_KV_F32, prefix_cache};
     struct hr_engine *e = NULL;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
     w->notified = 0;
     assert_int_equal(hr_engine_new(&e, m, &p, on_notify, w, &d), 0);
     return e;
+}
+
+static struct hr_engine *start(struct waiter *w, uint32_t parallel, uint32_t max_queue,
+                               uint32_t n_ctx)
+{
+    return start_pc(w, parallel, max_queue, n_ctx, false);
 }
 
 static struct hr_gen_request prompt_req(uint64_t id, const char *text, uint32_t max_tokens)
@@ -238,6 +245,75 @@ static void test_chat_request_runs(void **state)
     hr_engine_free(e);
 }
 
+/* Runs one greedy request to its end; returns its DONE event, text in out. */
+static struct hr_event run_one(struct hr_engine *e, struct waiter *w, uint64_t id,
+                               const char *prompt, char *out)
+{
+    struct hr_gen_request r = prompt_req(id, prompt, 12);
+    assert_int_equal(hr_engine_submit(e, &r, NULL), 0);
+    struct result rs[1] = {{.id = id}};
+    collect(e, w, rs, 1);
+    assert_int_equal(rs[0].done_ev.finish, HR_FINISH_LENGTH);
+    memcpy(out, rs[0].text, rs[0].n_text + 1);
+    return rs[0].done_ev;
+}
+
+static void test_prefix_cache(void **state)
+{
+    (void)state;
+    static const char shared[] = "The quick brown fox jumps over the lazy dog while the cat "
+                                 "sleeps on the warm mat and the bird sings in the tall tree "
+                                 "near the river bank on a sunny day";
+    char p1[512], p2[512], p3[512];
+    snprintf(p1, sizeof p1, "%s, and then it rains.", shared);
+    snprintf(p2, sizeof p2, "%s, but nobody comes home tonight.", shared);
+    snprintf(p3, sizeof p3, "Numbers: one two three four five six seven eight nine ten eleven "
+                            "twelve thirteen fourteen fifteen sixteen seventeen eighteen");
+    /* a cold engine's answers are the reference */
+    char want1[8192], want2[8192], want3[8192], got[8192];
+    struct waiter w;
+    struct hr_engine *cold = start(&w, 2, 8, 256);
+    struct hr_event d1 = run_one(cold, &w, 1, p1, want1);
+    run_one(cold, &w, 2, p2, want2);
+    run_one(cold, &w, 3, p3, want3);
+    assert_int_equal(d1.n_cached, 0);
+    assert_true(d1.n_prompt > 40);
+    hr_engine_free(cold);
+
+    struct hr_engine *e = start_pc(&w, 2, 8, 256, true);
+    struct hr_event d = run_one(e, &w, 10, p1, got);
+    assert_string_equal(got, want1);
+    assert_int_equal(d.n_cached, 0);
+    d = run_one(e, &w, 11, p1, got); /* all but the last token's block comes from the cache */
+    assert_string_equal(got, want1);
+    assert_int_equal(d.n_cached, (d1.n_prompt - 1) / 16 * 16);
+    d = run_one(e, &w, 12, p2, got); /* the shared part only */
+    assert_string_equal(got, want2);
+    assert_true(d.n_cached >= 32 && d.n_cached < d1.n_prompt - 1);
+    /* two at once with the same prompt */
+    struct hr_gen_request a = prompt_req(13, p1, 12), b = prompt_req(14, p1, 12);
+    assert_int_equal(hr_engine_submit(e, &a, NULL), 0);
+    assert_int_equal(hr_engine_submit(e, &b, NULL), 0);
+    struct result rs[2] = {{.id = 13}, {.id = 14}};
+    collect(e, &w, rs, 2);
+    assert_string_equal(rs[0].text, want1);
+    assert_string_equal(rs[1].text, want1);
+    hr_engine_free(e);
+
+    /* A cache too small to keep everything: one slot of 128 positions (8 blocks) */
+    e = start_pc(&w, 1, 8, 128, true);
+    run_one(e, &w, 20, p1, got);
+    assert_string_equal(got, want1);
+    run_one(e, &w, 21, p3, got); /* evicts part of p1's blocks */
+    assert_string_equal(got, want3);
+    d = run_one(e, &w, 22, p1, got);
+    assert_string_equal(got, want1);
+    assert_true(d.n_cached < (d1.n_prompt - 1) / 16 * 16);
+    run_one(e, &w, 23, p2, got);
+    assert_string_equal(got, want2);
+    hr_engine_free(e);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -262,6 +338,7 @@ int main(void)
         cmocka_unit_test(test_cancel_and_queue_cap),
         cmocka_unit_test(test_context_exceeded_and_bad_params),
         cmocka_unit_test(test_chat_request_runs),
+        cmocka_unit_test(test_prefix_cache),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

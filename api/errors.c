@@ -34,6 +34,7 @@ static const struct {
     {HR_ENOTFOUND, 404, "invalid_request_error", "not_found"},
     {HR_EFULL, 503, "server_error", "server_overloaded"},
     {HR_ESHUTDOWN, 503, "server_error", "server_shutting_down"},
+    {HR_ETIMEDOUT, 504, "server_error", "request_timeout"},
     {HR_ENOMEM, 500, "server_error", NULL},
 };
 

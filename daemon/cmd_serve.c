@@ -193,6 +193,7 @@ int hr_cmd_serve(int argc, char **argv)
     sp.host = cfg.host;
     sp.port = (uint16_t)cfg.port;
     sp.max_body = (uint64_t)cfg.max_body;
+    sp.request_timeout_ms = (uint32_t)cfg.request_timeout * 1000;
     sp.model_id = model_id;
     sp.model_created = created;
     sp.is_demo = is_demo;

@@ -57,6 +57,10 @@ static const struct setting settings[] = {
                                             "way; see Privacy)"),
     INT(max_queue, "--max-queue", 256, 0, 100000, "waiting requests beyond which the API "
                                                   "answers 503 with Retry-After"),
+    INT(request_timeout, "--request-timeout", 0, 0, 86400, "seconds a chat request may run "
+                                                           "from submission (queue included) "
+                                                           "before it ends with a 504 and "
+                                                           "its KV is freed; 0: no limit"),
     INT(max_body, "--max-body", 16777216, 1024, 1073741824, "largest request body in bytes "
                                                             "(413 beyond)"),
     {"log_level", "--log-level", K_LEVEL, offsetof(struct hr_config, log_level), 0, "info", 0,

@@ -28,6 +28,7 @@ struct hr_config {
     int64_t parallel;
     int64_t max_queue;
     int64_t max_body;
+    int64_t request_timeout;      /* seconds; 0 = no limit */
     char kv_type[8];              /* "f16" (default), "f32" or "q8_0" */
     bool prefix_cache;
     enum hr_log_level log_level;

@@ -20,6 +20,7 @@ struct hr_server_params {
     const char *model_id;  /* the id clients use in "model" */
     int64_t model_created; /* unix seconds (the file's mtime) */
     bool is_demo;          /* random-weight demo model: owned_by "hearth-demo" */
+    uint32_t request_timeout_ms; /* chat requests end with a 504 after this long; 0: never */
     struct hr_engine_params engine;
     struct hr_store *store; /* usage rows go here; may be NULL */
 };

@@ -65,6 +65,9 @@ struct hr_gen_request {
      * alternatives (0..HR_MAX_TOP_LOGPROBS). */
     bool logprobs;
     uint32_t top_logprobs;
+    /* 0, or the milliseconds after submit at which the request ends (queued or running) with
+     * HR_FINISH_ERROR / HR_ETIMEDOUT; its KV is freed within one step. */
+    uint32_t timeout_ms;
 };
 
 #define HR_MAX_TOP_LOGPROBS 20

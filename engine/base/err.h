@@ -16,7 +16,8 @@
     X(ECANCELED, -9, "canceled")                                              \
     X(ECONTEXT, -10, "context length exceeded")                               \
     X(EINTERNAL, -11, "internal error")                                       \
-    X(ESHUTDOWN, -12, "shutting down")
+    X(ESHUTDOWN, -12, "shutting down")                                        \
+    X(ETIMEDOUT, -13, "timed out")
 
 enum hr_err {
     HR_OK = 0,

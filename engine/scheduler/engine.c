@@ -35,6 +35,7 @@ struct job {
     uint32_t top_logprobs;
     struct hr_stop stop;
     double t_submit_ms;
+    double deadline_ms; /* 0: none */
     struct hr_event *done; /* allocated at submit, so a request can always be ended */
 };
 
@@ -563,6 +564,41 @@ static void handle_cancel(struct hr_engine *e, uint64_t id)
     }
 }
 
+/* Ends every request past its deadline, running or waiting (checked once per step). */
+static void expire(struct hr_engine *e)
+{
+    double now = now_ms();
+    char msg[160];
+    for (uint32_t i = 0; i < e->p.n_parallel; i++) {
+        struct slot *s = &e->slots[i];
+        if (!s->busy || !s->job->deadline_ms || now < s->job->deadline_ms)
+            continue;
+        snprintf(msg, sizeof msg, "The request took longer than the server's limit of %.0f ms "
+                 "(%u tokens generated).", s->job->deadline_ms - s->job->t_submit_ms,
+                 s->n_generated);
+        emit_done(e, s->job, HR_FINISH_ERROR, HR_ETIMEDOUT, msg, s);
+        slot_release(e, s);
+    }
+    struct job **pp = &e->wait_head, *prev = NULL;
+    while (*pp) {
+        struct job *j = *pp;
+        if (!j->deadline_ms || now < j->deadline_ms) {
+            prev = j;
+            pp = &j->next;
+            continue;
+        }
+        *pp = j->next;
+        if (e->wait_tail == j)
+            e->wait_tail = prev;
+        e->n_waiting--;
+        pending_done(e);
+        snprintf(msg, sizeof msg, "The request waited longer than the server's limit of %.0f "
+                 "ms in the queue.", j->deadline_ms - j->t_submit_ms);
+        emit_done(e, j, HR_FINISH_ERROR, HR_ETIMEDOUT, msg, NULL);
+        job_free(j);
+    }
+}
+
 static bool any_busy(const struct hr_engine *e)
 {
     for (uint32_t i = 0; i < e->p.n_parallel; i++)
@@ -604,6 +640,7 @@ static void *engine_main(void *arg)
         }
         if (stop)
             break;
+        expire(e);
         admit(e);
         step(e);
         publish_events(e);
@@ -776,6 +813,7 @@ static struct job *job_new(const struct hr_gen_request *r)
     j->logprobs = r->logprobs;
     j->top_logprobs = r->top_logprobs;
     j->t_submit_ms = now_ms();
+    j->deadline_ms = r->timeout_ms ? j->t_submit_ms + r->timeout_ms : 0;
     if (r->sampling.n_logit_bias) {
         size_t nb = r->sampling.n_logit_bias * sizeof *j->bias;
         if (!(j->bias = malloc(nb))) {

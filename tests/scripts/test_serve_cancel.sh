@@ -69,4 +69,13 @@ row=$(sqlite3 "$WORK/usage.db" "select http_status, finish_reason, completion_to
 echo "# ledger row of the cut stream: $row"
 check "the cut stream is recorded as 499 canceled" sh -c "echo '$row' | grep -q '^499|canceled|'"
 check "generation stopped long before max_tokens" test "${row##*|}" -lt 300
+
+# --request-timeout: a request that cannot finish in time ends with a 504 envelope.
+start_daemon --model "$WORK/smol.gguf" --model-id smol --db "$WORK/usage2.db" \
+    --data-dir "$WORK/data" --threads 1 --parallel 1 --ctx 1024 --request-timeout 1
+http POST /v1/chat/completions '{"model":"smol","max_tokens":900,"temperature":0,"messages":[{"role":"user","content":"Tell me a long story"}]}'
+check "over the request timeout: 504 request_timeout" is_error 504 server_error "" request_timeout
+http POST /v1/chat/completions '{"model":"smol","max_tokens":3,"temperature":0,"messages":[{"role":"user","content":"Hi"}]}'
+check "a short request still completes" json_true "$WORK/body" "j['usage']['completion_tokens'] == 3"
+stop_daemon
 finish

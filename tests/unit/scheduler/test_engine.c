@@ -314,6 +314,32 @@ static void test_prefix_cache(void **state)
     hr_engine_free(e);
 }
 
+/* A deadline ends a running request within a step, and a waiting one in the queue. */
+static void test_timeouts(void **state)
+{
+    (void)state;
+    struct waiter w;
+    struct hr_engine *e = start(&w, 1, 4, 512);
+    struct hr_gen_request a = prompt_req(1, "Once upon a time", 0); /* to the context's end */
+    a.timeout_ms = 1;
+    struct hr_gen_request b = prompt_req(2, "Waiting in line", 0);
+    b.timeout_ms = 1;
+    struct hr_gen_request c = prompt_req(3, "No hurry", 8);
+    assert_int_equal(hr_engine_submit(e, &a, NULL), 0);
+    assert_int_equal(hr_engine_submit(e, &b, NULL), 0);
+    assert_int_equal(hr_engine_submit(e, &c, NULL), 0);
+    struct result rs[3] = {{.id = 1}, {.id = 2}, {.id = 3}};
+    collect(e, &w, rs, 3);
+    assert_int_equal(rs[0].done_ev.finish, HR_FINISH_ERROR);
+    assert_int_equal(rs[0].done_ev.err, HR_ETIMEDOUT);
+    assert_true(rs[0].done_ev.n_completion < 400);
+    assert_non_null(strstr(rs[0].done_ev.err_msg, "limit of 1 ms"));
+    assert_int_equal(rs[1].done_ev.err, HR_ETIMEDOUT);
+    assert_int_equal(rs[2].done_ev.finish, HR_FINISH_LENGTH); /* no deadline: unaffected */
+    assert_int_equal(rs[2].done_ev.n_completion, 8);
+    hr_engine_free(e);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -339,6 +365,7 @@ int main(void)
         cmocka_unit_test(test_context_exceeded_and_bad_params),
         cmocka_unit_test(test_chat_request_runs),
         cmocka_unit_test(test_prefix_cache),
+        cmocka_unit_test(test_timeouts),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -29,6 +29,21 @@ void hr_api_error_from_engine(struct hr_api_error *e, int err, const char *msg);
 /* The envelope {"error":{"message","type","param","code"}} as a malloc'd string. */
 char *hr_api_error_json(const struct hr_api_error *e);
 
+/* Tool calling. The format a model writes calls in, known from its chat template. */
+enum hr_api_tool_format {
+    HR_TOOLS_NONE,    /* no format Hearth can parse */
+    HR_TOOLS_HERMES,  /* <tool_call>{...}</tool_call> (Hermes 2/3, Qwen 2.5) */
+    HR_TOOLS_LLAMA3,  /* a bare {"name", "parameters"} answer (Llama 3.1+) */
+    HR_TOOLS_MISTRAL, /* [TOOL_CALLS][...] (Mistral) */
+};
+
+enum hr_api_tool_choice {
+    HR_TOOL_CHOICE_AUTO,     /* the model decides (default when tools are given) */
+    HR_TOOL_CHOICE_NONE,     /* tools are not shown to the model; never a call */
+    HR_TOOL_CHOICE_REQUIRED, /* at least one call */
+    HR_TOOL_CHOICE_NAMED,    /* a call of tool_choice_name */
+};
+
 /* A parsed, validated POST /v1/chat/completions body. Strings point into `root`, which the
  * request owns until hr_api_chat_req_deinit. */
 struct hr_api_chat_req {
@@ -48,13 +63,24 @@ struct hr_api_chat_req {
     bool ignore_eos;                   /* extension (llama.cpp, vLLM) */
     bool logprobs;
     uint32_t top_logprobs;
+    json_t *tools;                     /* NULL or the non-empty `tools` array (in root) */
+    enum hr_api_tool_choice tool_choice;
+    const char *tool_choice_name;      /* HR_TOOL_CHOICE_NAMED */
     const char *user;         /* the client's `user` field or NULL */
 };
 
 /* Parses and validates. Returns 0, or -1 with e filled (400 with the offending param). */
 int hr_api_chat_parse(const char *body, size_t n, struct hr_api_chat_req *out,
                       struct hr_api_error *e);
+/* The same checks for a body without "model" (POST /apply-template): messages and tools are
+ * read exactly as a chat completion reads them. */
+int hr_api_chat_parse_conversation(const char *body, size_t n, struct hr_api_chat_req *out,
+                                   struct hr_api_error *e);
 void hr_api_chat_req_deinit(struct hr_api_chat_req *r);
+/* The conversation and the tools as chat-template values (new references; tools NULL when
+ * none are offered or tool_choice is none). NULL messages without memory. */
+struct hr_jval *hr_api_chat_template_messages(const struct hr_api_chat_req *r);
+struct hr_jval *hr_api_chat_template_tools(const struct hr_api_chat_req *r);
 /* The checks that need the served model: logit_bias ids inside its vocabulary. */
 int hr_api_chat_check_vocab(const struct hr_api_chat_req *r, int32_t n_vocab,
                             struct hr_api_error *e);
@@ -73,6 +99,15 @@ char *hr_api_chat_completion_json(const char *id, int64_t created, const char *m
                                   const char *content, size_t n_content,
                                   const char *finish_reason, const struct hr_api_usage *u,
                                   json_t *take_logprobs);
+/* The same with message.tool_calls (take_calls: a non-empty hr_api_parse_tool_calls array,
+ * moved in); content NULL gives "content": null. */
+char *hr_api_chat_completion_tools_json(const char *id, int64_t created, const char *model,
+                                        const char *content, size_t n_content,
+                                        json_t *take_calls, const struct hr_api_usage *u);
+/* A streaming chunk whose delta carries calls (OpenAI's tool-call deltas: index, id, type,
+ * function name and arguments; all of a call in one delta). calls is borrowed. */
+char *hr_api_chat_tool_chunk_json(const char *id, int64_t created, const char *model,
+                                  const json_t *calls, bool with_usage_null);
 /* One streaming chunk. role: first chunk only. content: NULL for none. finish_reason: NULL
  * while running. with_usage_null: include "usage": null (stream_options.include_usage).
  * take_logprobs as above, for the tokens of this chunk. */
@@ -103,6 +138,17 @@ struct hr_api_model_info {
 char *hr_api_models_json(const struct hr_api_model_info *models, size_t n);
 char *hr_api_model_json(const struct hr_api_model_info *m);
 
+enum hr_api_tool_format hr_api_tool_format(const char *template_src);
+/* The text that opens a call in this format, for streaming: what follows it is held back
+ * until the end ("<tool_call>", "[TOOL_CALLS]", "<|python_tag|>"); NULL for NONE. A Llama 3
+ * answer that starts with '{' is held back as well. */
+const char *hr_api_tool_start(enum hr_api_tool_format f);
+/* Splits an answer into calls of offered tools (a JSON array of OpenAI tool_calls entries,
+ * arguments as JSON text; caller decrefs) and the remaining text (*content, malloc'd,
+ * NUL-terminated; trimmed when there are calls). NULL without memory. */
+json_t *hr_api_parse_tool_calls(enum hr_api_tool_format f, const char *text, size_t n,
+                                const json_t *tools, char **content, size_t *n_content);
+
 /* POST /tokenize. Strings point into root until deinit. */
 struct hr_api_tokenize_req {
     json_t *root;
@@ -119,7 +165,8 @@ void hr_api_tokenize_req_deinit(struct hr_api_tokenize_req *r);
 /* POST /detokenize: ids checked against the vocabulary; *ids malloc'd. */
 int hr_api_detokenize_parse(const char *body, size_t n, int32_t n_vocab, int32_t **ids,
                             size_t *n_ids, struct hr_api_error *e);
-/* POST /apply-template: messages (and tools) as template values (new references). */
+/* POST /apply-template: messages (and tools) as template values (new references), read as a
+ * chat completion reads them. */
 int hr_api_template_parse(const char *body, size_t n, struct hr_jval **messages,
                           struct hr_jval **tools, struct hr_api_error *e);
 /* {"tokens": [ids]} or, with pieces, {"tokens": [{"id", "piece"}]}. */

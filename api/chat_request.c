@@ -2,6 +2,7 @@
  * (a 400 naming the param, worded as OpenAI words it), ignore unknown fields, and refuse the
  * fields whose behaviour is not built yet rather than silently ignoring them. Loop thread. */
 #include "api.h"
+#include "api_int.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -39,7 +40,7 @@ static const char *json_kind(const json_t *v)
     }
 }
 
-static int bad_type(struct hr_api_error *e, const char *param, const char *want, const json_t *v)
+int hr_api__bad_type(struct hr_api_error *e, const char *param, const char *want, const json_t *v)
 {
     hr_api_error_set(e, 400, "invalid_request_error", "invalid_type", param,
                      "Invalid type for '%s': expected %s, but got %s instead.", param, want,
@@ -47,7 +48,7 @@ static int bad_type(struct hr_api_error *e, const char *param, const char *want,
     return -1;
 }
 
-static int unsupported(struct hr_api_error *e, const char *param, const char *what)
+int hr_api__unsupported(struct hr_api_error *e, const char *param, const char *what)
 {
     hr_api_error_set(e, 400, "invalid_request_error", "unsupported_parameter", param,
                      "Unsupported parameter: '%s' %s is not supported by this server yet.",
@@ -63,7 +64,7 @@ static int get_number(json_t *root, const char *key, double lo, double hi, doubl
     if (!v || json_is_null(v))
         return 0;
     if (!json_is_number(v))
-        return bad_type(e, key, "a decimal", v);
+        return hr_api__bad_type(e, key, "a decimal", v);
     double x = json_number_value(v);
     if (!isfinite(x) || x < lo) {
         hr_api_error_set(e, 400, "invalid_request_error", "decimal_below_min_value", key,
@@ -91,7 +92,7 @@ static int get_integer(json_t *root, const char *key, json_int_t lo, json_int_t 
     if (!v || json_is_null(v))
         return 0;
     if (!json_is_integer(v))
-        return bad_type(e, key, "an integer", v);
+        return hr_api__bad_type(e, key, "an integer", v);
     json_int_t x = json_integer_value(v);
     if (x < lo) {
         hr_api_error_set(e, 400, "invalid_request_error", "integer_below_min_value", key,
@@ -117,7 +118,7 @@ static int get_bool(json_t *root, const char *key, bool *out, struct hr_api_erro
     if (!v || json_is_null(v))
         return 0;
     if (!json_is_boolean(v))
-        return bad_type(e, key, "a boolean", v);
+        return hr_api__bad_type(e, key, "a boolean", v);
     *out = json_is_true(v);
     return 0;
 }
@@ -151,7 +152,7 @@ static int parse_content(struct hr_api_chat_req *r, size_t i, json_t *content, c
         return 0;
     }
     if (!json_is_array(content))
-        return bad_type(e, param, "one of a string or array of objects", content);
+        return hr_api__bad_type(e, param, "one of a string or array of objects", content);
     size_t total = 0;
     size_t n_parts = json_array_size(content);
     for (size_t k = 0; k < n_parts; k++) {
@@ -159,18 +160,18 @@ static int parse_content(struct hr_api_chat_req *r, size_t i, json_t *content, c
         char pparam[96];
         snprintf(pparam, sizeof pparam, "%s[%zu]", param, k);
         if (!json_is_object(part))
-            return bad_type(e, pparam, "an object", part);
+            return hr_api__bad_type(e, pparam, "an object", part);
         json_t *type = json_object_get(part, "type");
         json_t *text = json_object_get(part, "text");
         if (!json_is_string(type) || strcmp(json_string_value(type), "text") != 0) {
             char tparam[112];
             snprintf(tparam, sizeof tparam, "%s.type", pparam);
-            return unsupported(e, tparam, "(only text content parts)");
+            return hr_api__unsupported(e, tparam, "(only text content parts)");
         }
         if (!json_is_string(text)) {
             char tparam[112];
             snprintf(tparam, sizeof tparam, "%s.text", pparam);
-            return bad_type(e, tparam, "a string", text ? text : json_null());
+            return hr_api__bad_type(e, tparam, "a string", text ? text : json_null());
         }
         total += json_string_length(text);
     }
@@ -200,7 +201,7 @@ static int parse_messages(struct hr_api_chat_req *r, json_t *msgs, struct hr_api
         return -1;
     }
     if (!json_is_array(msgs))
-        return bad_type(e, "messages", "an array", msgs);
+        return hr_api__bad_type(e, "messages", "an array", msgs);
     size_t n = json_array_size(msgs);
     if (n == 0) {
         hr_api_error_set(e, 400, "invalid_request_error", "empty_array", "messages",
@@ -227,7 +228,7 @@ static int parse_messages(struct hr_api_chat_req *r, json_t *msgs, struct hr_api
         char param[64];
         snprintf(param, sizeof param, "messages[%zu]", i);
         if (!json_is_object(m))
-            return bad_type(e, param, "an object", m);
+            return hr_api__bad_type(e, param, "an object", m);
         json_t *role = json_object_get(m, "role");
         snprintf(param, sizeof param, "messages[%zu].role", i);
         if (!role) {
@@ -236,7 +237,7 @@ static int parse_messages(struct hr_api_chat_req *r, json_t *msgs, struct hr_api
             return -1;
         }
         if (!json_is_string(role))
-            return bad_type(e, param, "a string", role);
+            return hr_api__bad_type(e, param, "a string", role);
         const char *rs = json_string_value(role);
         if (!role_known(rs)) {
             hr_api_error_set(e, 400, "invalid_request_error", "invalid_value", param,
@@ -246,9 +247,8 @@ static int parse_messages(struct hr_api_chat_req *r, json_t *msgs, struct hr_api
         }
         /* Chat templates know "system"; OpenAI's newer "developer" role means the same. */
         r->msgs[i].role = strcmp(rs, "developer") == 0 ? "system" : rs;
-        if (json_object_get(m, "tool_calls") && !json_is_null(json_object_get(m, "tool_calls")))
-            return unsupported(e, "tool_calls", "(tool calls in messages)");
-        if (parse_content(r, i, json_object_get(m, "content"), rs, e) != 0)
+        if (hr_api__parse_message_tools(m, i, rs, e) != 0 ||
+            parse_content(r, i, json_object_get(m, "content"), rs, e) != 0)
             return -1;
     }
     return 0;
@@ -260,7 +260,7 @@ static int parse_stop(struct hr_api_chat_req *r, json_t *stop, struct hr_api_err
     if (!stop || json_is_null(stop))
         return 0;
     if (!json_is_string(stop) && !json_is_array(stop))
-        return bad_type(e, "stop", "one of a string or array of strings", stop);
+        return hr_api__bad_type(e, "stop", "one of a string or array of strings", stop);
     size_t n = json_is_string(stop) ? 1 : json_array_size(stop);
     if (n > HR_MAX_STOP) {
         hr_api_error_set(e, 400, "invalid_request_error", "array_above_max_length", "stop",
@@ -274,7 +274,7 @@ static int parse_stop(struct hr_api_chat_req *r, json_t *stop, struct hr_api_err
         char param[32];
         snprintf(param, sizeof param, json_is_string(stop) ? "stop" : "stop[%zu]", i);
         if (!json_is_string(v))
-            return bad_type(e, param, "a string", v);
+            return hr_api__bad_type(e, param, "a string", v);
         size_t len = json_string_length(v);
         if (len == 0 || len > HR_MAX_STOP_BYTES || strlen(json_string_value(v)) != len) {
             hr_api_error_set(e, 400, "invalid_request_error", "invalid_value", param,
@@ -293,7 +293,7 @@ static int parse_logit_bias(struct hr_api_chat_req *r, json_t *lb, struct hr_api
     if (!lb || json_is_null(lb))
         return 0;
     if (!json_is_object(lb))
-        return bad_type(e, "logit_bias", "an object", lb);
+        return hr_api__bad_type(e, "logit_bias", "an object", lb);
     size_t n = json_object_size(lb);
     if (n > HR_MAX_LOGIT_BIAS) {
         hr_api_error_set(e, 400, "invalid_request_error", "invalid_value", "logit_bias",
@@ -316,7 +316,7 @@ static int parse_logit_bias(struct hr_api_chat_req *r, json_t *lb, struct hr_api
             return -1;
         }
         if (!json_is_number(v))
-            return bad_type(e, "logit_bias", "a number for each token", v);
+            return hr_api__bad_type(e, "logit_bias", "a number for each token", v);
         double b = json_number_value(v);
         if (!(b >= -100 && b <= 100)) {
             hr_api_error_set(e, 400, "invalid_request_error", "invalid_value", "logit_bias",
@@ -399,26 +399,20 @@ static int refuse_unbuilt(json_t *root, struct hr_api_error *e)
     if (get_integer(root, "n", 1, 128, &n, NULL, e) != 0)
         return -1;
     if (n != 1)
-        return unsupported(e, "n", "with a value other than 1");
-    const char *never_yet[] = {"tools", "functions"};
-    for (size_t i = 0; i < sizeof never_yet / sizeof never_yet[0]; i++) {
-        json_t *v = json_object_get(root, never_yet[i]);
-        if (v && !json_is_null(v) && !(json_is_array(v) && json_array_size(v) == 0))
-            return unsupported(e, never_yet[i], "");
-    }
+        return hr_api__unsupported(e, "n", "with a value other than 1");
     json_t *rf = json_object_get(root, "response_format");
     if (rf && !json_is_null(rf)) {
         json_t *type = json_is_object(rf) ? json_object_get(rf, "type") : NULL;
         if (!json_is_object(rf))
-            return bad_type(e, "response_format", "an object", rf);
+            return hr_api__bad_type(e, "response_format", "an object", rf);
         if (!json_is_string(type) || strcmp(json_string_value(type), "text") != 0)
-            return unsupported(e, "response_format.type", "(only 'text')");
+            return hr_api__unsupported(e, "response_format.type", "(only 'text')");
     }
     return 0;
 }
 
-int hr_api_chat_parse(const char *body, size_t n, struct hr_api_chat_req *r,
-                      struct hr_api_error *e)
+static int parse(const char *body, size_t n, bool need_model, struct hr_api_chat_req *r,
+                 struct hr_api_error *e)
 {
     memset(r, 0, sizeof *r);
     r->sampling.temperature = 1.0f; /* OpenAI's defaults */
@@ -440,14 +434,17 @@ int hr_api_chat_parse(const char *body, size_t n, struct hr_api_chat_req *r,
         return -1;
     }
     json_t *model = json_object_get(root, "model");
-    if (!model) {
+    if (!model && !need_model) {
+        r->model = "";
+    } else if (!model) {
         hr_api_error_set(e, 400, "invalid_request_error", "missing_required_parameter", "model",
                          "Missing required parameter: 'model'.");
         return -1;
+    } else if (!json_is_string(model)) {
+        return hr_api__bad_type(e, "model", "a string", model);
+    } else {
+        r->model = json_string_value(model);
     }
-    if (!json_is_string(model))
-        return bad_type(e, "model", "a string", model);
-    r->model = json_string_value(model);
     if (parse_messages(r, json_object_get(root, "messages"), e) != 0)
         return -1;
     if (get_bool(root, "stream", &r->stream, e) != 0)
@@ -461,10 +458,10 @@ int hr_api_chat_parse(const char *body, size_t n, struct hr_api_chat_req *r,
             return -1;
         }
         if (!json_is_object(so))
-            return bad_type(e, "stream_options", "an object", so);
+            return hr_api__bad_type(e, "stream_options", "an object", so);
         json_t *iu = json_object_get(so, "include_usage");
         if (iu && !json_is_null(iu) && !json_is_boolean(iu))
-            return bad_type(e, "stream_options.include_usage", "a boolean", iu);
+            return hr_api__bad_type(e, "stream_options.include_usage", "a boolean", iu);
         r->include_usage = json_is_true(iu);
     }
     json_int_t mt = 0;
@@ -498,14 +495,30 @@ int hr_api_chat_parse(const char *body, size_t n, struct hr_api_chat_req *r,
     json_t *user = json_object_get(root, "user");
     if (user && !json_is_null(user)) {
         if (!json_is_string(user))
-            return bad_type(e, "user", "a string", user);
+            return hr_api__bad_type(e, "user", "a string", user);
         r->user = json_string_value(user);
     }
     if (parse_stop(r, json_object_get(root, "stop"), e) != 0 ||
         parse_logit_bias(r, json_object_get(root, "logit_bias"), e) != 0 ||
-        parse_penalties(r, root, e) != 0 || parse_logprobs(r, root, e) != 0)
+        parse_penalties(r, root, e) != 0 || parse_logprobs(r, root, e) != 0 ||
+        hr_api__parse_tools(r, root, e) != 0)
         return -1;
+    if (r->tool_choice == HR_TOOL_CHOICE_REQUIRED || r->tool_choice == HR_TOOL_CHOICE_NAMED)
+        return hr_api__unsupported(e, "tool_choice", "('required' and named functions need "
+                                                     "constrained decoding, not built yet)");
     return refuse_unbuilt(root, e);
+}
+
+int hr_api_chat_parse(const char *body, size_t n, struct hr_api_chat_req *r,
+                      struct hr_api_error *e)
+{
+    return parse(body, n, true, r, e);
+}
+
+int hr_api_chat_parse_conversation(const char *body, size_t n, struct hr_api_chat_req *r,
+                                   struct hr_api_error *e)
+{
+    return parse(body, n, false, r, e);
 }
 
 void hr_api_chat_req_deinit(struct hr_api_chat_req *r)

@@ -5,6 +5,7 @@
 #include "api.h"
 #include "json_text.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static json_t *usage_obj(const struct hr_api_usage *u)
@@ -128,6 +129,52 @@ char *hr_api_chat_completion_json(const char *id, int64_t created, const char *m
     json_array_append_new(choices, choice);
     json_object_set_new(o, "choices", choices);
     json_object_set_new(o, "usage", usage_obj(u));
+    return dump(o);
+}
+
+char *hr_api_chat_completion_tools_json(const char *id, int64_t created, const char *model,
+                                        const char *content, size_t n_content,
+                                        json_t *take_calls, const struct hr_api_usage *u)
+{
+    char *plain = hr_api_chat_completion_json(id, created, model, content ? content : "",
+                                              n_content, "tool_calls", u, NULL);
+    json_t *o = plain ? json_loads(plain, 0, NULL) : NULL;
+    free(plain);
+    json_t *msg = json_object_get(json_array_get(json_object_get(o, "choices"), 0), "message");
+    if (!msg) {
+        json_decref(o);
+        json_decref(take_calls);
+        return NULL;
+    }
+    if (!content)
+        json_object_set_new(msg, "content", json_null());
+    json_object_set_new(msg, "tool_calls", take_calls);
+    return dump(o);
+}
+
+char *hr_api_chat_tool_chunk_json(const char *id, int64_t created, const char *model,
+                                  const json_t *calls, bool with_usage_null)
+{
+    char *plain = hr_api_chat_chunk_json(id, created, model, NULL, NULL, 0, NULL,
+                                         with_usage_null, NULL);
+    json_t *o = plain ? json_loads(plain, 0, NULL) : NULL;
+    free(plain);
+    json_t *delta = json_object_get(json_array_get(json_object_get(o, "choices"), 0), "delta");
+    json_t *list = json_array();
+    if (!delta || !list) {
+        json_decref(o);
+        json_decref(list);
+        return NULL;
+    }
+    size_t i;
+    json_t *c;
+    json_array_foreach(calls, i, c)
+    {
+        json_t *d = json_deep_copy(c);
+        json_object_set_new(d, "index", json_integer((json_int_t)i));
+        json_array_append_new(list, d);
+    }
+    json_object_set_new(delta, "tool_calls", list);
     return dump(o);
 }
 

@@ -102,30 +102,21 @@ int hr_api_detokenize_parse(const char *body, size_t n, int32_t n_vocab, int32_t
 int hr_api_template_parse(const char *body, size_t n, struct hr_jval **messages,
                           struct hr_jval **tools, struct hr_api_error *e)
 {
+    struct hr_api_chat_req r;
     *messages = *tools = NULL;
-    json_t *root = load_object(body, n, e);
-    if (!root)
-        return -1;
-    json_t *m = json_object_get(root, "messages");
-    int rc = 0;
-    if (!json_is_array(m) || json_array_size(m) == 0 || json_array_size(m) > HR_MAX_MESSAGES)
-        rc = bad(e, "messages", "'messages' must be a non-empty array of message objects");
-    for (size_t i = 0; !rc && i < json_array_size(m); i++) {
-        json_t *msg = json_array_get(m, i);
-        if (!json_is_object(msg) || !json_is_string(json_object_get(msg, "role")))
-            rc = bad(e, "messages", "each message needs a string 'role'");
+    int rc = hr_api_chat_parse_conversation(body, n, &r, e);
+    if (rc == 0) {
+        *messages = hr_api_chat_template_messages(&r);
+        *tools = hr_api_chat_template_tools(&r);
+        if (!*messages || (r.tools && r.tool_choice != HR_TOOL_CHOICE_NONE && !*tools)) {
+            hr_jval_unref(*messages);
+            hr_jval_unref(*tools);
+            *messages = *tools = NULL;
+            hr_api_error_set(e, 500, "server_error", NULL, NULL, "out of memory");
+            rc = -1;
+        }
     }
-    json_t *t = json_object_get(root, "tools");
-    if (!rc && t && !json_is_null(t) && !json_is_array(t))
-        rc = bad(e, "tools", "'tools' must be an array");
-    if (!rc) {
-        *messages = hr_api_jval_from_json(m);
-        if (t && json_is_array(t))
-            *tools = hr_api_jval_from_json(t);
-        if (!*messages)
-            rc = bad(e, NULL, "out of memory");
-    }
-    json_decref(root);
+    hr_api_chat_req_deinit(&r);
     return rc;
 }
 

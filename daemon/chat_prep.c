@@ -35,8 +35,12 @@ static void work_fn(uv_work_t *w)
 {
     struct hr_chat_prep *p = w->data;
     struct hr_diag d = {{0}};
-    p->rc = hr_engine_prepare_chat(p->model, p->n_ctx, p->req.msgs, p->req.n_msgs,
-                                   p->req.max_tokens, &p->tokens, &p->n_tokens, &d);
+    struct hr_jval *msgs = hr_api_chat_template_messages(&p->req);
+    struct hr_jval *tools = hr_api_chat_template_tools(&p->req);
+    p->rc = hr_engine_prepare_chat(p->model, p->n_ctx, msgs, tools, p->req.max_tokens,
+                                   &p->tokens, &p->n_tokens, &d);
+    hr_jval_unref(msgs);
+    hr_jval_unref(tools);
     snprintf(p->msg, sizeof p->msg, "%s", d.msg);
 }
 

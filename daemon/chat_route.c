@@ -11,6 +11,7 @@
  * event resumes it. Loop thread. */
 #include "server_int.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,12 +57,85 @@ static void stream_text(struct hr_http_req *r, const char *text, size_t n)
                                              take_logprobs(r)));
 }
 
+const char *hr_chat_finish_reason(const struct hr_http_req *r)
+{
+    return r->n_tool_calls ? "tool_calls" : hr_api_finish_reason(r->finish);
+}
+
+/* Length of the longest suffix of s[0..n) that is a proper prefix of mark. */
+static size_t partial_mark(const char *s, size_t n, const char *mark)
+{
+    size_t m = strlen(mark);
+    for (size_t k = m - 1 < n ? m - 1 : n; k > 0; k--)
+        if (memcmp(s + n - k, mark, k) == 0)
+            return k;
+    return 0;
+}
+
+/* Streamed text when tools are offered: shown until a call may be starting (the format's
+ * opening marker, or for Llama 3 an answer that begins with '{'), then held back until the
+ * end, when it is parsed into calls (stream_tool_flush). */
+static void stream_visible(struct hr_http_req *r, const char *text, size_t n)
+{
+    if (!r->tools) {
+        stream_text(r, text, n);
+        return;
+    }
+    hr_buf_append(&r->tool_held, text, n);
+    if (r->tool_holding)
+        return;
+    const char *held = r->tool_held.ptr;
+    size_t len = r->tool_held.len;
+    if (r->tool_format == HR_TOOLS_LLAMA3 && !r->tool_emitted) {
+        size_t i = 0;
+        while (i < len && isspace((unsigned char)held[i]))
+            i++;
+        if (i == len)
+            return; /* only whitespace so far: the answer may still be a call */
+        if (held[i] == '{') {
+            r->tool_holding = true;
+            return;
+        }
+    }
+    const char *mark = hr_api_tool_start(r->tool_format);
+    const char *at = len ? memmem(held, len, mark, strlen(mark)) : NULL;
+    size_t show = at ? (size_t)(at - held) : len - partial_mark(held, len, mark);
+    r->tool_holding = at != NULL;
+    if (show) {
+        stream_text(r, held, show);
+        r->tool_emitted = true;
+        memmove(r->tool_held.ptr, held + show, len - show);
+        r->tool_held.len = len - show;
+    }
+}
+
+/* At the end of a stream with tools: the held text as calls (one delta each) and/or text. */
+static void stream_tool_flush(struct hr_http_req *r)
+{
+    if (!r->tools || !r->tool_held.len)
+        return;
+    char *content = NULL;
+    size_t n = 0;
+    json_t *calls = hr_api_parse_tool_calls(r->tool_format, r->tool_held.ptr, r->tool_held.len,
+                                            r->tools, &content, &n);
+    if (content)
+        stream_text(r, content, n);
+    if (calls && json_array_size(calls)) {
+        r->n_tool_calls = json_array_size(calls);
+        append_sse(r, hr_api_chat_tool_chunk_json(r->cmpl_id, r->created, model_id(r), calls,
+                                                  r->include_usage));
+    }
+    json_decref(calls);
+    free(content);
+    r->tool_held.len = 0;
+}
+
 static void stream_finish(struct hr_http_req *r)
 {
+    stream_tool_flush(r);
     stream_text(r, NULL, 0);
     append_sse(r, hr_api_chat_chunk_json(r->cmpl_id, r->created, model_id(r), NULL, NULL, 0,
-                                         hr_api_finish_reason(r->finish), r->include_usage,
-                                         NULL));
+                                         hr_chat_finish_reason(r), r->include_usage, NULL));
     if (r->include_usage) {
         struct hr_api_usage u = {r->n_prompt, r->n_completion, r->n_cached};
         append_sse(r, hr_api_chat_usage_chunk_json(r->cmpl_id, r->created, model_id(r), &u));
@@ -88,7 +162,7 @@ void hr_chat_on_event(struct hr_http_req *r, const struct hr_event *ev)
                 json_array_append_new(r->lp_content, entry);
         }
         if (r->stream && r->responded && !r->http_done)
-            stream_text(r, ev->text, ev->n_text);
+            stream_visible(r, ev->text, ev->n_text);
         else if (r->stream && !r->http_done)
             hr_buf_append(&r->text, ev->text, ev->n_text); /* before the response is queued */
         else if (!r->http_done && hr_buf_append(&r->text, ev->text, ev->n_text) != 0)
@@ -176,6 +250,20 @@ enum MHD_Result hr_chat_start(struct hr_http_req *r)
                                                     "server_shutting_down", NULL,
                                                     "The server is shutting down."));
     }
+    if (req.tools && req.tool_choice != HR_TOOL_CHOICE_NONE) {
+        if (s->tool_format == HR_TOOLS_NONE) {
+            hr_api_chat_req_deinit(&req);
+            return hr_respond_error(
+                r, hr_api_error_set(&e, 400, "invalid_request_error", "unsupported_parameter",
+                                    "tools", "This model's chat template does not show how it "
+                                    "writes tool calls (Hearth reads Hermes/Qwen <tool_call>, "
+                                    "Llama 3 JSON and Mistral [TOOL_CALLS] calls); serve it "
+                                    "with a --chat-template that has one, or send "
+                                    "tool_choice 'none'."));
+        }
+        r->tools = json_incref(req.tools);
+        r->tool_format = s->tool_format;
+    }
     r->stream = req.stream;
     r->include_usage = req.include_usage;
     r->logprobs = req.logprobs;
@@ -240,6 +328,22 @@ enum MHD_Result hr_chat_resume(struct hr_http_req *r)
             return MHD_YES;
         }
         struct hr_api_usage u = {r->n_prompt, r->n_completion, r->n_cached};
+        if (r->tools) {
+            char *content = NULL;
+            size_t n = 0;
+            json_t *calls = hr_api_parse_tool_calls(r->tool_format, r->text.ptr ? r->text.ptr : "",
+                                                    r->text.len, r->tools, &content, &n);
+            r->n_tool_calls = calls ? json_array_size(calls) : 0;
+            char *json = NULL;
+            if (r->n_tool_calls)
+                json = hr_api_chat_completion_tools_json(r->cmpl_id, r->created, model_id(r),
+                                                         n ? content : NULL, n, calls, &u);
+            else
+                json_decref(calls);
+            free(content);
+            if (json)
+                return hr_respond_json(r, 200, json);
+        }
         return hr_respond_json(
             r, 200,
             hr_api_chat_completion_json(r->cmpl_id, r->created, model_id(r),
@@ -248,7 +352,7 @@ enum MHD_Result hr_chat_resume(struct hr_http_req *r)
                                         take_logprobs(r)));
     }
     /* First event of a stream: the status is now known to be 200. */
-    stream_text(r, r->text.ptr, r->text.len);
+    stream_visible(r, r->text.ptr, r->text.len);
     hr_buf_free(&r->text);
     if (r->engine_done)
         stream_finish(r);

@@ -83,6 +83,8 @@ void hr_req_free(struct hr_http_req *r)
     hr_buf_free(&r->text);
     hr_buf_free(&r->out);
     json_decref(r->lp_content);
+    json_decref(r->tools);
+    hr_buf_free(&r->tool_held);
     free(r);
 }
 
@@ -309,7 +311,7 @@ void hr_record_usage(struct hr_http_req *r)
     row.http_status = r->status ? r->status : 499; /* 499: the client went away first */
     if (r->engine_done && r->status == 200)
         snprintf(row.finish_reason, sizeof row.finish_reason, "%s",
-                 hr_api_finish_reason(r->finish));
+                 hr_chat_finish_reason(r));
     else if (r->engine_done && r->finish == HR_FINISH_CANCELED)
         snprintf(row.finish_reason, sizeof row.finish_reason, "canceled");
     if (hr_store_append(s->p.store, &row) != 0)

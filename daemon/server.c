@@ -240,6 +240,7 @@ int hr_server_run(const struct hr_server_params *p, struct hr_model *take_model,
         free(s);
         return rc;
     }
+    s->tool_format = hr_api_tool_format(hr_chat_template_source(hr_engine_model(s->engine)->chat));
     rc = start_http(s, d);
     if (rc != 0) {
         hr_engine_free(s->engine);

@@ -55,7 +55,14 @@ struct hr_http_req {
     int64_t created;
     struct hr_buf text;   /* non-stream: generated text so far */
     bool logprobs;
-    json_t *lp_content;   /* logprobs entries not yet sent (non-stream: all of them) */
+    json_t *lp_content;
+    /* tool calls: the offered tools while answers are parsed for calls, else NULL */
+    json_t *tools;
+    enum hr_api_tool_format tool_format;
+    struct hr_buf tool_held; /* stream: text not yet shown (a call may be starting) */
+    bool tool_holding;       /* stream: a call has begun; everything else waits for the end */
+    bool tool_emitted;       /* stream: visible text has been sent */
+    size_t n_tool_calls;   /* logprobs entries not yet sent (non-stream: all of them) */
     struct hr_buf out;    /* stream: SSE bytes not yet handed to MHD */
     size_t out_off;
     bool sent_role;
@@ -75,6 +82,7 @@ struct hr_server {
     uv_async_t async;
     uv_signal_t sig_int, sig_term;
     struct hr_engine *engine;
+    enum hr_api_tool_format tool_format; /* how the served model writes tool calls */
     struct hr_http_req *active; /* requests the engine holds */
     uint64_t next_id;
     bool stopping;
@@ -111,6 +119,8 @@ void hr_text_job_free(struct hr_http_req *r);
 
 /* chat_route.c */
 enum MHD_Result hr_chat_start(struct hr_http_req *r);
+/* "tool_calls" when the answer held calls, else the engine's finish as OpenAI names it. */
+const char *hr_chat_finish_reason(const struct hr_http_req *r);
 /* chat_prep.c: takes req (moved; deinit'd by this) and renders + tokenizes it on the pool;
  * the connection stays suspended. hr_chat_prep_done runs on the resumed connection. */
 enum MHD_Result hr_chat_prep_start(struct hr_http_req *r, struct hr_api_chat_req *take_req);

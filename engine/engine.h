@@ -144,14 +144,16 @@ void hr_event_free_list(struct hr_event *ev);
 
 const char *hr_finish_name(enum hr_finish f); /* "stop", "length", "canceled", "error" */
 
-/* Renders messages through the model's chat template and tokenizes the result as the engine
- * would, then checks that the prompt plus max_tokens fits n_ctx: HR_ECONTEXT (with OpenAI's
- * wording in d) when it does not, HR_EINVAL when the template refuses the conversation. On
- * success *tokens (caller frees) holds *n_tokens ids. Any thread but the event loop (it is
- * model work): callers run it on a worker pool so that a request too long for the context is
- * refused before it queues, and the engine thread never stalls on a long prompt. */
-int hr_engine_prepare_chat(const struct hr_model *m, uint32_t n_ctx,
-                           const struct hr_chat_msg *msgs, size_t n_msgs, uint32_t max_tokens,
-                           int32_t **tokens, size_t *n_tokens, struct hr_diag *d);
+/* Renders a conversation (template values: a list of message dicts, and a tools list or
+ * NULL) through the model's chat template and tokenizes the result as the engine would, then
+ * checks that the prompt plus max_tokens fits n_ctx: HR_ECONTEXT (with OpenAI's wording in
+ * d) when it does not, HR_EINVAL when the template refuses the conversation. On success
+ * *tokens (caller frees) holds *n_tokens ids; on failure *n_tokens still says how long the
+ * prompt was when it was tokenized. Any thread but the event loop (it is model work): callers
+ * run it on a worker pool so that a request too long for the context is refused before it
+ * queues, and the engine thread never stalls on a long prompt. */
+int hr_engine_prepare_chat(const struct hr_model *m, uint32_t n_ctx, struct hr_jval *messages,
+                           struct hr_jval *tools, uint32_t max_tokens, int32_t **tokens,
+                           size_t *n_tokens, struct hr_diag *d);
 
 #endif

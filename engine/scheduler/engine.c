@@ -267,39 +267,18 @@ static int check_context(uint32_t n_ctx, size_t n, uint32_t max_tokens, char *ms
     return HR_ECONTEXT;
 }
 
-/* Renders (msgs) and tokenizes text into a new array (*ids, caller frees). The tokenizer
- * needs at most hr_tok_max_tokens(len) ids, so the whole prompt is tokenized even when it is
- * far over the context: the error can then say by how much. */
-static int render_tokenize(const struct hr_model *m, const struct hr_chat_msg *cmsgs,
-                           size_t n_msgs, const char *text, size_t text_len, int32_t **ids,
-                           size_t *n, char *msg, size_t msg_cap)
+/* Tokenizes text into a new array (*ids, caller frees); a rendered chat prompt's markup is
+ * special tokens, a raw prompt gets BOS/EOS as the vocabulary says. The tokenizer needs at
+ * most hr_tok_max_tokens(len) ids, so the whole prompt is tokenized even when it is far over
+ * the context: the error can then say by how much. */
+static int tokenize(const struct hr_model *m, const char *text, size_t text_len, bool chat,
+                    int32_t **ids, size_t *n, char *msg, size_t msg_cap)
 {
-    char *rendered = NULL;
-    bool add_special = true, parse_special = false;
-    *ids = NULL;
     *n = 0;
-    if (cmsgs) {
-        struct hr_diag d = {{0}};
-        struct hr_jval *msgs = hr_chat_messages(cmsgs, n_msgs);
-        int err = msgs ? hr_model_apply_chat(m, msgs, NULL, true, (int64_t)time(NULL), &rendered,
-                                             &d)
-                       : HR_ENOMEM;
-        hr_jval_unref(msgs);
-        if (err) {
-            snprintf(msg, msg_cap, "%s", d.msg[0] ? d.msg : hr_err_str(err));
-            return err;
-        }
-        text = rendered;
-        text_len = strlen(rendered);
-        add_special = false;
-        parse_special = true; /* the template's own markup is special tokens */
-    }
     size_t cap = hr_tok_max_tokens(text_len);
     *ids = malloc(cap * sizeof **ids);
-    int rc = *ids ? hr_tok_encode(m->tok, text, text_len, add_special, parse_special, *ids, cap,
-                                  n)
+    int rc = *ids ? hr_tok_encode(m->tok, text, text_len, !chat, chat, *ids, cap, n)
                   : HR_ENOMEM;
-    free(rendered);
     if (rc) {
         free(*ids);
         *ids = NULL;
@@ -308,12 +287,33 @@ static int render_tokenize(const struct hr_model *m, const struct hr_chat_msg *c
     return rc;
 }
 
-int hr_engine_prepare_chat(const struct hr_model *m, uint32_t n_ctx,
-                           const struct hr_chat_msg *msgs, size_t n_msgs, uint32_t max_tokens,
-                           int32_t **tokens, size_t *n_tokens, struct hr_diag *d)
+/* Renders a conversation, then tokenizes it. */
+static int render_tokenize(const struct hr_model *m, struct hr_jval *messages,
+                           struct hr_jval *tools, int32_t **ids, size_t *n, char *msg,
+                           size_t msg_cap)
+{
+    char *rendered = NULL;
+    struct hr_diag d = {{0}};
+    *ids = NULL;
+    *n = 0;
+    int err = messages ? hr_model_apply_chat(m, messages, tools, true, (int64_t)time(NULL),
+                                             &rendered, &d)
+                       : HR_ENOMEM;
+    if (err) {
+        snprintf(msg, msg_cap, "%s", d.msg[0] ? d.msg : hr_err_str(err));
+        return err;
+    }
+    err = tokenize(m, rendered, strlen(rendered), true, ids, n, msg, msg_cap);
+    free(rendered);
+    return err;
+}
+
+int hr_engine_prepare_chat(const struct hr_model *m, uint32_t n_ctx, struct hr_jval *messages,
+                           struct hr_jval *tools, uint32_t max_tokens, int32_t **tokens,
+                           size_t *n_tokens, struct hr_diag *d)
 {
     char msg[512] = "";
-    int rc = render_tokenize(m, msgs, n_msgs, NULL, 0, tokens, n_tokens, msg, sizeof msg);
+    int rc = render_tokenize(m, messages, tools, tokens, n_tokens, msg, sizeof msg);
     if (rc == 0)
         rc = check_context(n_ctx, *n_tokens, max_tokens, msg, sizeof msg);
     if (rc) {
@@ -333,9 +333,13 @@ static int slot_prepare(struct hr_engine *e, struct slot *s, char *msg, size_t m
     int32_t *ids = j->tokens;
     size_t n = j->n_tokens;
     int rc = 0;
-    if (!ids)
-        rc = render_tokenize(m, j->msgs, j->n_msgs, j->prompt, j->prompt_len, &ids, &n, msg,
-                             msg_cap);
+    if (!ids && j->msgs) {
+        struct hr_jval *msgs = hr_chat_messages(j->msgs, j->n_msgs);
+        rc = render_tokenize(m, msgs, NULL, &ids, &n, msg, msg_cap);
+        hr_jval_unref(msgs);
+    } else if (!ids) {
+        rc = tokenize(m, j->prompt, j->prompt_len, false, &ids, &n, msg, msg_cap);
+    }
     if (rc == 0)
         rc = check_context(e->n_ctx, n, j->max_tokens, msg, msg_cap);
     if (rc == 0)

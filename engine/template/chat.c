@@ -14,6 +14,7 @@ struct hr_chat_template {
     struct hr_jinja *jinja;
     bool is_default;
     bool has_system_role; /* a system message's text reaches the prompt */
+    char *src;            /* NUL-terminated copy of the source */
 };
 
 static struct hr_jval *msg(const char *role, const char *content, size_t len)
@@ -81,8 +82,16 @@ int hr_chat_template_new(struct hr_chat_template **out, const char *src, size_t 
         src = HR_CHAT_DEFAULT_TEMPLATE;
         len = strlen(src);
     }
+    t->src = malloc(len + 1);
+    if (!t->src) {
+        free(t);
+        return HR_ENOMEM;
+    }
+    memcpy(t->src, src, len);
+    t->src[len] = '\0';
     int rc = hr_jinja_compile(&t->jinja, src, len, d);
     if (rc) {
+        free(t->src);
         free(t);
         return rc;
     }
@@ -96,7 +105,13 @@ void hr_chat_template_free(struct hr_chat_template *t)
     if (!t)
         return;
     hr_jinja_free(t->jinja);
+    free(t->src);
     free(t);
+}
+
+const char *hr_chat_template_source(const struct hr_chat_template *t)
+{
+    return t->src;
 }
 
 bool hr_chat_template_is_default(const struct hr_chat_template *t)

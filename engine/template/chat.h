@@ -32,6 +32,9 @@ int hr_chat_template_new(struct hr_chat_template **out, const char *src, size_t 
                          struct hr_diag *d);
 void hr_chat_template_free(struct hr_chat_template *t);
 bool hr_chat_template_is_default(const struct hr_chat_template *t);
+/* The template's source text (NUL-terminated), valid while t lives: what callers inspect to
+ * learn conventions the template encodes, such as how the model writes tool calls. */
+const char *hr_chat_template_source(const struct hr_chat_template *t);
 
 /* Renders a conversation. messages: a list of message dicts (role, content, tool_calls...);
  * tools: a list or NULL. bos/eos: the vocabulary's texts ("" when none). now: unix seconds

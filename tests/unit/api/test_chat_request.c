@@ -137,6 +137,7 @@ static void test_refusals(void **state)
     refused("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
             "\"image_url\"}]}]}", 400, "messages[0].content[0].type", NULL);
 #define M "\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]"
+#define T "{\"type\":\"function\",\"function\":{\"name\":\"f\"}}"
     refused("{" M ",\"temperature\":\"hot\"}", 400, "temperature", "invalid_type");
     refused("{" M ",\"temperature\":2.5}", 400, "temperature", "decimal_above_max_value");
     refused("{" M ",\"temperature\":-1}", 400, "temperature", "decimal_below_min_value");
@@ -177,11 +178,80 @@ static void test_refusals(void **state)
     refused("{" M ",\"top_logprobs\":2}", 400, "top_logprobs", "invalid_value");
     refused("{" M ",\"logprobs\":true,\"top_logprobs\":21}", 400, "top_logprobs",
             "integer_above_max_value");
-    refused("{" M ",\"tools\":[{\"type\":\"function\"}]}", 400, "tools", NULL);
+    refused("{" M ",\"tools\":[{\"type\":\"function\"}]}", 400, "tools[0].function",
+            "invalid_type");
+    refused("{" M ",\"tools\":{}}", 400, "tools", "invalid_type");
+    refused("{" M ",\"tools\":[{\"type\":\"retrieval\"}]}", 400, "tools[0].type", NULL);
+    refused("{" M ",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"a b\"}}]}",
+            400, "tools[0].function.name", "invalid_value");
+    refused("{" M ",\"tools\":[" T "," T "]}", 400, "tools[1].function.name", NULL);
+    refused("{" M ",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\","
+            "\"parameters\":[]}}]}", 400, "tools[0].function.parameters", "invalid_type");
+    refused("{" M ",\"tool_choice\":\"auto\"}", 400, "tool_choice", NULL); /* no tools */
+    refused("{" M ",\"tools\":[" T "],\"tool_choice\":\"sometimes\"}", 400, "tool_choice",
+            NULL);
+    refused("{" M ",\"tools\":[" T "],\"tool_choice\":{\"type\":\"function\",\"function\":"
+            "{\"name\":\"other\"}}}", 400, "tool_choice", NULL);
+    refused("{" M ",\"functions\":[{\"name\":\"f\"}]}", 400, "functions", NULL);
+    refused("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\",\"tool_calls\""
+            ":[]}]}", 400, "messages[0].tool_calls", NULL);
+    refused("{\"model\":\"m\",\"messages\":[{\"role\":\"assistant\",\"content\":null,"
+            "\"tool_calls\":[{\"id\":\"c1\",\"function\":{\"name\":\"f\"}}]}]}", 400,
+            "messages[0].tool_calls[0]", NULL);
+    refused("{\"model\":\"m\",\"messages\":[{\"role\":\"tool\",\"content\":\"42\"}]}", 400,
+            "messages[0].tool_call_id", "missing_required_parameter");
     refused("{" M ",\"response_format\":{\"type\":\"json_object\"}}", 400,
             "response_format.type", NULL);
     refused("{" M ",\"model\":\"dup\"}", 400, NULL, NULL); /* duplicate keys are ambiguous */
 #undef M
+#undef T
+}
+
+/* A conversation with tools offered, a call and its result, as template values. */
+static void test_tools_and_template_values(void **state)
+{
+    (void)state;
+    struct hr_api_chat_req r;
+    struct hr_api_error e;
+    const char *body =
+        "{\"model\":\"m\",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":"
+        "\"get_weather\",\"description\":\"Weather now\",\"parameters\":{\"type\":\"object\","
+        "\"properties\":{\"city\":{\"type\":\"string\"}}}}}],\"messages\":["
+        "{\"role\":\"user\",\"content\":\"Weather in Oslo?\"},"
+        "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"call_1\","
+        "\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":"
+        "\"{\\\"city\\\": \\\"Oslo\\\"}\"}}]},"
+        "{\"role\":\"tool\",\"tool_call_id\":\"call_1\",\"content\":\"-3 C\"}]}";
+    assert_int_equal(parse(body, &r, &e), 0);
+    assert_non_null(r.tools);
+    assert_int_equal(r.tool_choice, HR_TOOL_CHOICE_AUTO);
+    struct hr_jval *msgs = hr_api_chat_template_messages(&r);
+    struct hr_jval *tools = hr_api_chat_template_tools(&r);
+    assert_non_null(msgs);
+    assert_non_null(tools);
+    /* rendered through a template that shows every field */
+    const char *tpl = "{% for m in messages %}{{ m.role }}:{{ m.content }}"
+                      "{% if m.tool_calls %}{{ m.tool_calls[0].function.arguments.city }}"
+                      "{% endif %}{% if m.tool_call_id %}#{{ m.tool_call_id }}{% endif %};"
+                      "{% endfor %}{{ tools[0].function.name }}";
+    struct hr_chat_template *t = NULL;
+    assert_int_equal(hr_chat_template_new(&t, tpl, strlen(tpl), NULL), 0);
+    char *out = NULL;
+    assert_int_equal(hr_chat_template_apply(t, msgs, tools, false, "", "", 0, &out, NULL), 0);
+    assert_string_equal(out, "user:Weather in Oslo?;assistant:NoneOslo;tool:-3 C#call_1;"
+                             "get_weather");
+    free(out);
+    hr_chat_template_free(t);
+    hr_jval_unref(msgs);
+    hr_jval_unref(tools);
+    hr_api_chat_req_deinit(&r);
+    /* tool_choice none: the tools are not shown to the model */
+    assert_int_equal(parse("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":"
+                           "\"x\"}],\"tools\":[" "{\"type\":\"function\",\"function\":{\"name\":"
+                           "\"f\"}}],\"tool_choice\":\"none\"}", &r, &e), 0);
+    assert_int_equal(r.tool_choice, HR_TOOL_CHOICE_NONE);
+    assert_null(hr_api_chat_template_tools(&r));
+    hr_api_chat_req_deinit(&r);
 }
 
 static void test_engine_error_table(void **state)
@@ -282,6 +352,7 @@ int main(void)
         cmocka_unit_test(test_all_fields),
         cmocka_unit_test(test_sampling_controls),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_tools_and_template_values),
         cmocka_unit_test(test_engine_error_table),
         cmocka_unit_test(test_error_envelope),
         cmocka_unit_test(test_response_shapes),

@@ -1,7 +1,7 @@
 /* AVX-512 (F, BW, VL, DQ with FMA and F16C) matrix rows, chosen at run time when the CPU has
  * them and the OS saves ZMM state (cpuid, xgetbv). Each 32-element chunk of a weight row is
- * decoded into two 16-float registers: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K
- * and Q6_K in registers, the other block types through the plain-C block decoder. Only these
+ * decoded into two 16-float registers without leaving them: F32, F16, BF16, Q8_0, Q4_0, Q4_1,
+ * Q5_0, Q5_1 and Q2_K..Q6_K; any other type would go through the plain-C block decoder. Only these
  * functions carry the target attribute, so the binary still runs on any x86-64. Engine thread
  * and pool workers. */
 #include <string.h>
@@ -80,6 +80,13 @@ AVX512 INLINE __m256i high_bits32(const uint8_t *p, int shift, int width_mask)
     return _mm256_slli_epi16(h, 4);
 }
 
+/* Bits shift and shift + 1 of each of 32 bytes, as 0..3. */
+AVX512 INLINE __m256i crumbs32(const uint8_t *p, int shift)
+{
+    __m256i q = _mm256_srl_epi16(load256(p), _mm_cvtsi32_si128(shift));
+    return _mm256_and_si256(q, _mm256_set1_epi8(3));
+}
+
 /* Scale and min j (0..7) of the 12 packed 6-bit pairs of Q4_K and Q5_K (as quant_blocks.c). */
 INLINE void scale_min_k4(int j, const uint8_t *q, int *sc, int *mn)
 {
@@ -90,6 +97,14 @@ INLINE void scale_min_k4(int j, const uint8_t *q, int *sc, int *mn)
         *sc = (q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4);
         *mn = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
     }
+}
+
+/* Scale i (0..15) of Q3_K's 12 bytes: low 4 bits in bytes 0..7, high 2 bits in 8..11. */
+INLINE int scale_q3k(const uint8_t *s, int i)
+{
+    int lo = i < 8 ? s[i] & 0x0F : s[i - 8] >> 4;
+    int hi = (s[8 + i % 4] >> (2 * (i / 4))) & 3;
+    return (lo | (hi << 4)) - 32;
 }
 
 /* Elements [col, col + 32) of a row (col a multiple of 32) into lo (0-15) and hi (16-31). The
@@ -168,6 +183,38 @@ AVX512 INLINE void decode32(uint32_t type, const uint8_t *row, size_t col, __m51
         }
         return;
     }
+    case HR_TYPE_Q2_K: {
+        /* chunk c (0..7) takes bits 2 (c % 4) of qs bytes 32 (c / 4)..; elements 0-15 and
+           16-31 each have a scale byte (low nibble: scale, high: min) */
+        const uint8_t *b = row + col / 256 * 84;
+        int c = (int)(col % 256 / 32);
+        uint8_t s0 = b[2 * c], s1 = b[2 * c + 1];
+        float d = f16_at(b + 80), dmin = f16_at(b + 82);
+        __m256i q = crumbs32(b + 16 + 32 * (c / 4), 2 * (c % 4));
+        *lo = _mm512_sub_ps(_mm512_mul_ps(_mm512_set1_ps(d * (float)(s0 & 0x0F)),
+                                          u8_to_ps(_mm256_castsi256_si128(q))),
+                            _mm512_set1_ps(dmin * (float)(s0 >> 4)));
+        *hi = _mm512_sub_ps(_mm512_mul_ps(_mm512_set1_ps(d * (float)(s1 & 0x0F)),
+                                          u8_to_ps(_mm256_extracti128_si256(q, 1))),
+                            _mm512_set1_ps(dmin * (float)(s1 >> 4)));
+        return;
+    }
+    case HR_TYPE_Q3_K: {
+        /* chunk c (0..7): bits 2 (c % 4) of qs bytes 32 (c / 4).., minus 4 where bit c of the
+           hmask byte is clear; 6-bit signed scales 2c and 2c + 1 */
+        const uint8_t *b = row + col / 256 * 110;
+        int c = (int)(col % 256 / 32);
+        __m256i q = crumbs32(b + 32 + 32 * (c / 4), 2 * (c % 4));
+        __m256i hb = _mm256_srl_epi16(load256(b), _mm_cvtsi32_si128(c));
+        hb = _mm256_slli_epi16(_mm256_and_si256(hb, _mm256_set1_epi8(1)), 2);
+        q = _mm256_sub_epi8(_mm256_or_si256(q, hb), _mm256_set1_epi8(4));
+        float d = f16_at(b + 108);
+        *lo = _mm512_mul_ps(_mm512_set1_ps(d * (float)scale_q3k(b + 96, 2 * c)),
+                            i8_to_ps(_mm256_castsi256_si128(q)));
+        *hi = _mm512_mul_ps(_mm512_set1_ps(d * (float)scale_q3k(b + 96, 2 * c + 1)),
+                            i8_to_ps(_mm256_extracti128_si256(q, 1)));
+        return;
+    }
     case HR_TYPE_Q4_K:
     case HR_TYPE_Q5_K: {
         /* sub-block s (0..7) of 32: nibble half s & 1 of the 32 bytes s / 2; Q5_K adds bit s of
@@ -203,7 +250,7 @@ AVX512 INLINE void decode32(uint32_t type, const uint8_t *row, size_t col, __m51
         return;
     }
     default: {
-        /* other block types: decoded once per block (256) in plain C when the walk enters it */
+        /* a block type without a path above: decoded in plain C when the walk enters a block */
         const struct hr_dtype_info *ti = hr_dtype_get(type);
         size_t in_block = col % ti->block_elems;
         if (in_block == 0)
@@ -352,6 +399,12 @@ AVX512 void hr_kernels__mm_rows_avx512(uint32_t type, const uint8_t *w, size_t r
         break;
     case HR_TYPE_Q5_1:
         ROWS_FOR(HR_TYPE_Q5_1);
+        break;
+    case HR_TYPE_Q2_K:
+        ROWS_FOR(HR_TYPE_Q2_K);
+        break;
+    case HR_TYPE_Q3_K:
+        ROWS_FOR(HR_TYPE_Q3_K);
         break;
     case HR_TYPE_Q4_K:
         ROWS_FOR(HR_TYPE_Q4_K);

@@ -132,20 +132,30 @@ static void mm_rows_avx512(void *ud, size_t r0, size_t r1)
                                m->n_tok, m->y, r0, r1);
 }
 
+static void mm_rows_vnni(void *ud, size_t r0, size_t r1)
+{
+    const struct mm *m = ud;
+    hr_kernels__mm_rows_vnni(m->type, m->w, m->row_bytes, m->n_rows, m->n_cols, m->x, m->n_tok,
+                             m->y, r0, r1);
+}
+
 static bool have_ref(void)
 {
     return true;
 }
 
-/* The kernel sets, best first: the start picks the first the CPU has. */
+/* The kernel sets, best first: the start picks the first the CPU has among those marked
+ * is_auto. avx512vnni (int8 activations for Q8_0/Q4_0, as llama.cpp) is chosen only by name. */
 static const struct kernel_set {
     const char *name;
     hr_pool_fn rows;
     bool (*have)(void);
+    bool is_auto;
 } kernel_sets[] = {
-    {"avx512", mm_rows_avx512, hr_kernels__have_avx512},
-    {"avx2", mm_rows_avx2, hr_kernels__have_avx2},
-    {"ref", mm_rows_ref, have_ref},
+    {"avx512", mm_rows_avx512, hr_kernels__have_avx512, true},
+    {"avx512vnni", mm_rows_vnni, hr_kernels__have_vnni, false},
+    {"avx2", mm_rows_avx2, hr_kernels__have_avx2, true},
+    {"ref", mm_rows_ref, have_ref, true},
 };
 #define N_SETS (sizeof kernel_sets / sizeof kernel_sets[0])
 
@@ -174,7 +184,7 @@ static void choose_kernels(void)
 {
     hr_kernels__init();
     for (size_t i = 0; i < N_SETS; i++)
-        if (use_set(kernel_sets[i].name) == 0)
+        if (kernel_sets[i].is_auto && use_set(kernel_sets[i].name) == 0)
             break;
     const char *env = getenv("HEARTH_KERNELS");
     if (env && *env) {
@@ -203,7 +213,8 @@ int hr_kernels_start(struct hr_diag *d)
     if (env_rc == HR_EUNSUPPORTED)
         hr_diag_set(d, "HEARTH_KERNELS=%s: this CPU lacks that kernel set", env_value);
     else if (env_rc == HR_EINVAL)
-        hr_diag_set(d, "HEARTH_KERNELS=%s: unknown kernel set (ref, avx2 or avx512)", env_value);
+        hr_diag_set(d, "HEARTH_KERNELS=%s: unknown kernel set (ref, avx2, avx512, avx512vnni)",
+                    env_value);
     return env_rc;
 }
 

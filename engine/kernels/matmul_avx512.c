@@ -54,11 +54,11 @@ AVX512 INLINE __m256i load256(const uint8_t *p)
     return _mm256_loadu_si256((const __m256i *)(const void *)p);
 }
 
-/* Q4_0 and Q4_1 decode through a table: lut = d * (i - 8), or d * i + m, for the 16 nibble
- * values i, then one vpermps per 16 elements picks each element's value. Each entry is formed
- * by the same float operations as in quant.c and quant_blocks.c, so the values are the plain-C
- * decoder's bit for bit; it saves converting and scaling every element. (Tried on the other
- * small-code types, it was no faster there.) */
+/* Q4_0, Q4_1 and Q4_K decode through a table: lut = d * (i - 8), d * i + m or d * i - m for
+ * the 16 nibble values i, then one vpermps per 16 elements picks each element's value. Each
+ * entry is formed by the same float operations as in quant.c and quant_blocks.c, so the values
+ * are the plain-C decoder's bit for bit; it saves converting and scaling every element. (Tried
+ * on the other small-code types, it was no faster there.) */
 AVX512 INLINE __m512 iota(float off)
 {
     return _mm512_add_ps(_mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
@@ -245,6 +245,12 @@ AVX512 INLINE void decode32(uint32_t type, const uint8_t *row, size_t col, __m51
         if (is_5)
             q = _mm256_or_si256(q, high_bits32(b + 16, s, 1));
         __m512 d = _mm512_set1_ps(d1), m = _mm512_set1_ps(m1);
+        if (!is_5) {
+            __m512 lut = _mm512_sub_ps(_mm512_mul_ps(d, iota(0)), m);
+            *lo = lut16(_mm256_castsi256_si128(q), lut);
+            *hi = lut16(_mm256_extracti128_si256(q, 1), lut);
+            return;
+        }
         *lo = _mm512_sub_ps(_mm512_mul_ps(d, u8_to_ps(_mm256_castsi256_si128(q))), m);
         *hi = _mm512_sub_ps(_mm512_mul_ps(d, u8_to_ps(_mm256_extracti128_si256(q, 1))), m);
         return;

@@ -271,9 +271,9 @@ static int generate(const struct hr_model *m, const struct run_opts *o, const in
     if (o->timings)
         fprintf(stderr,
                 "hearth: timings: prompt %zu tokens in %.1f ms (%.1f tok/s); generation %u "
-                "tokens in %.1f ms (%.1f tok/s); %d threads\n",
+                "tokens in %.1f ms (%.1f tok/s); %d threads; kernels %s\n",
                 n_prompt, t1 - t0, n_prompt * 1e3 / (t1 - t0 > 0 ? t1 - t0 : 1), n_gen,
-                t2 - t1, n_gen * 1e3 / (t2 - t1 > 0 ? t2 - t1 : 1), threads);
+                t2 - t1, n_gen * 1e3 / (t2 - t1 > 0 ? t2 - t1 : 1), threads, hr_kernels_name());
     if (o->verbose) {
         /* resident pages from /proc: what the process really holds, mapped weights included */
         long pages = 0, resident = 0;

@@ -1,7 +1,7 @@
 /* Numeric kernels: fp16 conversion, per-type row dequantization and dot products, quantization
- * for make-model, and a small thread pool that splits work inside one engine step. This slice
- * has plain-C reference kernels for F32, F16, BF16, Q8_0 and Q4_0; SIMD versions come later
- * behind the same table. Any thread unless noted. */
+ * for make-model, and a small thread pool that splits work inside one engine step. Plain-C
+ * reference kernels for every supported type, with AVX2 and AVX-512 matmul sets behind the
+ * same calls (see hr_kernels_name). Any thread unless noted. */
 #ifndef HR_KERNELS_H
 #define HR_KERNELS_H
 
@@ -12,6 +12,7 @@
 #include "../base/dtype.h"
 
 struct hr_pool;
+struct hr_diag;
 
 float hr_f16_to_f32(uint16_t h);
 uint16_t hr_f32_to_f16(float f); /* round to nearest even */
@@ -35,11 +36,19 @@ void hr_matvec(uint32_t type, const void *w, size_t row_bytes, size_t n_rows, si
 void hr_matmul(uint32_t type, const void *w, size_t row_bytes, size_t n_rows, size_t n_cols,
                const float *x, size_t n_tok, float *y, struct hr_pool *pool);
 
-/* The matmul kernel set: "avx2" (AVX2+FMA+F16C, picked at start when the CPU has it) or
- * "ref" (plain C, any x86-64). HEARTH_KERNELS=ref in the environment forces the reference.
- * hr_kernels_use: HR_EUNSUPPORTED when the CPU lacks the set. Call before any work starts. */
+/* The matmul kernel set, picked once at the first call: "avx512" (AVX-512 F/BW/VL/DQ + FMA +
+ * F16C, when the CPU has it and the OS saves ZMM state), else "avx2" (AVX2+FMA+F16C), else
+ * "ref" (plain C, any x86-64); all found by cpuid at run time, so one binary runs anywhere.
+ * "avx512vnni" (avx512 plus AVX512_VNNI int8 dot products for Q8_0/Q4_0, activations
+ * quantized per 32-block to int8 as llama.cpp does) is used only when named.
+ * HEARTH_KERNELS=ref|avx2|avx512|avx512vnni in the environment forces one. Each set is batch
+ * invariant on its own; the float sets differ from each other by rounding only.
+ * hr_kernels_use: HR_EUNSUPPORTED when the CPU lacks the set, HR_EINVAL for an unknown name.
+ * hr_kernels_start: makes the pick and reports a HEARTH_KERNELS it could not honour (the same
+ * codes, d says which); model loading calls it. Call both before any work starts. */
 const char *hr_kernels_name(void);
 int hr_kernels_use(const char *name);
+int hr_kernels_start(struct hr_diag *d);
 
 /* Thread pool: n_threads - 1 workers plus the caller. hr_pool_run calls fn(ud, i, n) for
  * every i in [0, n) split across threads and returns when all are done. Engine thread only. */

@@ -27,5 +27,15 @@ void hr_kernels__mm_rows_avx2(uint32_t type, const uint8_t *w, size_t row_bytes,
                               size_t n_rows, size_t n_cols, const float *x, size_t n_tok,
                               float *y, size_t r0, size_t r1);
 bool hr_kernels__have_avx2(void);
+/* matmul_avx512.c: the same with AVX-512 F/BW/VL/DQ; the CPU and OS check. */
+void hr_kernels__mm_rows_avx512(uint32_t type, const uint8_t *w, size_t row_bytes,
+                                size_t n_rows, size_t n_cols, const float *x, size_t n_tok,
+                                float *y, size_t r0, size_t r1);
+bool hr_kernels__have_avx512(void);
+/* matmul_vnni.c: Q8_0/Q4_0 by int8 dot products (AVX512_VNNI), other types as above. */
+void hr_kernels__mm_rows_vnni(uint32_t type, const uint8_t *w, size_t row_bytes, size_t n_rows,
+                              size_t n_cols, const float *x, size_t n_tok, float *y, size_t r0,
+                              size_t r1);
+bool hr_kernels__have_vnni(void);
 
 #endif

@@ -5,9 +5,11 @@
  * batched, prefilled in one call or token by token. Rows are split across the pool; a dot
  * product is never split. Engine thread and pool workers. */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../base/diag.h"
 #include "../base/err.h"
 
 #include "kernels_int.h"
@@ -123,16 +125,71 @@ static void mm_rows_avx2(void *ud, size_t r0, size_t r1)
                              m->y, r0, r1);
 }
 
+static void mm_rows_avx512(void *ud, size_t r0, size_t r1)
+{
+    const struct mm *m = ud;
+    hr_kernels__mm_rows_avx512(m->type, m->w, m->row_bytes, m->n_rows, m->n_cols, m->x,
+                               m->n_tok, m->y, r0, r1);
+}
+
+static void mm_rows_vnni(void *ud, size_t r0, size_t r1)
+{
+    const struct mm *m = ud;
+    hr_kernels__mm_rows_vnni(m->type, m->w, m->row_bytes, m->n_rows, m->n_cols, m->x, m->n_tok,
+                             m->y, r0, r1);
+}
+
+static bool have_ref(void)
+{
+    return true;
+}
+
+/* The kernel sets, best first: the start picks the first the CPU has among those marked
+ * is_auto. avx512vnni (int8 activations for Q8_0/Q4_0, as llama.cpp) is chosen only by name. */
+static const struct kernel_set {
+    const char *name;
+    hr_pool_fn rows;
+    bool (*have)(void);
+    bool is_auto;
+} kernel_sets[] = {
+    {"avx512", mm_rows_avx512, hr_kernels__have_avx512, true},
+    {"avx512vnni", mm_rows_vnni, hr_kernels__have_vnni, false},
+    {"avx2", mm_rows_avx2, hr_kernels__have_avx2, true},
+    {"ref", mm_rows_ref, have_ref, true},
+};
+#define N_SETS (sizeof kernel_sets / sizeof kernel_sets[0])
+
 static hr_pool_fn mm_rows = mm_rows_ref;
 static const char *kernels_name = "ref";
+/* What HEARTH_KERNELS asked for when it could not be honoured (the best set runs instead):
+ * 0, HR_EUNSUPPORTED (the CPU lacks it) or HR_EINVAL (no such set). */
+static int env_rc;
+static char env_value[32];
+
+static int use_set(const char *name)
+{
+    for (size_t i = 0; i < N_SETS; i++) {
+        if (strcmp(name, kernel_sets[i].name) != 0)
+            continue;
+        if (!kernel_sets[i].have())
+            return HR_EUNSUPPORTED;
+        mm_rows = kernel_sets[i].rows;
+        kernels_name = kernel_sets[i].name;
+        return 0;
+    }
+    return HR_EINVAL;
+}
 
 static void choose_kernels(void)
 {
     hr_kernels__init();
+    for (size_t i = 0; i < N_SETS; i++)
+        if (kernel_sets[i].is_auto && use_set(kernel_sets[i].name) == 0)
+            break;
     const char *env = getenv("HEARTH_KERNELS");
-    if (hr_kernels__have_avx2() && !(env && strcmp(env, "ref") == 0)) {
-        mm_rows = mm_rows_avx2;
-        kernels_name = "avx2";
+    if (env && *env) {
+        env_rc = use_set(env);
+        snprintf(env_value, sizeof env_value, "%s", env);
     }
 }
 
@@ -147,17 +204,18 @@ const char *hr_kernels_name(void)
 int hr_kernels_use(const char *name)
 {
     pthread_once(&chosen, choose_kernels);
-    if (strcmp(name, "ref") == 0) {
-        mm_rows = mm_rows_ref;
-        kernels_name = "ref";
-        return 0;
-    }
-    if (strcmp(name, "avx2") == 0 && hr_kernels__have_avx2()) {
-        mm_rows = mm_rows_avx2;
-        kernels_name = "avx2";
-        return 0;
-    }
-    return HR_EUNSUPPORTED;
+    return use_set(name);
+}
+
+int hr_kernels_start(struct hr_diag *d)
+{
+    pthread_once(&chosen, choose_kernels);
+    if (env_rc == HR_EUNSUPPORTED)
+        hr_diag_set(d, "HEARTH_KERNELS=%s: this CPU lacks that kernel set", env_value);
+    else if (env_rc == HR_EINVAL)
+        hr_diag_set(d, "HEARTH_KERNELS=%s: unknown kernel set (ref, avx2, avx512, avx512vnni)",
+                    env_value);
+    return env_rc;
 }
 
 void hr_matmul(uint32_t type, const void *w, size_t row_bytes, size_t n_rows, size_t n_cols,

@@ -381,6 +381,10 @@ static uint32_t dominant_type(const struct hr_model *m)
 int hr_model_load(struct hr_model **out, const char *path, struct hr_diag *d)
 {
     *out = NULL;
+    /* a HEARTH_KERNELS this CPU cannot honour fails here, before any work, not silently later */
+    int krc = hr_kernels_start(d);
+    if (krc)
+        return krc;
     struct hr_model *m = calloc(1, sizeof *m);
     if (!m)
         return HR_ENOMEM;

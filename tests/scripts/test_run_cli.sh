@@ -42,6 +42,19 @@ set +e
 "$HEARTH_BIN" run --model "$WORK/junk.gguf" "Hi" 2>"$WORK/err"; st=$?
 set -e
 check "junk model file: exit 1 with a message" sh -c "test $st = 1 && grep -q junk.gguf '$WORK/err'"
+# HEARTH_KERNELS: each set runs where the CPU has it (and says so), or fails at load with exit
+# 1 naming the variable; an unknown name is refused the same way.
+for k in ref avx2 avx512; do
+    set +e
+    HEARTH_KERNELS=$k "$HEARTH_BIN" run --model "$WORK/tiny.gguf" --max-tokens 3 --timings "Hi" \
+        >/dev/null 2>"$WORK/err"; st=$?
+    set -e
+    check "HEARTH_KERNELS=$k runs on $k or fails naming it" sh -c "(test $st = 0 && grep -q 'kernels $k\$' '$WORK/err') || (test $st = 1 && grep -q 'HEARTH_KERNELS=$k: this CPU lacks' '$WORK/err')"
+done
+set +e
+HEARTH_KERNELS=avx9 "$HEARTH_BIN" run --model "$WORK/tiny.gguf" --max-tokens 3 "Hi" 2>"$WORK/err"; st=$?
+set -e
+check "unknown HEARTH_KERNELS: exit 1 naming it" sh -c "test $st = 1 && grep -q 'HEARTH_KERNELS=avx9: unknown' '$WORK/err'"
 for c in serve run make-model usage version help; do
     check "hearth $c --help exits 0 with text on stdout" sh -c "'$HEARTH_BIN' $c --help 2>/dev/null | grep -qi usage"
 done

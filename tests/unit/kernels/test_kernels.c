@@ -1,7 +1,9 @@
 /* Kernels: every half-precision value round-trips, rounding is to nearest even; Q8_0 and Q4_0
  * blocks built byte by byte decode to the values their layout defines; quantization error is
- * bounded; matmul matches a double-precision reference and gives the same bits for any
- * thread count and any batch size. */
+ * bounded; on every kernel set the CPU has (ref, avx2, avx512, avx512vnni; the others are
+ * skipped, saying so) and for every tensor type, matmul matches the plain-C kernel and a
+ * double-precision reference and gives a token the same bits for any thread count, batch size
+ * and position in the batch. */
 #include "testutil.h"
 
 #include <math.h>
@@ -87,6 +89,14 @@ static void test_quantize_error_bounded(void **state)
 
 static void matmul_checks(void);
 
+static const char *const kernel_sets[] = {"ref", "avx2", "avx512", "avx512vnni"};
+#define N_SETS (sizeof kernel_sets / sizeof kernel_sets[0])
+static const uint32_t all_types[] = {HR_TYPE_F32,  HR_TYPE_F16,  HR_TYPE_BF16, HR_TYPE_Q8_0,
+                                     HR_TYPE_Q4_0, HR_TYPE_Q4_1, HR_TYPE_Q5_0, HR_TYPE_Q5_1,
+                                     HR_TYPE_Q2_K, HR_TYPE_Q3_K, HR_TYPE_Q4_K, HR_TYPE_Q5_K,
+                                     HR_TYPE_Q6_K};
+#define N_TYPES (sizeof all_types / sizeof all_types[0])
+
 /* Small finite f16 scales in a random block so decoded values stay moderate. */
 static void fix_scales(uint32_t type, uint8_t *b)
 {
@@ -129,78 +139,119 @@ static void fix_scales(uint32_t type, uint8_t *b)
 static void test_matmul_reference_and_invariance(void **state)
 {
     (void)state;
-    const char *sets[] = {"ref", "avx2"};
-    for (size_t i = 0; i < 2; i++) {
-        if (hr_kernels_use(sets[i]) != 0) {
-            printf("kernels %s: not available on this CPU\n", sets[i]);
+    for (size_t i = 0; i < N_SETS; i++) {
+        if (hr_kernels_use(kernel_sets[i]) != 0) {
+            printf("kernels %s: not available on this CPU, skipped\n", kernel_sets[i]);
             continue;
         }
         matmul_checks();
-        printf("kernels %s: matmul within tolerance and invariant\n", sets[i]);
+        printf("kernels %s: matmul within tolerance and invariant\n", kernel_sets[i]);
     }
     hr_kernels_use("ref");
 }
 
+/* Weights of `type` for rows x cols floats w: quantized where make-model can (F32, F16, Q8_0,
+ * Q4_0), else random (valid) block bytes with small scales, which is all a kernel test needs.
+ * Caller frees. */
+static uint8_t *make_weights(uint32_t type, const float *w, size_t rows, size_t cols,
+                             uint64_t rb)
+{
+    uint8_t *q = malloc(rows * rb);
+    assert_non_null(q);
+    bool can_quant = type == HR_TYPE_F32 || type == HR_TYPE_F16 || type == HR_TYPE_Q8_0 ||
+                     type == HR_TYPE_Q4_0;
+    for (size_t r = 0; r < rows && can_quant; r++)
+        hr_quant_row(type, w + r * cols, q + r * rb, cols);
+    if (!can_quant) {
+        for (size_t b = 0; b < rows * rb; b++)
+            q[b] = (uint8_t)((b * 2654435761u) >> 13);
+        const struct hr_dtype_info *info = hr_dtype_get(type);
+        for (size_t b = 0; b + info->block_bytes <= rows * rb; b += info->block_bytes)
+            fix_scales(type, q + b);
+    }
+    return q;
+}
+
+/* The error avx512vnni may add on Q8_0/Q4_0 by quantizing a token's activations per block of
+ * 32 to int8 (amax / 127 steps, so at most amax / 254 per element): the sum over blocks of
+ * that bound times the block's sum of |w|. Zero for every other set and type. */
+static double act_quant_bound(uint32_t type, const float *dq, const float *x, size_t cols)
+{
+    if (strcmp(hr_kernels_name(), "avx512vnni") != 0 ||
+        (type != HR_TYPE_Q8_0 && type != HR_TYPE_Q4_0))
+        return 0;
+    double bound = 0;
+    for (size_t b = 0; b < cols; b += 32) {
+        double amax = 0, wsum = 0;
+        for (size_t i = b; i < b + 32; i++) {
+            amax = fmax(amax, fabs((double)x[i]));
+            wsum += fabs((double)dq[i]);
+        }
+        bound += amax / 254 * wsum;
+    }
+    return bound * 1.01;
+}
+
+/* y (ntok x rows) against a double-precision dot of the dequantized rows, within rel times
+ * the sum of the products' magnitudes. */
+static void check_against_double(uint32_t type, const uint8_t *q, uint64_t rb, size_t rows,
+                                 size_t cols, const float *x, size_t ntok, const float *y,
+                                 double rel)
+{
+    float *dq = malloc(cols * sizeof *dq);
+    assert_non_null(dq);
+    for (size_t r = 0; r < rows; r++) {
+        hr_dequant_row(type, q + r * rb, dq, cols);
+        for (size_t t = 0; t < ntok; t++) {
+            double ref = 0, mag = 0;
+            for (size_t c = 0; c < cols; c++) {
+                ref += (double)dq[c] * x[t * cols + c];
+                mag += fabs((double)dq[c] * x[t * cols + c]);
+            }
+            double tol = rel * mag + 1e-6 + act_quant_bound(type, dq, x + t * cols, cols);
+            if (fabs(y[t * rows + r] - ref) > tol)
+                fail_msg("%s %s cols %zu token %zu row %zu: %g, double %g", hr_kernels_name(),
+                         hr_dtype_get(type)->name, cols, t, r, y[t * rows + r], ref);
+        }
+    }
+    free(dq);
+}
+
 static void matmul_checks(void)
 {
-    const size_t shapes[][3] = {{7, 64, 1}, {33, 172, 5}, {64, 96, 17}, {5, 32, 40},
-                                {9, 512, 3}};
-    const uint32_t types[] = {HR_TYPE_F32,  HR_TYPE_F16,  HR_TYPE_BF16, HR_TYPE_Q8_0,
-                              HR_TYPE_Q4_0, HR_TYPE_Q4_1, HR_TYPE_Q5_0, HR_TYPE_Q5_1,
-                              HR_TYPE_Q2_K, HR_TYPE_Q3_K, HR_TYPE_Q4_K, HR_TYPE_Q5_K,
-                              HR_TYPE_Q6_K};
+    /* rows, cols (172, 59 and 17 end in a partial chunk: float types), tokens */
+    const size_t shapes[][3] = {{7, 64, 1},  {33, 172, 5}, {64, 96, 17}, {5, 32, 40},
+                                {9, 512, 3}, {6, 59, 9},   {3, 17, 2},   {11, 768, 21}};
     struct hr_pool *p2 = NULL, *p3 = NULL;
     assert_int_equal(hr_pool_new(&p2, 2), 0);
     assert_int_equal(hr_pool_new(&p3, 3), 0);
-    for (size_t si = 0; si < 4; si++) {
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         size_t rows = shapes[si][0], cols = shapes[si][1], ntok = shapes[si][2];
         float *w = malloc(rows * cols * sizeof *w), *x = malloc(ntok * cols * sizeof *x);
         for (size_t i = 0; i < rows * cols; i++)
             w[i] = cosf((float)i * 0.11f);
         for (size_t i = 0; i < ntok * cols; i++)
             x[i] = sinf((float)i * 0.07f);
-        for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+        for (size_t ti = 0; ti < N_TYPES; ti++) {
+            uint32_t type = all_types[ti];
             uint64_t rb;
-            if (!hr_dtype_row_bytes(types[ti], cols, &rb))
+            if (!hr_dtype_row_bytes(type, cols, &rb))
                 continue; /* quantized types need whole blocks */
-            uint8_t *q = malloc(rows * rb);
-            float *dq = malloc(cols * sizeof *dq);
-            /* make-model quantizes F16/Q8_0/Q4_0; other types get random (valid) block bytes
-               with small scales, which is all a kernel test needs */
-            bool can_quant = types[ti] == HR_TYPE_F32 || types[ti] == HR_TYPE_F16 ||
-                             types[ti] == HR_TYPE_Q8_0 || types[ti] == HR_TYPE_Q4_0;
-            for (size_t r = 0; r < rows && can_quant; r++)
-                hr_quant_row(types[ti], w + r * cols, q + r * rb, cols);
-            if (!can_quant) {
-                for (size_t b = 0; b < rows * rb; b++)
-                    q[b] = (uint8_t)((b * 2654435761u) >> 13);
-                const struct hr_dtype_info *info = hr_dtype_get(types[ti]);
-                for (size_t b = 0; b + info->block_bytes <= rows * rb; b += info->block_bytes)
-                    fix_scales(types[ti], q + b);
-            }
+            uint8_t *q = make_weights(type, w, rows, cols, rb);
             float *y1 = malloc(ntok * rows * sizeof *y1), *y2 = malloc(ntok * rows * sizeof *y2);
             float *y3 = malloc(ntok * rows * sizeof *y3), *yt = malloc(rows * sizeof *yt);
-            hr_matmul(types[ti], q, rb, rows, cols, x, ntok, y1, NULL);
-            hr_matmul(types[ti], q, rb, rows, cols, x, ntok, y2, p2);
-            hr_matmul(types[ti], q, rb, rows, cols, x, ntok, y3, p3);
+            hr_matmul(type, q, rb, rows, cols, x, ntok, y1, NULL);
+            hr_matmul(type, q, rb, rows, cols, x, ntok, y2, p2);
+            hr_matmul(type, q, rb, rows, cols, x, ntok, y3, p3);
             assert_memory_equal(y1, y2, ntok * rows * sizeof *y1);
             assert_memory_equal(y1, y3, ntok * rows * sizeof *y1);
             for (size_t t = 0; t < ntok; t++) {
                 /* one token alone gives the same bits as inside the batch */
-                hr_matvec(types[ti], q, rb, rows, cols, x + t * cols, yt, p2);
+                hr_matvec(type, q, rb, rows, cols, x + t * cols, yt, p2);
                 assert_memory_equal(yt, y1 + t * rows, rows * sizeof *yt);
-                for (size_t r = 0; r < rows; r++) {
-                    hr_dequant_row(types[ti], q + r * rb, dq, cols);
-                    double ref = 0, mag = 0;
-                    for (size_t c = 0; c < cols; c++) {
-                        ref += (double)dq[c] * x[t * cols + c];
-                        mag += fabs((double)dq[c] * x[t * cols + c]);
-                    }
-                    assert_true(fabs(y1[t * rows + r] - ref) <= 1e-5 * mag + 1e-6);
-                }
             }
+            check_against_double(type, q, rb, rows, cols, x, ntok, y1, 1e-5);
             free(q);
-            free(dq);
             free(y1);
             free(y2);
             free(y3);
@@ -211,6 +262,114 @@ static void matmul_checks(void)
     }
     hr_pool_free(p2);
     hr_pool_free(p3);
+}
+
+/* Every SIMD set the CPU has, every type, 1..40 tokens (across the kernels' token groups):
+ * within a tolerance of the plain-C kernel; a batch's first n tokens give the bits of the
+ * first n of a longer batch; a token alone gives the bits it gets at another position of a
+ * batch of 40, on 1 and on 2 threads. */
+static void test_simd_sets_against_ref_and_batch_invariant(void **state)
+{
+    (void)state;
+    enum { ROWS = 24, NTOK = 40, POS = 37 };
+    const size_t cols_float[] = {59, 300}, cols_block[] = {512};
+    struct hr_pool *p2 = NULL;
+    assert_int_equal(hr_pool_new(&p2, 2), 0);
+    float *x = malloc(NTOK * 512 * sizeof *x), *xb = malloc(NTOK * 512 * sizeof *xb);
+    float *w = malloc(ROWS * 512 * sizeof *w);
+    float *yref = malloc(NTOK * ROWS * sizeof *yref), *yall = malloc(NTOK * ROWS * sizeof *yall);
+    float *yn = malloc(NTOK * ROWS * sizeof *yn), *yb = malloc(NTOK * ROWS * sizeof *yb);
+    float *y1 = malloc(ROWS * sizeof *y1);
+    for (size_t i = 0; i < ROWS * 512; i++)
+        w[i] = cosf((float)i * 0.013f) * (1.0f + (float)(i % 5));
+    for (size_t i = 0; i < NTOK * 512; i++)
+        x[i] = sinf((float)i * 0.031f);
+    for (size_t si = 1; si < N_SETS; si++) {
+        if (hr_kernels_use(kernel_sets[si]) != 0) {
+            printf("kernels %s: not available on this CPU, skipped\n", kernel_sets[si]);
+            continue;
+        }
+        for (size_t ti = 0; ti < N_TYPES; ti++) {
+            uint32_t type = all_types[ti];
+            bool is_float = hr_dtype_get(type)->block_elems == 1;
+            const size_t *cols_list = is_float ? cols_float : cols_block;
+            size_t n_cols_list = is_float ? 2 : 1;
+            for (size_t ci = 0; ci < n_cols_list; ci++) {
+                size_t cols = cols_list[ci];
+                uint64_t rb;
+                assert_true(hr_dtype_row_bytes(type, cols, &rb));
+                uint8_t *q = make_weights(type, w, ROWS, cols, rb);
+                assert_int_equal(hr_kernels_use("ref"), 0);
+                hr_matmul(type, q, rb, ROWS, cols, x, NTOK, yref, NULL);
+                assert_int_equal(hr_kernels_use(kernel_sets[si]), 0);
+                hr_matmul(type, q, rb, ROWS, cols, x, NTOK, yall, NULL);
+                check_against_double(type, q, rb, ROWS, cols, x, NTOK, yall, 1e-5);
+                float *dq = malloc(cols * sizeof *dq);
+                for (size_t r = 0; r < ROWS; r++) {
+                    hr_dequant_row(type, q + r * rb, dq, cols);
+                    for (size_t t = 0; t < NTOK; t++) {
+                        double mag = 0;
+                        for (size_t c = 0; c < cols; c++)
+                            mag += fabs((double)dq[c] * x[t * cols + c]);
+                        float a = yall[t * ROWS + r], b = yref[t * ROWS + r];
+                        double tol = 2e-5 * mag + 1e-6 +
+                                     act_quant_bound(type, dq, x + t * cols, cols);
+                        if (fabs((double)a - b) > tol)
+                            fail_msg("%s %s cols %zu: token %zu row %zu %g, ref kernel %g",
+                                     kernel_sets[si], hr_dtype_get(type)->name, cols, t, r, a,
+                                     b);
+                    }
+                }
+                free(dq);
+                for (size_t n = 1; n <= NTOK; n++) {
+                    hr_matmul(type, q, rb, ROWS, cols, x, n, yn, n % 2 ? NULL : p2);
+                    assert_memory_equal(yn, yall, n * ROWS * sizeof *yn);
+                }
+                /* token 0 alone, then at position POS of a batch of the other tokens */
+                for (size_t t = 0; t < NTOK; t++)
+                    memcpy(xb + t * cols, x + ((t + 1) % NTOK) * cols, cols * sizeof *xb);
+                memcpy(xb + POS * cols, x, cols * sizeof *xb);
+                for (int threads = 1; threads <= 2; threads++) {
+                    struct hr_pool *p = threads == 2 ? p2 : NULL;
+                    hr_matvec(type, q, rb, ROWS, cols, x, y1, p);
+                    hr_matmul(type, q, rb, ROWS, cols, xb, NTOK, yb, p);
+                    assert_memory_equal(y1, yall, ROWS * sizeof *y1);
+                    assert_memory_equal(yb + POS * ROWS, y1, ROWS * sizeof *y1);
+                }
+                free(q);
+            }
+        }
+        printf("kernels %s: every type within tolerance of ref, batch invariant for 1..%d "
+               "tokens, 1 and 2 threads\n",
+               kernel_sets[si], NTOK);
+    }
+    hr_kernels_use("ref");
+    hr_pool_free(p2);
+    free(x);
+    free(xb);
+    free(w);
+    free(yref);
+    free(yall);
+    free(yn);
+    free(yb);
+    free(y1);
+}
+
+/* An unknown name is refused; a known set is usable or refused as unsupported, never
+ * half-chosen. */
+static void test_kernel_set_names(void **state)
+{
+    (void)state;
+    assert_int_equal(hr_kernels_use("avx1024"), HR_EINVAL);
+    for (size_t i = 0; i < N_SETS; i++) {
+        const char *before = hr_kernels_name();
+        int rc = hr_kernels_use(kernel_sets[i]);
+        if (rc == 0)
+            assert_string_equal(hr_kernels_name(), kernel_sets[i]);
+        else
+            assert_true(rc == HR_EUNSUPPORTED && strcmp(hr_kernels_name(), before) == 0);
+    }
+    assert_int_equal(hr_kernels_use("ref"), 0);
 }
 
 /* Every block type against tests/oracle/dequant_ref.py: numpy decoding random block bytes
@@ -287,6 +446,8 @@ int main(void)
         cmocka_unit_test(test_q4_0_layout),
         cmocka_unit_test(test_quantize_error_bounded),
         cmocka_unit_test(test_matmul_reference_and_invariance),
+        cmocka_unit_test(test_simd_sets_against_ref_and_batch_invariant),
+        cmocka_unit_test(test_kernel_set_names),
         cmocka_unit_test(test_pool_covers_every_index_once),
         cmocka_unit_test(test_dequant_matches_numpy_oracle),
     };

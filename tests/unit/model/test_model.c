@@ -448,7 +448,10 @@ static void test_kv_types(void **state)
     for (int i = 0; i < 40; i++)
         toks[i] = 3 + (i * 53) % 1000;
     const enum hr_kv_type types[] = {HR_KV_F32, HR_KV_F16, HR_KV_Q8_0};
-    const double tol[] = {0, 5e-3, 5e-2};
+    /* int8 activations (avx512vnni) move across a quantization step when a KV rounding moves
+       them, so there an F16 cache may stray as far as a Q8_0 one */
+    bool int8_act = strcmp(hr_kernels_name(), "avx512vnni") == 0;
+    const double tol[] = {0, int8_act ? 5e-2 : 5e-3, 5e-2};
     float *ref = NULL;
     for (int k = 0; k < 3; k++) {
         struct hr_runner *r = NULL;
@@ -532,6 +535,12 @@ static void test_batch_invariance(void **state)
 int main(void)
 {
     hr_log_set_level(HR_LOG_WARN);
+    /* HEARTH_KERNELS naming a set this CPU lacks: nothing to test here (ctest: skipped) */
+    struct hr_diag d = {{0}};
+    if (hr_kernels_start(&d) == HR_EUNSUPPORTED) {
+        printf("%s: skipped\n", hr_diag_msg(&d));
+        return 77;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stories260k_golden),
         cmocka_unit_test(test_reference_logits),

@@ -36,11 +36,11 @@ void hr_matvec(uint32_t type, const void *w, size_t row_bytes, size_t n_rows, si
 void hr_matmul(uint32_t type, const void *w, size_t row_bytes, size_t n_rows, size_t n_cols,
                const float *x, size_t n_tok, float *y, struct hr_pool *pool);
 
-/* The matmul kernel set, picked once at the first call: "avx512" (AVX-512 F/BW/VL/DQ + FMA +
- * F16C, when the CPU has it and the OS saves ZMM state), else "avx2" (AVX2+FMA+F16C), else
- * "ref" (plain C, any x86-64); all found by cpuid at run time, so one binary runs anywhere.
- * "avx512vnni" (avx512 plus AVX512_VNNI int8 dot products for Q8_0/Q4_0, activations
- * quantized per 32-block to int8 as llama.cpp does) is used only when named.
+/* The matmul kernel set, picked once at the first call: "avx512vnni" (avx512 plus AVX512_VNNI
+ * int8 dot products for Q8_0/Q4_0, activations quantized per 32-block to int8 as llama.cpp
+ * does), else "avx512" (AVX-512 F/BW/VL/DQ + FMA + F16C, when the CPU has it and the OS saves
+ * ZMM state), else "avx2" (AVX2+FMA+F16C), else "ref" (plain C, any x86-64); all found by
+ * cpuid at run time, so one binary runs anywhere.
  * HEARTH_KERNELS=ref|avx2|avx512|avx512vnni in the environment forces one. Each set is batch
  * invariant on its own; the float sets differ from each other by rounding only.
  * hr_kernels_use: HR_EUNSUPPORTED when the CPU lacks the set, HR_EINVAL for an unknown name.

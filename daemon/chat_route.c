@@ -246,9 +246,7 @@ enum MHD_Result hr_chat_start(struct hr_http_req *r)
     }
     if (!s->engine) {
         hr_api_chat_req_deinit(&req);
-        return hr_respond_error(r, hr_api_error_set(&e, 503, "server_error",
-                                                    "server_shutting_down", NULL,
-                                                    "The server is shutting down."));
+        return hr_respond_shutting_down(r);
     }
     if (req.tools && req.tool_choice != HR_TOOL_CHOICE_NONE) {
         if (s->tool_format == HR_TOOLS_NONE) {
@@ -279,9 +277,7 @@ enum MHD_Result hr_chat_submit(struct hr_http_req *r, const struct hr_api_chat_r
     struct hr_server *s = r->srv;
     struct hr_api_error e;
     if (!s->engine)
-        return hr_respond_error(r, hr_api_error_set(&e, 503, "server_error",
-                                                    "server_shutting_down", NULL,
-                                                    "The server is shutting down."));
+        return hr_respond_shutting_down(r);
     r->lp_content = req->logprobs ? json_array() : NULL;
     struct hr_gen_request g = {0};
     g.id = r->id;

@@ -61,6 +61,13 @@ static struct hr_http_req *req_new(struct hr_server *s, struct MHD_Connection *c
     return r;
 }
 
+enum MHD_Result hr_respond_shutting_down(struct hr_http_req *r)
+{
+    struct hr_api_error e;
+    return hr_respond_error(r, hr_api_error_set(&e, 503, "server_error", "server_shutting_down",
+                                                NULL, "The server is shutting down."));
+}
+
 void hr_work_finished(struct hr_http_req *r)
 {
     r->work_done = true;

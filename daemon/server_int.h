@@ -104,6 +104,8 @@ enum MHD_Result hr_respond_json(struct hr_http_req *r, int status, char *json);
 enum MHD_Result hr_respond_json_hdr(struct hr_http_req *r, int status, char *json,
                                     const char *hdr, const char *value);
 enum MHD_Result hr_respond_error(struct hr_http_req *r, const struct hr_api_error *e);
+/* 503 server_shutting_down: the engine is gone. */
+enum MHD_Result hr_respond_shutting_down(struct hr_http_req *r);
 enum MHD_Result hr_respond_error_hdr(struct hr_http_req *r, const struct hr_api_error *e,
                                      const char *hdr, const char *value);
 /* prefix + 24 random hex digits ("chatcmpl-...", "req_..."). */

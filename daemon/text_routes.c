@@ -122,9 +122,7 @@ enum MHD_Result hr_text_start(struct hr_http_req *r, int which)
     struct hr_server *s = r->srv;
     struct hr_api_error e;
     if (!s->engine)
-        return hr_respond_error(r, hr_api_error_set(&e, 503, "server_error",
-                                                    "server_shutting_down", NULL,
-                                                    "The server is shutting down."));
+        return hr_respond_shutting_down(r);
     struct hr_text_job *j = calloc(1, sizeof *j);
     if (!j)
         return MHD_NO;

@@ -9,7 +9,6 @@
 #include "kernels_int.h"
 
 #if defined(__x86_64__)
-#include <cpuid.h>
 #include <immintrin.h>
 
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
@@ -133,19 +132,7 @@ AVX2 void hr_kernels__mm_rows_avx2(uint32_t type, const uint8_t *w, size_t row_b
  * OS saving YMM state (OSXSAVE, then XCR0 bits 1 and 2). */
 bool hr_kernels__have_avx2(void)
 {
-    unsigned a, b, c, d;
-    if (!__get_cpuid(1, &a, &b, &c, &d))
-        return false;
-    bool fma = c & (1u << 12), f16c = c & (1u << 29), osxsave = c & (1u << 27);
-    if (!fma || !f16c || !osxsave)
-        return false;
-    unsigned xcr0_lo, xcr0_hi;
-    __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
-    if ((xcr0_lo & 6) != 6)
-        return false;
-    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
-        return false;
-    return b & (1u << 5);
+    return hr_kernels__cpu_has(0x6, 1u << 5, 0);
 }
 
 #else

@@ -9,7 +9,6 @@
 #include "kernels_int.h"
 
 #if defined(__x86_64__)
-#include <cpuid.h>
 #include <immintrin.h>
 
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c")))
@@ -449,20 +448,8 @@ AVX512 void hr_kernels__mm_rows_avx512(uint32_t type, const uint8_t *w, size_t r
  * XMM/YMM and 5, 6, 7 for the opmask registers and the two halves of ZMM state). */
 bool hr_kernels__have_avx512(void)
 {
-    unsigned a, b, c, d;
-    if (!__get_cpuid(1, &a, &b, &c, &d))
-        return false;
-    bool fma = c & (1u << 12), f16c = c & (1u << 29), osxsave = c & (1u << 27);
-    if (!fma || !f16c || !osxsave)
-        return false;
-    unsigned xcr0_lo, xcr0_hi;
-    __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
-    if ((xcr0_lo & 0xE6) != 0xE6)
-        return false;
-    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
-        return false;
-    unsigned need = (1u << 5) | (1u << 16) | (1u << 17) | (1u << 30) | (1u << 31);
-    return (b & need) == need;
+    return hr_kernels__cpu_has(0xE6, (1u << 5) | (1u << 16) | (1u << 17) | (1u << 30) | (1u << 31),
+                               0);
 }
 
 #else

@@ -12,7 +12,6 @@
 #include "kernels_int.h"
 
 #if defined(__x86_64__)
-#include <cpuid.h>
 #include <immintrin.h>
 
 #define VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,fma,f16c")))
@@ -198,10 +197,7 @@ VNNI void hr_kernels__mm_rows_vnni(uint32_t type, const uint8_t *w, size_t row_b
 /* The AVX-512 set's checks plus AVX512_VNNI (leaf 7 ECX bit 11). */
 bool hr_kernels__have_vnni(void)
 {
-    unsigned a, b, c, d;
-    if (!hr_kernels__have_avx512() || !__get_cpuid_count(7, 0, &a, &b, &c, &d))
-        return false;
-    return c & (1u << 11);
+    return hr_kernels__have_avx512() && hr_kernels__cpu_has(0xE6, 0, 1u << 11);
 }
 
 #else

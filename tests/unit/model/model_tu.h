@@ -31,6 +31,28 @@ static inline float *eval_all(struct hr_model *m, const int32_t *toks, uint32_t 
     return all;
 }
 
+/* The logits of toks are bit-identical evaluated at once, token by token, in chunks of 7, and
+ * in chunks of `chunk` on a pool of `threads`. Returns the all-at-once logits (caller frees). */
+static inline float *check_chunk_thread_invariance(struct hr_model *m, const int32_t *toks,
+                                                   uint32_t n, uint32_t chunk, int threads)
+{
+    float *one = eval_all(m, toks, n, n, NULL);
+    float *by1 = eval_all(m, toks, n, 1, NULL);
+    float *by7 = eval_all(m, toks, n, 7, NULL);
+    struct hr_pool *pool = NULL;
+    assert_int_equal(hr_pool_new(&pool, threads), 0);
+    float *threaded = eval_all(m, toks, n, chunk, pool);
+    size_t bytes = (size_t)n * m->n_vocab * sizeof(float);
+    assert_memory_equal(one, by1, bytes);
+    assert_memory_equal(one, by7, bytes);
+    assert_memory_equal(one, threaded, bytes);
+    hr_pool_free(pool);
+    free(by1);
+    free(by7);
+    free(threaded);
+    return one;
+}
+
 /* Three sequences evaluated alone, then together in ragged batches (interleaved, in other
  * orders, prefill chunks mixed with single decode tokens, on 1 and 2 threads): every logits row
  * must be bit-identical. */

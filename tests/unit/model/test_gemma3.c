@@ -78,16 +78,7 @@ static void test_gemma3_tiny(void **state)
     int32_t toks[40];
     for (int i = 0; i < 40; i++)
         toks[i] = 3 + (i * 53) % 300;
-    float *one = eval_all(m, toks, 40, 40, NULL);
-    float *by1 = eval_all(m, toks, 40, 1, NULL);
-    float *by7 = eval_all(m, toks, 40, 7, NULL);
-    struct hr_pool *pool = NULL;
-    assert_int_equal(hr_pool_new(&pool, 2), 0);
-    float *threaded = eval_all(m, toks, 40, 40, pool);
-    size_t bytes = (size_t)40 * m->n_vocab * sizeof(float);
-    assert_memory_equal(one, by1, bytes);
-    assert_memory_equal(one, by7, bytes);
-    assert_memory_equal(one, threaded, bytes);
+    float *one = check_chunk_thread_invariance(m, toks, 40, 40, 2);
     /* a token beyond the window of every local layer changes nothing there but still reaches
      * the global layer: replacing toks[0] must move the logits at position 20 */
     int32_t other[40];
@@ -115,11 +106,7 @@ static void test_gemma3_tiny(void **state)
     free(b);
     hr_model_free(ml);
     check_batch_invariance_of(m, "generated gemma3 tiny Q8_0");
-    hr_pool_free(pool);
     free(one);
-    free(by1);
-    free(by7);
-    free(threaded);
     hr_model_free(m);
     unlink(all_local);
     unlink(path);

@@ -195,21 +195,7 @@ static void test_chunking_and_threads_bit_identical(void **state)
     int32_t toks[150];
     for (int i = 0; i < 150; i++)
         toks[i] = 3 + (i * 37) % 1000;
-    float *one = eval_all(m, toks, 150, 150, NULL);
-    float *by1 = eval_all(m, toks, 150, 1, NULL);
-    float *by7 = eval_all(m, toks, 150, 7, NULL);
-    struct hr_pool *pool = NULL;
-    assert_int_equal(hr_pool_new(&pool, 3), 0);
-    float *threaded = eval_all(m, toks, 150, 64, pool);
-    size_t bytes = (size_t)150 * m->n_vocab * sizeof(float);
-    assert_memory_equal(one, by1, bytes);
-    assert_memory_equal(one, by7, bytes);
-    assert_memory_equal(one, threaded, bytes);
-    hr_pool_free(pool);
-    free(one);
-    free(by1);
-    free(by7);
-    free(threaded);
+    free(check_chunk_thread_invariance(m, toks, 150, 64, 3));
     hr_model_free(m);
 }
 

@@ -202,6 +202,8 @@ int hr_cmd_serve(int argc, char **argv)
     sp.engine.n_parallel = (uint32_t)cfg.parallel;
     sp.engine.max_queue = (uint32_t)cfg.max_queue;
     sp.engine.prefix_cache = cfg.prefix_cache;
+    sp.engine.kv_tokens = (uint32_t)cfg.kv_tokens;
+    sp.engine.batch_tokens = (uint32_t)cfg.batch_tokens;
     sp.engine.kv_type = !strcmp(cfg.kv_type, "f32")    ? HR_KV_F32
                         : !strcmp(cfg.kv_type, "q8_0") ? HR_KV_Q8_0
                                                        : HR_KV_F16;

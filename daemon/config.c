@@ -50,6 +50,13 @@ static const struct setting settings[] = {
                                      "4096"),
     INT(parallel, "--parallel", 4, 1, 256, "sequences generated at once; more wait in the "
                                            "queue"),
+    INT(kv_tokens, "--kv-tokens", 0, 0, 67108864, "KV cache size in token positions shared "
+                                                "by all sequences (at least ctx); 0: parallel x "
+                                                "ctx, never preempting. Smaller: sequences "
+                                                "grow into it and the newest is preempted and "
+                                                "recomputed when it is full"),
+    INT(batch_tokens, "--batch-tokens", 512, 16, 65536, "tokens evaluated in one engine step "
+                                                        "(decode tokens plus prefill chunks)"),
     STR(kv_type, "--kv-type", "f16", "KV cache element type: f16, q8_0 (half the memory again, "
                                      "heads a multiple of 32 wide) or f32 (exact)"),
     BOOL(prefix_cache, "--prefix-cache", 1, "reuse the KV cache of identical prompt prefixes "

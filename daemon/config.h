@@ -26,6 +26,8 @@ struct hr_config {
     int64_t threads;              /* 0 = number of CPUs */
     int64_t ctx;                  /* 0 = the model's training context, at most 4096 */
     int64_t parallel;
+    int64_t kv_tokens;            /* 0 = parallel x ctx */
+    int64_t batch_tokens;
     int64_t max_queue;
     int64_t max_body;
     int64_t request_timeout;      /* seconds; 0 = no limit */

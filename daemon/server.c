@@ -23,6 +23,8 @@ int hr_buf_append(struct hr_buf *b, const void *data, size_t n)
 {
     if (n > b->max || b->len > b->max - n)
         return HR_ERANGE;
+    if (n == 0 && b->ptr)
+        return 0;
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
         while (cap < b->len + n + 1)
@@ -33,7 +35,8 @@ int hr_buf_append(struct hr_buf *b, const void *data, size_t n)
         b->ptr = p;
         b->cap = cap;
     }
-    memcpy(b->ptr + b->len, data, n);
+    if (n)
+        memcpy(b->ptr + b->len, data, n);
     b->len += n;
     b->ptr[b->len] = '\0';
     return 0;

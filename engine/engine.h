@@ -39,6 +39,11 @@ struct hr_engine_params {
     /* Reuse the KV of earlier requests' identical prompt prefixes (whole 16-token blocks).
      * Results are bit-identical either way; only the prefill work differs. */
     bool prefix_cache;
+    /* KV cache size in token positions shared by all sequences (0: n_parallel x n_ctx, so
+     * nothing is ever preempted); at least n_ctx. Sequences take blocks as they grow; when
+     * none is left the newest is preempted and recomputed later, with the same result. */
+    uint32_t kv_tokens;
+    uint32_t batch_tokens; /* tokens in one step's batch at most (0: 512); 16..65536 */
 };
 
 /* A generation request. Everything is copied by hr_engine_submit. Exactly one of prompt
@@ -110,6 +115,7 @@ struct hr_event {
     char err_msg[256];
     uint32_t n_prompt;        /* prompt tokens */
     uint32_t n_cached;        /* of which taken from the prefix cache */
+    uint32_t n_preempted;     /* times its KV was given up for others and recomputed */
     uint32_t n_completion;    /* generated tokens */
     uint32_t queue_ms;        /* submit -> first engine step of this request */
     uint32_t first_token_ms;  /* submit -> first generated token */

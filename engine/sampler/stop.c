@@ -76,7 +76,7 @@ static size_t partial_tail(const struct hr_stop *st, const char *s, size_t n)
 
 size_t hr_stop_push(struct hr_stop *st, const char *text, size_t n, char *out, size_t cap)
 {
-    if (st->hit)
+    if (st->hit || n == 0)
         return 0;
     if (st->n == 0) {
         size_t k = n < cap ? n : cap;
@@ -103,7 +103,7 @@ size_t hr_stop_push(struct hr_stop *st, const char *text, size_t n, char *out, s
 
 size_t hr_stop_flush(struct hr_stop *st, char *out, size_t cap)
 {
-    if (st->hit || st->n_held > cap)
+    if (st->hit || st->n_held == 0 || st->n_held > cap)
         return 0;
     size_t n = st->n_held;
     memcpy(out, st->held, n);

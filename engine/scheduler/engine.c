@@ -1,98 +1,17 @@
 /* The engine thread: owns one model, a paged KV cache shared by n_parallel sequence slots and
- * a batch runner; takes requests from the inbox and, each step, evaluates ONE ragged batch
- * holding the next decode token of every running sequence plus prefill chunks of the others
- * (within a token budget), then samples each sequence that produced logits and appends events
- * to the outbox. Tokenizing and chat rendering happen here too, so the event loop never does
- * model work. Results do not depend on the batch (see hr_runner_eval). Preemption and prefix
- * caching come with the scheduler issue.
+ * a batch runner; takes requests from the inbox, admits and steps them (sched_step.c), and
+ * appends their events to the outbox, published once per step. Tokenizing and chat rendering
+ * of text requests happen on this thread too (prompt.c), so the event loop never does model
+ * work. Results do not depend on the batch (see hr_runner_eval).
  * Thread: hr_engine_submit/cancel/take_events from any thread; everything else engine thread. */
-#include "../engine.h"
-
+#include "sched_int.h"
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#define PREFILL_CHUNK 256 /* prompt tokens per sequence per step: a long prompt cannot stall
-                             the others' decoding */
-#define STEP_TOKENS 512   /* tokens in one step's batch at most */
-
-struct job {
-    struct job *next;
-    uint64_t id;
-    char *prompt; /* raw text, or NULL when msgs is set */
-    size_t prompt_len;
-    struct hr_chat_msg *msgs; /* role/content strings copied into one block after the array */
-    size_t n_msgs;
-    int32_t *tokens; /* a prompt tokenized by the caller, or NULL */
-    size_t n_tokens;
-    uint32_t max_tokens;
-    struct hr_sampler_params sampling; /* logit_bias points at bias */
-    struct hr_logit_bias *bias;
-    bool ignore_eos;
-    bool logprobs;
-    uint32_t top_logprobs;
-    struct hr_stop stop;
-    double t_submit_ms;
-    double deadline_ms; /* 0: none */
-    struct hr_event *done; /* allocated at submit, so a request can always be ended */
-};
-
-struct cancel_req {
-    struct cancel_req *next;
-    uint64_t id;
-};
-
-struct slot {
-    bool busy;
-    struct job *job;
-    struct hr_sampler sampler;
-    bool has_sampler;
-    struct hr_detok detok;
-    int32_t *tokens; /* prompt, then generated: n_ctx capacity */
-    uint32_t n_tokens;
-    uint32_t n_prompt;
-    uint32_t n_past; /* tokens already in the KV cache */
-    uint32_t n_cached; /* prompt tokens whose KV came from the prefix cache */
-    uint32_t in_batch; /* tokens of this slot in the current step's batch */
-    uint32_t n_generated;
-    uint32_t limit; /* n_prompt + allowed completion tokens */
-    uint32_t queue_ms;
-    uint32_t first_token_ms;
-};
-
-struct hr_engine {
-    struct hr_model *model;
-    struct hr_engine_params p;
-    uint32_t n_ctx;
-    struct hr_pool *pool;
-    struct hr_kv *kv;         /* slot i is sequence i */
-    struct hr_runner *runner;
-    struct hr_batch_tok *batch; /* STEP_TOKENS + n_parallel */
-    uint32_t *row_slot;       /* slot of each logits row of a step */
-    float *logits;            /* n_parallel x n_vocab */
-    hr_engine_notify_fn notify;
-    void *notify_ud;
-    pthread_t thread;
-    bool thread_started;
-
-    pthread_mutex_t mu; /* guards everything below, held only to link/unlink */
-    pthread_cond_t cv;
-    bool stop;
-    struct job *inbox_head, *inbox_tail;
-    uint32_t n_pending; /* submitted, not yet admitted to a slot nor canceled */
-    struct cancel_req *cancels;
-    struct hr_event *out_head, *out_tail;
-
-    /* engine thread only */
-    struct job *wait_head, *wait_tail;
-    uint32_t n_waiting;
-    struct slot *slots;
-    struct hr_event *pend_head, *pend_tail; /* events of this step, published at its end */
-};
-
-static double now_ms(void)
+double hr_sched__now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -113,10 +32,12 @@ const char *hr_finish_name(enum hr_finish f)
     }
 }
 
-static void job_free(struct job *j)
+void hr_sched__job_free(struct job *j)
 {
     if (!j)
         return;
+    if (j->has_sampler)
+        hr_sampler_deinit(&j->sampler);
     free(j->prompt);
     free(j->msgs);
     free(j->tokens);
@@ -149,8 +70,7 @@ static void push_event(struct hr_engine *e, struct hr_event *ev)
     e->pend_tail = ev;
 }
 
-/* A text event; take_lp (may be NULL) moves into it, and makes an event even of no text. */
-static void emit_text_lp(struct hr_engine *e, uint64_t id, const char *text, size_t n,
+void hr_sched__emit_text(struct hr_engine *e, uint64_t id, const char *text, size_t n,
                          struct hr_token_logprob *take_lp)
 {
     if (n == 0 && !take_lp)
@@ -177,14 +97,9 @@ static void emit_text_lp(struct hr_engine *e, uint64_t id, const char *text, siz
     push_event(e, ev);
 }
 
-static void emit_text(struct hr_engine *e, uint64_t id, const char *text, size_t n)
-{
-    emit_text_lp(e, id, text, n, NULL);
-}
-
 /* Ends a request with the DONE event allocated at submit time. */
-static void emit_done(struct hr_engine *e, struct job *j, enum hr_finish finish, int err,
-                      const char *msg, const struct slot *s)
+void hr_sched__emit_done(struct hr_engine *e, struct job *j, enum hr_finish finish, int err,
+                         const char *msg)
 {
     struct hr_event *ev = j->done;
     j->done = NULL;
@@ -194,13 +109,12 @@ static void emit_done(struct hr_engine *e, struct job *j, enum hr_finish finish,
     ev->err = err;
     if (msg)
         snprintf(ev->err_msg, sizeof ev->err_msg, "%s", msg);
-    if (s) {
-        ev->n_prompt = s->n_prompt;
-        ev->n_cached = s->n_cached;
-        ev->n_completion = s->n_generated;
-        ev->queue_ms = s->queue_ms;
-        ev->first_token_ms = s->first_token_ms;
-    }
+    ev->n_prompt = j->n_prompt;
+    ev->n_cached = j->n_cached;
+    ev->n_completion = j->n_generated;
+    ev->n_preempted = j->n_preempted;
+    ev->queue_ms = j->queue_ms;
+    ev->first_token_ms = j->first_token_ms;
     push_event(e, ev);
 }
 
@@ -229,316 +143,25 @@ struct hr_event *hr_engine_take_events(struct hr_engine *e)
     return head;
 }
 
-/* ---- admission (engine thread) ---- */
-
-static void pending_done(struct hr_engine *e)
+void hr_sched__pending_done(struct hr_engine *e)
 {
     pthread_mutex_lock(&e->mu);
     e->n_pending--;
     pthread_mutex_unlock(&e->mu);
 }
 
-static void slot_release(struct hr_engine *e, struct slot *s)
+/* Unlinks waiting job j (prev before it, or NULL). */
+static void unlink_waiting(struct hr_engine *e, struct job *j, struct job *prev)
 {
-    hr_kv_seq_release(e->kv, (uint32_t)(s - e->slots));
-    if (s->has_sampler)
-        hr_sampler_deinit(&s->sampler);
-    s->has_sampler = false;
-    job_free(s->job);
-    s->job = NULL;
-    s->busy = false;
-}
-
-/* The context check, in OpenAI's words: n prompt tokens plus max_tokens must fit. */
-static int check_context(uint32_t n_ctx, size_t n, uint32_t max_tokens, char *msg,
-                         size_t msg_cap)
-{
-    if (n == 0) {
-        snprintf(msg, msg_cap, "the prompt is empty after tokenization");
-        return HR_EINVAL;
-    }
-    if (n < n_ctx && (!max_tokens || n + max_tokens <= n_ctx))
-        return 0;
-    snprintf(msg, msg_cap,
-             "This model's maximum context length is %u tokens. However, you requested %zu "
-             "tokens (%zu in the messages, %u in the completion). Please reduce the length of "
-             "the messages or completion.",
-             n_ctx, n + max_tokens, n, max_tokens);
-    return HR_ECONTEXT;
-}
-
-/* Tokenizes text into a new array (*ids, caller frees); a rendered chat prompt's markup is
- * special tokens, a raw prompt gets BOS/EOS as the vocabulary says. The tokenizer needs at
- * most hr_tok_max_tokens(len) ids, so the whole prompt is tokenized even when it is far over
- * the context: the error can then say by how much. */
-static int tokenize(const struct hr_model *m, const char *text, size_t text_len, bool chat,
-                    int32_t **ids, size_t *n, char *msg, size_t msg_cap)
-{
-    *n = 0;
-    size_t cap = hr_tok_max_tokens(text_len);
-    *ids = malloc(cap * sizeof **ids);
-    int rc = *ids ? hr_tok_encode(m->tok, text, text_len, !chat, chat, *ids, cap, n)
-                  : HR_ENOMEM;
-    if (rc) {
-        free(*ids);
-        *ids = NULL;
-        snprintf(msg, msg_cap, "%s", hr_err_str(rc));
-    }
-    return rc;
-}
-
-/* Renders a conversation, then tokenizes it. */
-static int render_tokenize(const struct hr_model *m, struct hr_jval *messages,
-                           struct hr_jval *tools, int32_t **ids, size_t *n, char *msg,
-                           size_t msg_cap)
-{
-    char *rendered = NULL;
-    struct hr_diag d = {{0}};
-    *ids = NULL;
-    *n = 0;
-    int err = messages ? hr_model_apply_chat(m, messages, tools, true, (int64_t)time(NULL),
-                                             &rendered, &d)
-                       : HR_ENOMEM;
-    if (err) {
-        snprintf(msg, msg_cap, "%s", d.msg[0] ? d.msg : hr_err_str(err));
-        return err;
-    }
-    err = tokenize(m, rendered, strlen(rendered), true, ids, n, msg, msg_cap);
-    free(rendered);
-    return err;
-}
-
-int hr_engine_prepare_chat(const struct hr_model *m, uint32_t n_ctx, struct hr_jval *messages,
-                           struct hr_jval *tools, uint32_t max_tokens, int32_t **tokens,
-                           size_t *n_tokens, struct hr_diag *d)
-{
-    char msg[512] = "";
-    int rc = render_tokenize(m, messages, tools, tokens, n_tokens, msg, sizeof msg);
-    if (rc == 0)
-        rc = check_context(n_ctx, *n_tokens, max_tokens, msg, sizeof msg);
-    if (rc) {
-        hr_diag_set(d, "%s", msg);
-        free(*tokens);
-        *tokens = NULL;
-    }
-    return rc;
-}
-
-/* Puts the job's prompt, as tokens, into the slot. Returns 0 or an error with a message for
- * the client in msg. */
-static int slot_prepare(struct hr_engine *e, struct slot *s, char *msg, size_t msg_cap)
-{
-    const struct hr_model *m = e->model;
-    struct job *j = s->job;
-    int32_t *ids = j->tokens;
-    size_t n = j->n_tokens;
-    int rc = 0;
-    if (!ids && j->msgs) {
-        struct hr_jval *msgs = hr_chat_messages(j->msgs, j->n_msgs);
-        rc = render_tokenize(m, msgs, NULL, &ids, &n, msg, msg_cap);
-        hr_jval_unref(msgs);
-    } else if (!ids) {
-        rc = tokenize(m, j->prompt, j->prompt_len, false, &ids, &n, msg, msg_cap);
-    }
-    if (rc == 0)
-        rc = check_context(e->n_ctx, n, j->max_tokens, msg, msg_cap);
-    if (rc == 0)
-        memcpy(s->tokens, ids, n * sizeof *ids);
-    if (ids != j->tokens)
-        free(ids);
-    if (rc != 0)
-        return rc;
-    s->n_tokens = (uint32_t)n;
-    s->n_prompt = (uint32_t)n;
-    uint32_t seq = (uint32_t)(s - e->slots);
-    s->n_cached = e->p.prefix_cache ? hr_kv_seq_attach_prefix(e->kv, seq, s->tokens, s->n_prompt)
-                                    : 0;
-    s->n_past = s->n_cached;
-    s->n_generated = 0;
-    s->limit = j->max_tokens ? (uint32_t)n + j->max_tokens : e->n_ctx;
-    /* every slot has n_ctx positions' worth of blocks, so this cannot run out yet */
-    rc = hr_kv_seq_reserve(e->kv, seq, s->limit);
-    if (rc != 0) {
-        snprintf(msg, msg_cap, "no KV cache space for this request");
-        return rc;
-    }
-    hr_detok_init(&s->detok);
-    if (j->sampling.repeat_last_n > e->n_ctx)
-        j->sampling.repeat_last_n = e->n_ctx; /* "the whole context" */
-    rc = hr_sampler_init(&s->sampler, &j->sampling, (int32_t)m->n_vocab);
-    if (rc != 0) {
-        snprintf(msg, msg_cap, "invalid sampling parameters");
-        return rc;
-    }
-    s->has_sampler = true;
-    for (uint32_t i = 0; i < s->n_prompt; i++)
-        hr_sampler_accept(&s->sampler, s->tokens[i], false);
-    return 0;
-}
-
-static void admit(struct hr_engine *e)
-{
-    for (uint32_t i = 0; i < e->p.n_parallel && e->wait_head; i++) {
-        struct slot *s = &e->slots[i];
-        if (s->busy)
-            continue;
-        struct job *j = e->wait_head;
+    if (prev)
+        prev->next = j->next;
+    else
         e->wait_head = j->next;
-        if (!e->wait_head)
-            e->wait_tail = NULL;
-        e->n_waiting--;
-        pending_done(e);
-        j->next = NULL;
-        s->busy = true;
-        s->job = j;
-        s->queue_ms = (uint32_t)(now_ms() - j->t_submit_ms);
-        s->first_token_ms = 0;
-        s->n_prompt = s->n_generated = 0;
-        char msg[512] = "";
-        int rc = slot_prepare(e, s, msg, sizeof msg);
-        if (rc != 0) {
-            emit_done(e, j, HR_FINISH_ERROR, rc, msg, s);
-            slot_release(e, s);
-        }
-    }
-}
-
-/* ---- one step (engine thread) ---- */
-
-/* Generated text on its way out: through the stop strings, then to the client. */
-static void emit_generated(struct hr_engine *e, struct slot *s, const char *text, size_t n,
-                           struct hr_token_logprob *take_lp)
-{
-    char out[HR_TOK_MAX_PIECE + 16 + HR_MAX_STOP_BYTES + 64];
-    size_t k = hr_stop_push(&s->job->stop, text, n, out, sizeof out);
-    emit_text_lp(e, s->job->id, out, k, take_lp);
-}
-
-/* log-softmax of the model's logits at the sampled token, and the n_top best alternatives.
- * NULL without memory (the request goes on without this token's numbers). */
-static struct hr_token_logprob *token_logprob(const float *logits, int32_t n_vocab,
-                                              int32_t tok, uint32_t n_top)
-{
-    struct hr_token_logprob *lp = calloc(1, sizeof *lp);
-    if (!lp)
-        return NULL;
-    float max = logits[hr_argmax(logits, n_vocab)];
-    double sum = 0;
-    for (int32_t i = 0; i < n_vocab; i++)
-        sum += exp((double)logits[i] - max);
-    double lse = max + log(sum);
-    lp->token = tok;
-    lp->logprob = (float)(logits[tok] - lse);
-    /* insertion into a short sorted list: n_top <= 20 */
-    for (int32_t i = 0; i < n_vocab && n_top; i++) {
-        uint32_t k = lp->n_top;
-        if (k == n_top && !(logits[i] > logits[lp->top[k - 1].token]))
-            continue;
-        if (k < n_top)
-            lp->n_top++;
-        else
-            k--;
-        while (k > 0 && logits[i] > logits[lp->top[k - 1].token]) {
-            lp->top[k] = lp->top[k - 1];
-            k--;
-        }
-        lp->top[k].token = i;
-    }
-    for (uint32_t k = 0; k < lp->n_top; k++)
-        lp->top[k].logprob = (float)(logits[lp->top[k].token] - lse);
-    return lp;
-}
-
-static void finish_slot(struct hr_engine *e, struct slot *s, enum hr_finish f)
-{
-    char tail[64];
-    size_t n = hr_detok_flush(&s->detok, tail, sizeof tail);
-    emit_generated(e, s, tail, n, NULL);
-    char held[HR_MAX_STOP_BYTES];
-    if (s->job->stop.hit) {
-        f = HR_FINISH_STOP;
-    } else {
-        n = hr_stop_flush(&s->job->stop, held, sizeof held);
-        emit_text(e, s->job->id, held, n);
-    }
-    emit_done(e, s->job, f, 0, NULL, s);
-    slot_release(e, s);
-}
-
-/* After a step: the sampling of one sequence whose logits the batch produced. */
-static void sample_slot(struct hr_engine *e, struct slot *s, const float *logits)
-{
-    const struct hr_model *m = e->model;
-    struct job *j = s->job;
-    int32_t tok = hr_sampler_sample(&s->sampler, logits);
-    if (s->n_generated == 0)
-        s->first_token_ms = (uint32_t)(now_ms() - j->t_submit_ms);
-    if (!j->ignore_eos && hr_tok_is_eog(m->tok, tok)) {
-        finish_slot(e, s, HR_FINISH_STOP);
-        return;
-    }
-    hr_sampler_accept(&s->sampler, tok, true);
-    s->n_generated++;
-    s->tokens[s->n_tokens++] = tok;
-    char buf[HR_TOK_MAX_PIECE + 16];
-    size_t nb = hr_detok_push(&s->detok, m->tok, tok, buf, sizeof buf);
-    struct hr_token_logprob *lp =
-        j->logprobs ? token_logprob(logits, (int32_t)m->n_vocab, tok, j->top_logprobs) : NULL;
-    emit_generated(e, s, buf, nb, lp);
-    if (j->stop.hit || s->n_tokens >= s->limit || s->n_tokens >= e->n_ctx)
-        finish_slot(e, s, HR_FINISH_LENGTH);
-}
-
-/* One engine step: every running sequence's decode token and prefill chunks of the others,
- * within STEP_TOKENS, in one forward pass. */
-static void step(struct hr_engine *e)
-{
-    uint32_t n = 0, rows = 0;
-    for (uint32_t i = 0; i < e->p.n_parallel; i++)
-        e->slots[i].in_batch = 0;
-    /* decoding sequences first (one token each: they always fit), then prefill chunks */
-    for (int pass = 0; pass < 2; pass++) {
-        for (uint32_t i = 0; i < e->p.n_parallel; i++) {
-            struct slot *s = &e->slots[i];
-            bool prefill = s->n_past < s->n_prompt;
-            if (!s->busy || prefill != (pass == 1))
-                continue;
-            uint32_t take = s->n_tokens - s->n_past;
-            if (prefill && take > PREFILL_CHUNK)
-                take = PREFILL_CHUNK;
-            if (prefill && take > STEP_TOKENS - n)
-                take = n < STEP_TOKENS ? STEP_TOKENS - n : 0;
-            for (uint32_t k = 0; k < take; k++) {
-                bool last = s->n_past + k + 1 == s->n_tokens;
-                e->batch[n++] = (struct hr_batch_tok){s->tokens[s->n_past + k], i,
-                                                      s->n_past + k, last};
-                if (last)
-                    e->row_slot[rows++] = i;
-            }
-            s->in_batch = take;
-        }
-    }
-    if (n == 0)
-        return;
-    int rc = hr_runner_eval(e->runner, e->kv, e->batch, n, e->logits, e->pool);
-    for (uint32_t i = 0; i < e->p.n_parallel; i++) {
-        struct slot *s = &e->slots[i];
-        if (!s->busy || !s->in_batch)
-            continue;
-        if (rc != 0) {
-            emit_done(e, s->job, HR_FINISH_ERROR, rc, "the forward pass failed", s);
-            slot_release(e, s);
-            continue;
-        }
-        s->n_past += s->in_batch;
-        if (e->p.prefix_cache)
-            hr_kv_seq_commit(e->kv, i, s->tokens, s->n_past);
-    }
-    for (uint32_t r = 0; rc == 0 && r < rows; r++) {
-        struct slot *s = &e->slots[e->row_slot[r]];
-        if (s->busy)
-            sample_slot(e, s, e->logits + (size_t)r * e->model->n_vocab);
-    }
+    if (e->wait_tail == j)
+        e->wait_tail = prev;
+    e->n_waiting--;
+    if (!j->admitted)
+        hr_sched__pending_done(e);
 }
 
 static void handle_cancel(struct hr_engine *e, uint64_t id)
@@ -546,32 +169,25 @@ static void handle_cancel(struct hr_engine *e, uint64_t id)
     for (uint32_t i = 0; i < e->p.n_parallel; i++) {
         struct slot *s = &e->slots[i];
         if (s->busy && s->job->id == id) {
-            emit_done(e, s->job, HR_FINISH_CANCELED, 0, NULL, s);
-            slot_release(e, s);
+            hr_sched__emit_done(e, s->job, HR_FINISH_CANCELED, 0, NULL);
+            hr_sched__slot_release(e, s);
             return;
         }
     }
-    struct job **pp = &e->wait_head;
-    struct job *prev = NULL;
-    for (struct job *j = e->wait_head; j; prev = j, j = j->next) {
+    for (struct job *j = e->wait_head, *prev = NULL; j; prev = j, j = j->next) {
         if (j->id == id) {
-            *pp = j->next;
-            if (e->wait_tail == j)
-                e->wait_tail = prev;
-            e->n_waiting--;
-            pending_done(e);
-            emit_done(e, j, HR_FINISH_CANCELED, 0, NULL, NULL);
-            job_free(j);
+            unlink_waiting(e, j, prev);
+            hr_sched__emit_done(e, j, HR_FINISH_CANCELED, 0, NULL);
+            hr_sched__job_free(j);
             return;
         }
-        pp = &j->next;
     }
 }
 
 /* Ends every request past its deadline, running or waiting (checked once per step). */
 static void expire(struct hr_engine *e)
 {
-    double now = now_ms();
+    double now = hr_sched__now_ms();
     char msg[160];
     for (uint32_t i = 0; i < e->p.n_parallel; i++) {
         struct slot *s = &e->slots[i];
@@ -579,27 +195,22 @@ static void expire(struct hr_engine *e)
             continue;
         snprintf(msg, sizeof msg, "The request took longer than the server's limit of %.0f ms "
                  "(%u tokens generated).", s->job->deadline_ms - s->job->t_submit_ms,
-                 s->n_generated);
-        emit_done(e, s->job, HR_FINISH_ERROR, HR_ETIMEDOUT, msg, s);
-        slot_release(e, s);
+                 s->job->n_generated);
+        hr_sched__emit_done(e, s->job, HR_FINISH_ERROR, HR_ETIMEDOUT, msg);
+        hr_sched__slot_release(e, s);
     }
-    struct job **pp = &e->wait_head, *prev = NULL;
-    while (*pp) {
-        struct job *j = *pp;
+    struct job *prev = NULL;
+    for (struct job *j = e->wait_head, *next; j; j = next) {
+        next = j->next;
         if (!j->deadline_ms || now < j->deadline_ms) {
             prev = j;
-            pp = &j->next;
             continue;
         }
-        *pp = j->next;
-        if (e->wait_tail == j)
-            e->wait_tail = prev;
-        e->n_waiting--;
-        pending_done(e);
+        unlink_waiting(e, j, prev);
         snprintf(msg, sizeof msg, "The request waited longer than the server's limit of %.0f "
                  "ms in the queue.", j->deadline_ms - j->t_submit_ms);
-        emit_done(e, j, HR_FINISH_ERROR, HR_ETIMEDOUT, msg, NULL);
-        job_free(j);
+        hr_sched__emit_done(e, j, HR_FINISH_ERROR, HR_ETIMEDOUT, msg);
+        hr_sched__job_free(j);
     }
 }
 
@@ -645,21 +256,21 @@ static void *engine_main(void *arg)
         if (stop)
             break;
         expire(e);
-        admit(e);
-        step(e);
+        hr_sched__admit(e);
+        hr_sched__step(e);
         publish_events(e);
     }
     /* Stopping: whatever runs or waits ends canceled; the host frees those events unseen. */
     for (uint32_t i = 0; i < e->p.n_parallel; i++)
         if (e->slots[i].busy) {
-            emit_done(e, e->slots[i].job, HR_FINISH_CANCELED, 0, NULL, &e->slots[i]);
-            slot_release(e, &e->slots[i]);
+            hr_sched__emit_done(e, e->slots[i].job, HR_FINISH_CANCELED, 0, NULL);
+            hr_sched__slot_release(e, &e->slots[i]);
         }
     while (e->wait_head) {
         struct job *j = e->wait_head;
         e->wait_head = j->next;
-        emit_done(e, j, HR_FINISH_CANCELED, 0, NULL, NULL);
-        job_free(j);
+        hr_sched__emit_done(e, j, HR_FINISH_CANCELED, 0, NULL);
+        hr_sched__job_free(j);
     }
     e->wait_tail = NULL;
     publish_events(e);
@@ -671,17 +282,15 @@ static void *engine_main(void *arg)
 static void engine_destroy(struct hr_engine *e)
 {
     if (e->slots) {
-        for (uint32_t i = 0; i < e->p.n_parallel; i++) {
-            if (e->kv)
-                slot_release(e, &e->slots[i]);
-            free(e->slots[i].tokens);
-        }
+        for (uint32_t i = 0; i < e->p.n_parallel; i++)
+            if (e->kv && e->slots[i].busy)
+                hr_sched__slot_release(e, &e->slots[i]);
         free(e->slots);
     }
     while (e->inbox_head) {
         struct job *j = e->inbox_head;
         e->inbox_head = j->next;
-        job_free(j);
+        hr_sched__job_free(j);
     }
     while (e->cancels) {
         struct cancel_req *c = e->cancels;
@@ -733,6 +342,21 @@ int hr_engine_new(struct hr_engine **out, struct hr_model *take_model,
         goto fail;
     }
     e->n_ctx = n_ctx;
+    if (!e->p.kv_tokens)
+        e->p.kv_tokens = n_ctx * e->p.n_parallel;
+    if (!e->p.batch_tokens)
+        e->p.batch_tokens = 512;
+    if (e->p.kv_tokens < n_ctx || e->p.kv_tokens > HR_MODEL_MAX_CTX * 64u) {
+        hr_diag_set(d, "kv_tokens %u: must hold at least one full context (%u tokens)",
+                    e->p.kv_tokens, n_ctx);
+        rc = HR_EINVAL;
+        goto fail;
+    }
+    if (e->p.batch_tokens < 16 || e->p.batch_tokens > 65536) {
+        hr_diag_set(d, "batch_tokens %u is outside 16..65536", e->p.batch_tokens);
+        rc = HR_EINVAL;
+        goto fail;
+    }
     rc = hr_pool_new(&e->pool, (int)(p->n_threads ? p->n_threads : 1));
     if (rc != 0)
         goto fail;
@@ -740,33 +364,26 @@ int hr_engine_new(struct hr_engine **out, struct hr_model *take_model,
     e->slots = calloc(e->p.n_parallel, sizeof *e->slots);
     if (!e->slots)
         goto fail;
-    for (uint32_t i = 0; i < e->p.n_parallel; i++) {
-        e->slots[i].tokens = malloc((size_t)n_ctx * sizeof *e->slots[i].tokens);
-        if (!e->slots[i].tokens)
-            goto fail;
-    }
-    e->batch = malloc((STEP_TOKENS + e->p.n_parallel) * sizeof *e->batch);
+    e->batch = malloc((e->p.batch_tokens + e->p.n_parallel) * sizeof *e->batch);
     e->row_slot = malloc(e->p.n_parallel * sizeof *e->row_slot);
     e->logits = malloc((size_t)e->p.n_parallel * take_model->n_vocab * sizeof *e->logits);
     if (!e->batch || !e->row_slot || !e->logits)
         goto fail;
-    uint32_t blocks_per_seq = (n_ctx + HR_KV_BLOCK - 1) / HR_KV_BLOCK;
+    uint32_t n_blocks = (e->p.kv_tokens + HR_KV_BLOCK - 1) / HR_KV_BLOCK;
     rc = hr_runner_new(&e->runner, take_model, n_ctx);
     if (!rc) {
         enum hr_kv_type kt = (enum hr_kv_type)e->p.kv_type;
-        rc = hr_kv_new(&e->kv, take_model, kt, blocks_per_seq * e->p.n_parallel,
-                       e->p.n_parallel, n_ctx);
+        rc = hr_kv_new(&e->kv, take_model, kt, n_blocks, e->p.n_parallel, n_ctx);
         if (rc == HR_EUNSUPPORTED) {
             hr_log(HR_LOG_WARN, "engine", "KV cache Q8_0 needs heads a multiple of 32 wide "
                                           "(this model's are %u): using F16",
                    take_model->head_dim);
-            rc = hr_kv_new(&e->kv, take_model, HR_KV_F16, blocks_per_seq * e->p.n_parallel,
-                           e->p.n_parallel, n_ctx);
+            rc = hr_kv_new(&e->kv, take_model, HR_KV_F16, n_blocks, e->p.n_parallel, n_ctx);
         }
     }
     if (rc != 0) {
-        hr_diag_set(d, "cannot allocate the KV cache for %u tokens x %u sequences", n_ctx,
-                    e->p.n_parallel);
+        hr_diag_set(d, "cannot allocate the KV cache for %u tokens (%u sequences of up to %u)",
+                    e->p.kv_tokens, e->p.n_parallel, n_ctx);
         goto fail;
     }
     if (pthread_create(&e->thread, NULL, engine_main, e) != 0) {
@@ -816,7 +433,7 @@ static struct job *job_new(const struct hr_gen_request *r)
     j->ignore_eos = r->ignore_eos;
     j->logprobs = r->logprobs;
     j->top_logprobs = r->top_logprobs;
-    j->t_submit_ms = now_ms();
+    j->t_submit_ms = hr_sched__now_ms();
     j->deadline_ms = r->timeout_ms ? j->t_submit_ms + r->timeout_ms : 0;
     if (r->sampling.n_logit_bias) {
         size_t nb = r->sampling.n_logit_bias * sizeof *j->bias;
@@ -828,7 +445,7 @@ static struct job *job_new(const struct hr_gen_request *r)
     }
     j->sampling.logit_bias = j->bias;
     if (hr_stop_init(&j->stop, r->stop, r->n_stop) != 0) {
-        job_free(j);
+        hr_sched__job_free(j);
         return NULL;
     }
     if (r->msgs) {
@@ -837,7 +454,7 @@ static struct job *job_new(const struct hr_gen_request *r)
             bytes += strlen(r->msgs[i].role) + strlen(r->msgs[i].content) + 2;
         j->msgs = malloc(bytes);
         if (!j->msgs) {
-            job_free(j);
+            hr_sched__job_free(j);
             return NULL;
         }
         char *p = (char *)(j->msgs + r->n_msgs);
@@ -855,7 +472,7 @@ static struct job *job_new(const struct hr_gen_request *r)
     } else if (r->tokens) {
         j->tokens = malloc(r->n_tokens * sizeof *j->tokens);
         if (!j->tokens) {
-            job_free(j);
+            hr_sched__job_free(j);
             return NULL;
         }
         memcpy(j->tokens, r->tokens, r->n_tokens * sizeof *j->tokens);
@@ -863,7 +480,7 @@ static struct job *job_new(const struct hr_gen_request *r)
     } else {
         j->prompt = malloc(r->prompt_len + 1);
         if (!j->prompt) {
-            job_free(j);
+            hr_sched__job_free(j);
             return NULL;
         }
         memcpy(j->prompt, r->prompt, r->prompt_len);
@@ -923,7 +540,7 @@ int hr_engine_submit(struct hr_engine *e, const struct hr_gen_request *r, struct
         return HR_ENOMEM;
     j->done = calloc(1, sizeof *j->done);
     if (!j->done) {
-        job_free(j);
+        hr_sched__job_free(j);
         return HR_ENOMEM;
     }
     pthread_mutex_lock(&e->mu);
@@ -943,7 +560,7 @@ int hr_engine_submit(struct hr_engine *e, const struct hr_gen_request *r, struct
     }
     pthread_mutex_unlock(&e->mu);
     if (rc != 0)
-        job_free(j);
+        hr_sched__job_free(j);
     return rc;
 }
 

@@ -74,7 +74,7 @@ check "generation stopped long before max_tokens" test "${row##*|}" -lt 300
 
 # --request-timeout: a request that cannot finish in time ends with a 504 envelope.
 start_daemon --model "$WORK/smol.gguf" --model-id smol --db "$WORK/usage2.db" \
-    --data-dir "$WORK/data" --threads 1 --parallel 1 --ctx 1024 --request-timeout 1
+    --data-dir "$WORK/data" --threads 1 --parallel 1 --ctx 1024 --request-timeout 5
 http POST /v1/chat/completions '{"model":"smol","max_tokens":900,"temperature":0,"messages":[{"role":"user","content":"Tell me a long story"}]}'
 check "over the request timeout: 504 request_timeout" is_error 504 server_error "" request_timeout
 http POST /v1/chat/completions '{"model":"smol","max_tokens":3,"temperature":0,"messages":[{"role":"user","content":"Hi"}]}'

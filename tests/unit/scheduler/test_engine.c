@@ -71,19 +71,26 @@ static void collect(struct hr_engine *e, struct waiter *w, struct result *rs, si
     }
 }
 
-static struct hr_engine *start_pc(struct waiter *w, uint32_t parallel, uint32_t max_queue,
-                                  uint32_t n_ctx, bool prefix_cache)
+static struct hr_engine *start_kv(struct waiter *w, uint32_t parallel, uint32_t max_queue,
+                                  uint32_t n_ctx, bool prefix_cache, uint32_t kv_tokens)
 {
     struct hr_model *m = NULL;
     struct hr_diag d = {{0}};
     assert_int_equal(hr_model_load(&m, model_path, &d), 0);
-    struct hr_engine_params p = {1, n_ctx, parallel, max_queue, HR_KV_F32, prefix_cache};
+    struct hr_engine_params p = {1, n_ctx, parallel, max_queue, HR_KV_F32, prefix_cache,
+                                 kv_tokens, 0};
     struct hr_engine *e = NULL;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
     w->notified = 0;
     assert_int_equal(hr_engine_new(&e, m, &p, on_notify, w, &d), 0);
     return e;
+}
+
+static struct hr_engine *start_pc(struct waiter *w, uint32_t parallel, uint32_t max_queue,
+                                  uint32_t n_ctx, bool prefix_cache)
+{
+    return start_kv(w, parallel, max_queue, n_ctx, prefix_cache, 0);
 }
 
 static struct hr_engine *start(struct waiter *w, uint32_t parallel, uint32_t max_queue,
@@ -340,6 +347,48 @@ static void test_timeouts(void **state)
     hr_engine_free(e);
 }
 
+/* Four long generations sharing a KV cache that holds one and a half of them: sequences are
+ * preempted and recomputed, and every answer is the one it gets with room to spare; with and
+ * without the prefix cache, greedy and sampled. */
+static void test_preemption_gives_same_answers(void **state)
+{
+    (void)state;
+    const char *prompts[4] = {"Once upon a time there was", "The cat sat on the mat and",
+                              "Numbers one two three four", "Hello world, this is a test of"};
+    for (int variant = 0; variant < 2; variant++) {
+        struct waiter w;
+        struct result want[4], got[4];
+        for (int round = 0; round < 2; round++) {
+            /* 256 positions per sequence; round 1: 384 positions for all four */
+            struct hr_engine *e = start_kv(&w, 4, 8, 256, variant == 1, round ? 384 : 0);
+            struct result *rs = round ? got : want;
+            for (uint64_t i = 0; i < 4; i++) {
+                struct hr_gen_request r = prompt_req(i + 1, prompts[i], 150);
+                if (i % 2) { /* half of them sampled, with their own seeds */
+                    r.sampling.temperature = 0.8f;
+                    r.sampling.seed = 100 + i;
+                }
+                assert_int_equal(hr_engine_submit(e, &r, NULL), 0);
+                memset(&rs[i], 0, sizeof rs[i]);
+                rs[i].id = i + 1;
+            }
+            collect(e, &w, rs, 4);
+            hr_engine_free(e);
+        }
+        uint32_t preempted = 0;
+        for (int i = 0; i < 4; i++) {
+            assert_int_equal(got[i].done_ev.finish, HR_FINISH_LENGTH);
+            assert_int_equal(got[i].done_ev.n_completion, 150);
+            assert_string_equal(got[i].text, want[i].text);
+            assert_int_equal(want[i].done_ev.n_preempted, 0);
+            preempted += got[i].done_ev.n_preempted;
+        }
+        assert_true(preempted > 0);
+        printf("preemption (prefix cache %s): %u preemptions, answers identical\n",
+               variant ? "on" : "off", preempted);
+    }
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -366,6 +415,7 @@ int main(void)
         cmocka_unit_test(test_chat_request_runs),
         cmocka_unit_test(test_prefix_cache),
         cmocka_unit_test(test_timeouts),
+        cmocka_unit_test(test_preemption_gives_same_answers),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

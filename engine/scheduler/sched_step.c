@@ -144,7 +144,7 @@ static void preempt(struct hr_engine *e, struct slot *s)
     if (!e->wait_tail)
         e->wait_tail = j;
     e->n_waiting++;
-    hr_log(HR_LOG_DEBUG, "engine", "request %llu preempted (KV cache full) after %u tokens",
+    hr_log(HR_LOG_INFO, "engine", "request %llu preempted (KV cache full) after %u tokens",
            (unsigned long long)j->id, j->n_generated);
 }
 

@@ -202,3 +202,20 @@ test('a repeated long prompt reuses its cached prefix, with the same answer', as
   assert.ok(cached >= 16 && cached < again.usage.prompt_tokens, `cached ${cached}`);
   assert.equal(cached % 16, 0);
 });
+
+test('16 concurrent requests answer exactly what each answers alone (temperature 0)', async () => {
+  const ask = (i) => client.chat.completions.create({
+    model,
+    messages: [{ role: 'user', content: `Request ${i}: tell me about the number ${i * 7}` }],
+    max_tokens: 150,
+    temperature: 0,
+    ignore_eos: true,
+  });
+  const alone = [];
+  for (let i = 0; i < 16; i++) alone.push((await ask(i)).choices[0].message.content);
+  const together = await Promise.all([...Array(16).keys()].map(ask));
+  for (let i = 0; i < 16; i++) {
+    assert.equal(together[i].choices[0].message.content, alone[i], `request ${i}`);
+    assert.equal(together[i].usage.completion_tokens, 150);
+  }
+});

@@ -144,6 +144,63 @@ static void stream_finish(struct hr_http_req *r)
     r->stream_finished = true;
 }
 
+/* A suspended connection is not polled by MHD, so a client that hangs up while the engine
+ * works (a long prefill, a non-streaming answer) would go unnoticed until the answer is
+ * written: its socket is watched for the peer's shutdown (EPOLLRDHUP) meanwhile, and the
+ * request is canceled at once, freeing its sequence within a step. */
+struct hr_hangup {
+    uv_poll_t poll;
+    struct hr_http_req *r;
+};
+
+static void hangup_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+void hr_chat_stop_hangup(struct hr_http_req *r)
+{
+    struct hr_hangup *h = r->hangup;
+    if (!h)
+        return;
+    r->hangup = NULL;
+    h->r = NULL;
+    uv_poll_stop(&h->poll);
+    uv_close((uv_handle_t *)&h->poll, hangup_closed);
+}
+
+static void on_hangup(uv_poll_t *p, int status, int events)
+{
+    struct hr_hangup *h = p->data;
+    struct hr_http_req *r = h->r;
+    if (!r || (status >= 0 && !(events & UV_DISCONNECT)))
+        return;
+    if (r->in_engine && !r->engine_done && r->srv->engine) {
+        r->client_gone = true;
+        hr_engine_cancel(r->srv->engine, r->id);
+        hr_log(HR_LOG_INFO, "chat", "%s: client hung up; request canceled", r->request_id);
+    }
+    hr_chat_stop_hangup(r);
+}
+
+static void watch_hangup(struct hr_http_req *r)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    struct hr_hangup *h = ci ? calloc(1, sizeof *h) : NULL;
+    if (!h)
+        return; /* then a hang-up is noticed when the answer is written */
+    h->poll.data = h;
+    h->r = r;
+    if (uv_poll_init_socket(r->srv->loop, &h->poll, ci->connect_fd) != 0) {
+        free(h);
+        return;
+    }
+    r->hangup = h;
+    if (uv_poll_start(&h->poll, UV_DISCONNECT, on_hangup) != 0)
+        hr_chat_stop_hangup(r);
+}
+
 static void resume(struct hr_http_req *r)
 {
     if (r->suspended) {
@@ -173,6 +230,7 @@ void hr_chat_on_event(struct hr_http_req *r, const struct hr_event *ev)
         return;
     }
     r->engine_done = true;
+    hr_chat_stop_hangup(r);
     r->finish = ev->finish;
     r->err = ev->err;
     snprintf(r->err_msg, sizeof r->err_msg, "%s", ev->err_msg);
@@ -306,6 +364,7 @@ enum MHD_Result hr_chat_submit(struct hr_http_req *r, const struct hr_api_chat_r
     s->active = r;
     r->suspended = true;
     MHD_suspend_connection(r->conn);
+    watch_hangup(r);
     return MHD_YES;
 }
 
@@ -315,6 +374,8 @@ enum MHD_Result hr_chat_resume(struct hr_http_req *r)
     struct hr_api_error e;
     if (r->engine_done && (r->finish == HR_FINISH_ERROR || r->finish == HR_FINISH_CANCELED)) {
         hr_api_error_from_engine(&e, r->err ? r->err : HR_ECANCELED, r->err_msg);
+        if (r->client_gone)
+            e.status = 499; /* nobody reads it; the ledger says the client left */
         return hr_respond_error(r, &e);
     }
     if (!r->stream) {
@@ -347,7 +408,9 @@ enum MHD_Result hr_chat_resume(struct hr_http_req *r)
                                         hr_api_finish_reason(r->finish), &u,
                                         take_logprobs(r)));
     }
-    /* First event of a stream: the status is now known to be 200. */
+    /* First event of a stream: the status is now known to be 200; from here MHD writes to
+     * the socket and notices a hang-up itself. */
+    hr_chat_stop_hangup(r);
     stream_visible(r, r->text.ptr, r->text.len);
     hr_buf_free(&r->text);
     if (r->engine_done)

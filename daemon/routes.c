@@ -84,6 +84,7 @@ void hr_work_finished(struct hr_http_req *r)
 
 void hr_req_free(struct hr_http_req *r)
 {
+    hr_chat_stop_hangup(r);
     hr_text_job_free(r);
     hr_chat_prep_free(r);
     hr_buf_free(&r->body);

@@ -56,6 +56,8 @@ struct hr_http_req {
     struct hr_buf text;   /* non-stream: generated text so far */
     bool logprobs;
     json_t *lp_content;
+    struct hr_hangup *hangup; /* watches the client's socket while the engine works */
+    bool client_gone;         /* it hung up before the answer: canceled, recorded as 499 */
     /* tool calls: the offered tools while answers are parsed for calls, else NULL */
     json_t *tools;
     enum hr_api_tool_format tool_format;
@@ -132,6 +134,8 @@ void hr_chat_prep_free(struct hr_http_req *r);
 enum MHD_Result hr_chat_submit(struct hr_http_req *r, const struct hr_api_chat_req *req,
                                const int32_t *tokens, size_t n_tokens);
 enum MHD_Result hr_chat_resume(struct hr_http_req *r);
+/* Stops watching for the client hanging up (also before r is freed). */
+void hr_chat_stop_hangup(struct hr_http_req *r);
 void hr_chat_on_event(struct hr_http_req *r, const struct hr_event *ev);
 
 /* server.c */

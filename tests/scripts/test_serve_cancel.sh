@@ -65,12 +65,32 @@ check "client read the first chunks and hung up" test $? = 0
 http POST /v1/chat/completions '{"model":"smol","max_tokens":3,"temperature":0,"messages":[{"role":"user","content":"Hi"}]}'
 check "the next request gets the freed slot and completes" json_true "$WORK/body" \
     "j['usage']['completion_tokens'] == 3"
+
+# A non-streaming client that gives up: its answer is canceled at once, not generated for
+# nobody (the connection is parked while the engine works, so its socket is watched).
+/usr/bin/python3 - "$PORT" <<'PY'
+import http.client, json, sys, time
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=120)
+c.request("POST", "/v1/chat/completions",
+          json.dumps({"model": "smol", "max_tokens": 900, "temperature": 0,
+                      "messages": [{"role": "user", "content": "Tell me a long story"}]}),
+          {"Content-Type": "application/json", "x-request-id": "gave-up"})
+time.sleep(1.5)
+c.close()
+PY
+http POST /v1/chat/completions '{"model":"smol","max_tokens":3,"temperature":0,"messages":[{"role":"user","content":"Hi"}]}'
+check "after a non-streaming client gave up, the slot is free at once" json_true "$WORK/body" \
+    "j['usage']['completion_tokens'] == 3"
 stop_daemon
 check "SIGTERM exits 0" test "$DAEMON_STATUS" = 0
 row=$(sqlite3 "$WORK/usage.db" "select http_status, finish_reason, completion_tokens from usage where request_id='cut-short'")
 echo "# ledger row of the cut stream: $row"
 check "the cut stream is recorded as 499 canceled" sh -c "echo '$row' | grep -q '^499|canceled|'"
 check "generation stopped long before max_tokens" test "${row##*|}" -lt 300
+row=$(sqlite3 "$WORK/usage.db" "select http_status, finish_reason, completion_tokens from usage where request_id='gave-up'")
+echo "# ledger row of the abandoned non-streaming request: $row"
+check "the abandoned request is recorded as 499 canceled" sh -c "echo '$row' | grep -q '^499|canceled|'"
+check "its generation stopped long before max_tokens" test "${row##*|}" -lt 300
 
 # --request-timeout: a request that cannot finish in time ends with a 504 envelope.
 start_daemon --model "$WORK/smol.gguf" --model-id smol --db "$WORK/usage2.db" \

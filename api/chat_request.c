@@ -392,8 +392,9 @@ static int parse_logprobs(struct hr_api_chat_req *r, json_t *root, struct hr_api
     return 0;
 }
 
-/* Fields accepted only in their neutral form until the feature exists. */
-static int refuse_unbuilt(json_t *root, struct hr_api_error *e)
+/* Fields accepted only in their neutral form until the feature exists, then the structured
+ * output fields (response_format.c). */
+static int refuse_unbuilt(struct hr_api_chat_req *r, json_t *root, struct hr_api_error *e)
 {
     json_int_t n = 1;
     if (get_integer(root, "n", 1, 128, &n, NULL, e) != 0)
@@ -406,15 +407,7 @@ static int refuse_unbuilt(json_t *root, struct hr_api_error *e)
         if (v && !json_is_null(v) && !(json_is_array(v) && json_array_size(v) == 0))
             return unsupported(e, never_yet[i], "");
     }
-    json_t *rf = json_object_get(root, "response_format");
-    if (rf && !json_is_null(rf)) {
-        json_t *type = json_is_object(rf) ? json_object_get(rf, "type") : NULL;
-        if (!json_is_object(rf))
-            return bad_type(e, "response_format", "an object", rf);
-        if (!json_is_string(type) || strcmp(json_string_value(type), "text") != 0)
-            return unsupported(e, "response_format.type", "(only 'text')");
-    }
-    return 0;
+    return hr_api_chat_parse_format(r, root, e);
 }
 
 int hr_api_chat_parse(const char *body, size_t n, struct hr_api_chat_req *r,
@@ -505,7 +498,7 @@ int hr_api_chat_parse(const char *body, size_t n, struct hr_api_chat_req *r,
         parse_logit_bias(r, json_object_get(root, "logit_bias"), e) != 0 ||
         parse_penalties(r, root, e) != 0 || parse_logprobs(r, root, e) != 0)
         return -1;
-    return refuse_unbuilt(root, e);
+    return refuse_unbuilt(r, root, e);
 }
 
 void hr_api_chat_req_deinit(struct hr_api_chat_req *r)
@@ -516,6 +509,8 @@ void hr_api_chat_req_deinit(struct hr_api_chat_req *r)
     free(r->joined);
     free(r->msgs);
     free(r->bias);
+    free(r->grammar_text);
+    hr_grammar_unref(r->grammar);
     json_decref(r->root);
     memset(r, 0, sizeof *r);
 }

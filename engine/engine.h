@@ -20,6 +20,7 @@
 #include "base/limits.h"
 #include "base/log.h"
 #include "gguf/gguf.h"
+#include "grammar/grammar.h"
 #include "kernels/kernels.h"
 #include "model/model.h"
 #include "model/synth.h"
@@ -62,6 +63,10 @@ struct hr_gen_request {
      * alternatives (0..HR_MAX_TOP_LOGPROBS). */
     bool logprobs;
     uint32_t top_logprobs;
+    /* NULL, or a compiled grammar the output must follow (submit takes a reference): tokens
+     * it forbids are masked before sampling, and the request ends with HR_FINISH_STOP as
+     * soon as the grammar is complete. */
+    struct hr_grammar *grammar;
 };
 
 #define HR_MAX_TOP_LOGPROBS 20

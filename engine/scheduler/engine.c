@@ -6,7 +6,7 @@
  * model work. Results do not depend on the batch (see hr_runner_eval). Preemption and prefix
  * caching come with the scheduler issue.
  * Thread: hr_engine_submit/cancel/take_events from any thread; everything else engine thread. */
-#include "../engine.h"
+#include "sched_int.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -34,6 +34,7 @@ struct job {
     bool logprobs;
     uint32_t top_logprobs;
     struct hr_stop stop;
+    struct hr_grammar *grammar; /* a reference, or NULL */
     double t_submit_ms;
     struct hr_event *done; /* allocated at submit, so a request can always be ended */
 };
@@ -49,6 +50,7 @@ struct slot {
     struct hr_sampler sampler;
     bool has_sampler;
     struct hr_detok detok;
+    struct hr_grammar_state *gstate; /* the job's grammar, or NULL */
     int32_t *tokens; /* prompt, then generated: n_ctx capacity */
     uint32_t n_tokens;
     uint32_t n_prompt;
@@ -88,6 +90,7 @@ struct hr_engine {
     uint32_t n_waiting;
     struct slot *slots;
     struct hr_event *pend_head, *pend_tail; /* events of this step, published at its end */
+    struct hr_grammar_vocab *gvocab; /* token trie, built by the first grammar request */
 };
 
 static double now_ms(void)
@@ -120,6 +123,7 @@ static void job_free(struct job *j)
     free(j->tokens);
     free(j->bias);
     hr_stop_deinit(&j->stop);
+    hr_grammar_unref(j->grammar);
     free(j->done);
     free(j);
 }
@@ -241,6 +245,8 @@ static void slot_release(struct hr_engine *e, struct slot *s)
     if (s->has_sampler)
         hr_sampler_deinit(&s->sampler);
     s->has_sampler = false;
+    hr_grammar_state_free(s->gstate);
+    s->gstate = NULL;
     job_free(s->job);
     s->job = NULL;
     s->busy = false;
@@ -363,6 +369,9 @@ static int slot_prepare(struct hr_engine *e, struct slot *s, char *msg, size_t m
     s->has_sampler = true;
     for (uint32_t i = 0; i < s->n_prompt; i++)
         hr_sampler_accept(&s->sampler, s->tokens[i], false);
+    if (j->grammar)
+        return hr_sched__grammar_begin(&e->gvocab, m->tok, j->grammar, &s->sampler, &s->gstate,
+                                       msg, msg_cap);
     return 0;
 }
 
@@ -461,9 +470,23 @@ static void sample_slot(struct hr_engine *e, struct slot *s, const float *logits
     const struct hr_model *m = e->model;
     struct job *j = s->job;
     int32_t tok = hr_sampler_sample(&s->sampler, logits);
+    char msg[256];
+    int rc = 0;
+    if (tok < 0) {
+        rc = s->sampler.mask_err;
+        hr_sched__grammar_mask_error(rc, msg, sizeof msg);
+    } else if (s->gstate && !hr_tok_is_eog(m->tok, tok)) {
+        rc = hr_sched__grammar_accept(s->gstate, tok, msg, sizeof msg);
+    }
+    if (rc) {
+        emit_done(e, j, HR_FINISH_ERROR, rc, msg, s);
+        slot_release(e, s);
+        return;
+    }
     if (s->n_generated == 0)
         s->first_token_ms = (uint32_t)(now_ms() - j->t_submit_ms);
-    if (!j->ignore_eos && hr_tok_is_eog(m->tok, tok)) {
+    /* under a grammar, end-of-generation is allowed only where the output is complete */
+    if ((!j->ignore_eos || s->gstate) && hr_tok_is_eog(m->tok, tok)) {
         finish_slot(e, s, HR_FINISH_STOP);
         return;
     }
@@ -475,7 +498,9 @@ static void sample_slot(struct hr_engine *e, struct slot *s, const float *logits
     struct hr_token_logprob *lp =
         j->logprobs ? token_logprob(logits, (int32_t)m->n_vocab, tok, j->top_logprobs) : NULL;
     emit_generated(e, s, buf, nb, lp);
-    if (j->stop.hit || s->n_tokens >= s->limit || s->n_tokens >= e->n_ctx)
+    if (s->gstate && hr_grammar_is_complete(s->gstate))
+        finish_slot(e, s, HR_FINISH_STOP);
+    else if (j->stop.hit || s->n_tokens >= s->limit || s->n_tokens >= e->n_ctx)
         finish_slot(e, s, HR_FINISH_LENGTH);
 }
 
@@ -640,6 +665,7 @@ static void engine_destroy(struct hr_engine *e)
         e->cancels = c->next;
         free(c);
     }
+    hr_grammar_vocab_free(e->gvocab);
     hr_runner_free(e->runner);
     hr_kv_free(e->kv);
     free(e->batch);
@@ -768,6 +794,7 @@ static struct job *job_new(const struct hr_gen_request *r)
     j->ignore_eos = r->ignore_eos;
     j->logprobs = r->logprobs;
     j->top_logprobs = r->top_logprobs;
+    j->grammar = hr_grammar_ref(r->grammar);
     j->t_submit_ms = now_ms();
     if (r->sampling.n_logit_bias) {
         size_t nb = r->sampling.n_logit_bias * sizeof *j->bias;

@@ -5,7 +5,8 @@
  * anyOf/oneOf (oneOf as anyOf), allOf of one schema, minLength/maxLength, format date,
  * time, date-time and uuid (other formats are annotations), $ref to #/$defs/x or
  * #/definitions/x. Any other assertion keyword is refused naming it, so a schema is never
- * partly enforced. Whitespace between tokens is bounded, so output cannot loop on spaces.
+ * partly enforced. Whitespace between tokens is at most one space or a newline and 20 spaces
+ * or tabs of indentation (llama.cpp's choice), so output cannot loop on whitespace.
  * Any thread. */
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,7 +21,7 @@
 
 /* Shared rules every compiled schema may use. */
 static const char base_rules[] =
-    "ws ::= [ \\t\\n]{0,20}\n"
+    "ws ::= (\" \" | \"\\n\" [ \\t]{0,20})?\n"
     "char ::= [^\"\\\\\\x00-\\x1F] | \"\\\\\" ([\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4})\n"
     "string ::= \"\\\"\" char* \"\\\"\"\n"
     "integer ::= \"-\"? (\"0\" | [1-9] [0-9]{0,18})\n"
@@ -34,7 +35,7 @@ static const char base_rules[] =
 
 static const char json_object_gbnf[] =
     "root ::= object\n"
-    "ws ::= [ \\t\\n]{0,20}\n"
+    "ws ::= (\" \" | \"\\n\" [ \\t]{0,20})?\n"
     "char ::= [^\"\\\\\\x00-\\x1F] | \"\\\\\" ([\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4})\n"
     "string ::= \"\\\"\" char* \"\\\"\"\n"
     "integer ::= \"-\"? (\"0\" | [1-9] [0-9]{0,18})\n"

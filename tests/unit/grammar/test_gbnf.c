@@ -244,14 +244,23 @@ struct jc {
     int depth;
 };
 
+/* nothing, one space, or a newline and up to 20 spaces or tabs */
 static bool jc_ws(struct jc *c)
 {
-    int n = 0;
-    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n')) {
+    if (c->p < c->end && *c->p == ' ') {
         c->p++;
-        n++;
+        return c->p >= c->end || (*c->p != ' ' && *c->p != '\t' && *c->p != '\n');
     }
-    return n <= 20;
+    if (c->p < c->end && *c->p == '\n') {
+        c->p++;
+        int n = 0;
+        while (c->p < c->end && (*c->p == ' ' || *c->p == '\t')) {
+            c->p++;
+            n++;
+        }
+        return n <= 20 && (c->p >= c->end || *c->p != '\n');
+    }
+    return c->p >= c->end || *c->p != '\t';
 }
 
 static bool jc_digits(struct jc *c, int min, int max)
@@ -440,9 +449,19 @@ static uint32_t rnd(uint32_t n)
 
 static void gen_ws(char *b, size_t *n)
 {
-    int k = rnd(4) == 0 ? (int)rnd(24) : 0;
-    for (int i = 0; i < k; i++)
-        b[(*n)++] = " \t\n"[rnd(3)];
+    uint32_t kind = rnd(8);
+    if (kind == 0) {
+        b[(*n)++] = ' ';
+    } else if (kind == 1) {
+        b[(*n)++] = '\n';
+        int k = (int)rnd(23);
+        for (int i = 0; i < k; i++)
+            b[(*n)++] = " \t"[rnd(2)];
+    } else if (kind == 2) {
+        int k = (int)rnd(4);
+        for (int i = 0; i < k; i++)
+            b[(*n)++] = " \t\n"[rnd(3)];
+    }
 }
 
 static void gen_value(char *b, size_t *n, int depth)

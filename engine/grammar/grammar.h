@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "../base/diag.h"
+#include "../base/limits.h"
 #include "../tokenizer/tok.h"
 
 /* Caps on what a hostile grammar or schema may make us do. */

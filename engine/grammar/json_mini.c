@@ -294,7 +294,7 @@ static int read_value(struct rd *r, struct hr_jm *v)
     return read_number(r, v);
 }
 
-int hr_jm_parse(struct hr_jm_doc **doc, const char *text, size_t n, struct hr_diag *d)
+int hr_grammar__json_parse(struct hr_jm_doc **doc, const char *text, size_t n, struct hr_diag *d)
 {
     *doc = NULL;
     if (n > HR_GRAMMAR_MAX_SOURCE) {
@@ -321,19 +321,19 @@ int hr_jm_parse(struct hr_jm_doc **doc, const char *text, size_t n, struct hr_di
     if (rc) {
         if (rc == HR_ENOMEM)
             hr_diag_set(d, "out of memory reading the schema");
-        hr_jm_free(dc);
+        hr_grammar__json_free(dc);
         return rc;
     }
     *doc = dc;
     return 0;
 }
 
-const struct hr_jm *hr_jm_root(const struct hr_jm_doc *doc)
+const struct hr_jm *hr_grammar__json_root(const struct hr_jm_doc *doc)
 {
     return doc->root;
 }
 
-void hr_jm_free(struct hr_jm_doc *doc)
+void hr_grammar__json_free(struct hr_jm_doc *doc)
 {
     if (!doc)
         return;
@@ -341,7 +341,7 @@ void hr_jm_free(struct hr_jm_doc *doc)
     free(doc);
 }
 
-const struct hr_jm *hr_jm_get(const struct hr_jm *obj, const char *key)
+const struct hr_jm *hr_grammar__json_get(const struct hr_jm *obj, const char *key)
 {
     if (!obj || obj->kind != HR_JM_OBJ)
         return NULL;

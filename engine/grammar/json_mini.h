@@ -30,10 +30,10 @@ struct hr_jm {
 struct hr_jm_doc;
 
 /* Parses text; HR_EINVAL with "JSON line L column C: ..." in d. Caller frees doc. */
-int hr_jm_parse(struct hr_jm_doc **doc, const char *text, size_t n, struct hr_diag *d);
-const struct hr_jm *hr_jm_root(const struct hr_jm_doc *doc);
-void hr_jm_free(struct hr_jm_doc *doc);
+int hr_grammar__json_parse(struct hr_jm_doc **doc, const char *text, size_t n, struct hr_diag *d);
+const struct hr_jm *hr_grammar__json_root(const struct hr_jm_doc *doc);
+void hr_grammar__json_free(struct hr_jm_doc *doc);
 /* Member `key` of an object, or NULL. */
-const struct hr_jm *hr_jm_get(const struct hr_jm *obj, const char *key);
+const struct hr_jm *hr_grammar__json_get(const struct hr_jm *obj, const char *key);
 
 #endif

@@ -277,7 +277,7 @@ static bool is(const struct hr_jm *v, const char *s)
 /* A non-negative integer keyword; -1 when absent. */
 static int get_count(struct comp *c, const struct hr_jm *s, const char *key, long *out)
 {
-    const struct hr_jm *v = hr_jm_get(s, key);
+    const struct hr_jm *v = hr_grammar__json_get(s, key);
     *out = -1;
     if (!v)
         return 0;
@@ -306,9 +306,9 @@ static int put_repeat(struct comp *c, struct hr_gbuf *b, const char *what, long 
 
 static int compile_string(struct comp *c, const struct hr_jm *s, struct hr_gbuf *b)
 {
-    const struct hr_jm *f = hr_jm_get(s, "format");
+    const struct hr_jm *f = hr_grammar__json_get(s, "format");
     if (is(f, "date") || is(f, "time") || is(f, "date-time") || is(f, "uuid")) {
-        if (hr_jm_get(s, "minLength") || hr_jm_get(s, "maxLength"))
+        if (hr_grammar__json_get(s, "minLength") || hr_grammar__json_get(s, "maxLength"))
             return refuse(c, HR_EUNSUPPORTED, "'format' together with a length");
         const char *r = is(f, "date") ? "fmt-date" : is(f, "time") ? "fmt-time"
                         : is(f, "uuid") ? "fmt-uuid" : "fmt-date \"T\" fmt-time";
@@ -340,7 +340,7 @@ static int compile_array(struct comp *c, const struct hr_jm *s, struct hr_gbuf *
     if (rc)
         return rc;
     char item[32] = "value";
-    const struct hr_jm *items = hr_jm_get(s, "items");
+    const struct hr_jm *items = hr_grammar__json_get(s, "items");
     if (items && (rc = compile_at(c, items, "items", NULL, 0, item, sizeof item)) != 0)
         return rc;
     if (max == 0) {
@@ -371,9 +371,9 @@ static bool listed(const struct hr_jm *req, const char *key, size_t n)
 static int compile_object(struct comp *c, const struct hr_jm *s, const char *self,
                           struct hr_gbuf *b)
 {
-    const struct hr_jm *props = hr_jm_get(s, "properties");
-    const struct hr_jm *req = hr_jm_get(s, "required");
-    const struct hr_jm *addl = hr_jm_get(s, "additionalProperties");
+    const struct hr_jm *props = hr_grammar__json_get(s, "properties");
+    const struct hr_jm *req = hr_grammar__json_get(s, "required");
+    const struct hr_jm *addl = hr_grammar__json_get(s, "additionalProperties");
     if (props && props->kind != HR_JM_OBJ)
         return refuse(c, HR_EINVAL, "'properties' must be an object");
     if (req && req->kind != HR_JM_ARR)
@@ -474,7 +474,7 @@ static int compile_ref(struct comp *c, const struct hr_jm *ref, char *name, size
             return 0;
         }
     }
-    const struct hr_jm *tab = hr_jm_get(c->root, defs ? "$defs" : "definitions");
+    const struct hr_jm *tab = hr_grammar__json_get(c->root, defs ? "$defs" : "definitions");
     const struct hr_jm *target = NULL;
     for (const struct hr_jm *e = tab && tab->kind == HR_JM_OBJ ? tab->child : NULL; e;
          e = e->next)
@@ -535,7 +535,7 @@ static int check_misplaced(struct comp *c, const struct hr_jm *s, const struct h
                 {"minItems", "array"}, {"maxItems", "array"}, {"minLength", "string"},
                 {"maxLength", "string"}};
     for (size_t i = 0; i < sizeof only / sizeof only[0]; i++) {
-        if (!hr_jm_get(s, only[i].kw))
+        if (!hr_grammar__json_get(s, only[i].kw))
             continue;
         bool ok = is(type, only[i].type);
         for (const struct hr_jm *t = type && type->kind == HR_JM_ARR ? type->child : NULL; t;
@@ -551,11 +551,11 @@ static int check_misplaced(struct comp *c, const struct hr_jm *s, const struct h
 static int compile_body(struct comp *c, const struct hr_jm *s, const char *name,
                         struct hr_gbuf *b)
 {
-    const struct hr_jm *type = hr_jm_get(s, "type");
-    const struct hr_jm *en = hr_jm_get(s, "enum");
-    const struct hr_jm *cn = hr_jm_get(s, "const");
-    const struct hr_jm *any = hr_jm_get(s, "anyOf");
-    const struct hr_jm *one = hr_jm_get(s, "oneOf");
+    const struct hr_jm *type = hr_grammar__json_get(s, "type");
+    const struct hr_jm *en = hr_grammar__json_get(s, "enum");
+    const struct hr_jm *cn = hr_grammar__json_get(s, "const");
+    const struct hr_jm *any = hr_grammar__json_get(s, "anyOf");
+    const struct hr_jm *one = hr_grammar__json_get(s, "oneOf");
     int rc = 0;
     if (cn || en) {
         if (cn && en)
@@ -615,20 +615,20 @@ static int compile(struct comp *c, const struct hr_jm *s, char *name, size_t cap
     for (const struct hr_jm *k = s->child; k; k = k->next)
         if (!keyword_known(k->key, k->key_n))
             return refuse(c, HR_EUNSUPPORTED, "keyword '%.64s' is not supported", k->key);
-    const struct hr_jm *ref = hr_jm_get(s, "$ref");
+    const struct hr_jm *ref = hr_grammar__json_get(s, "$ref");
     if (ref) {
         static const char *const others[] = {"type", "enum", "const", "anyOf", "oneOf",
                                              "allOf", "properties", "items"};
         for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
-            if (hr_jm_get(s, others[i]))
+            if (hr_grammar__json_get(s, others[i]))
                 return refuse(c, HR_EUNSUPPORTED, "'$ref' together with '%s'", others[i]);
         return compile_ref(c, ref, name, cap);
     }
-    const struct hr_jm *all = hr_jm_get(s, "allOf");
+    const struct hr_jm *all = hr_grammar__json_get(s, "allOf");
     if (all) {
-        if (all->kind != HR_JM_ARR || all->n_children != 1 || hr_jm_get(s, "type") ||
-            hr_jm_get(s, "enum") || hr_jm_get(s, "const") || hr_jm_get(s, "anyOf") ||
-            hr_jm_get(s, "oneOf"))
+        if (all->kind != HR_JM_ARR || all->n_children != 1 || hr_grammar__json_get(s, "type") ||
+            hr_grammar__json_get(s, "enum") || hr_grammar__json_get(s, "const") || hr_grammar__json_get(s, "anyOf") ||
+            hr_grammar__json_get(s, "oneOf"))
             return refuse(c, HR_EUNSUPPORTED, "'allOf' other than one schema alone");
         return compile_at(c, all->child, "allOf", "0", 1, name, cap);
     }
@@ -655,15 +655,15 @@ int hr_grammar_schema_to_gbnf(const char *json, size_t n, bool strict, char **gb
 {
     *gbnf = NULL;
     struct hr_jm_doc *doc = NULL;
-    int rc = hr_jm_parse(&doc, json, n, d);
+    int rc = hr_grammar__json_parse(&doc, json, n, d);
     if (rc)
         return rc;
     struct comp *c = calloc(1, sizeof *c);
     if (!c) {
-        hr_jm_free(doc);
+        hr_grammar__json_free(doc);
         return HR_ENOMEM;
     }
-    c->root = hr_jm_root(doc);
+    c->root = hr_grammar__json_root(doc);
     c->strict = strict;
     c->d = d;
     c->out.max = HR_GRAMMAR_MAX_SOURCE;
@@ -691,7 +691,7 @@ int hr_grammar_schema_to_gbnf(const char *json, size_t n, bool strict, char **gb
     else
         free(c->out.p);
     free(c);
-    hr_jm_free(doc);
+    hr_grammar__json_free(doc);
     return rc;
 }
 

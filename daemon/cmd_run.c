@@ -230,43 +230,6 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* The grammar asked for with --grammar, --json-schema or --json (NULL when none). Exit
- * status 2 with the file and the reason when it does not compile. */
-static int load_grammar(const struct run_opts *o, struct hr_grammar **g)
-{
-    *g = NULL;
-    int n_set = (o->grammar_file != NULL) + (o->schema_file != NULL) + o->json;
-    if (n_set == 0)
-        return 0;
-    if (n_set > 1) {
-        fprintf(stderr, "hearth: run: give one of --grammar, --json-schema and --json\n");
-        return 2;
-    }
-    struct hr_diag d = {{0}};
-    if (o->json)
-        return hr_grammar_json_object(g, &d) ? 1 : 0;
-    const char *path = o->grammar_file ? o->grammar_file : o->schema_file;
-    FILE *f = fopen(path, "rb");
-    char *src = malloc(HR_GRAMMAR_MAX_SOURCE + 1);
-    size_t n = f && src ? fread(src, 1, HR_GRAMMAR_MAX_SOURCE + 1, f) : 0;
-    int rc = 0;
-    if (!f || !src || ferror(f)) {
-        fprintf(stderr, "hearth: %s: cannot read the file\n", path);
-        rc = 2;
-    } else if (n > HR_GRAMMAR_MAX_SOURCE) {
-        fprintf(stderr, "hearth: %s: longer than %u bytes\n", path, HR_GRAMMAR_MAX_SOURCE);
-        rc = 2;
-    } else if ((o->grammar_file ? hr_grammar_parse(g, src, n, &d)
-                                : hr_grammar_from_schema(g, src, n, o->strict, &d)) != 0) {
-        fprintf(stderr, "hearth: %s: %s\n", path, d.msg);
-        rc = 2;
-    }
-    if (f)
-        fclose(f);
-    free(src);
-    return rc;
-}
-
 static int mask_cb(void *ud, float *logits)
 {
     return hr_grammar_apply_mask(ud, logits);
@@ -394,7 +357,7 @@ int hr_cmd_run(int argc, char **argv)
         return 2;
     }
     struct hr_grammar *g = NULL;
-    rc = load_grammar(&o, &g);
+    rc = hr_cmd_load_grammar(o.grammar_file, o.schema_file, o.strict, o.json, &g, NULL);
     if (rc != 0) {
         free(prompt);
         return rc;

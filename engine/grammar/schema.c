@@ -45,9 +45,16 @@ static const char json_object_gbnf[] =
     " ws)? \"}\"\n"
     "array ::= \"[\" ws (value (ws \",\" ws value)* ws)? \"]\"\n";
 
+/* RFC 3339 dates as Python's date.fromisoformat reads them: years 0001-9999, days within
+ * their month, February 29 only in leap years (every 4th, not centuries unless every 400th). */
 static const char fmt_rules[] =
-    "fmt-date ::= [0-9]{4} \"-\" (\"0\" [1-9] | \"1\" [0-2]) \"-\" (\"0\" [1-9] | [12] [0-9]"
-    " | \"3\" [01])\n"
+    "fmt-year ::= [1-9] [0-9]{3} | \"0\" ([1-9] [0-9]{2} | \"0\" ([1-9] [0-9] | \"0\" [1-9]))\n"
+    "fmt-by4 ::= \"0\" [48] | [2468] [048] | [13579] [26]\n"
+    "fmt-leap ::= [0-9]{2} fmt-by4 | fmt-by4 \"00\"\n"
+    "fmt-md ::= (\"0\" [13578] | \"1\" [02]) \"-\" (\"0\" [1-9] | [12] [0-9] | \"3\" [01])"
+    " | (\"0\" [469] | \"11\") \"-\" (\"0\" [1-9] | [12] [0-9] | \"30\")"
+    " | \"02-\" (\"0\" [1-9] | \"1\" [0-9] | \"2\" [0-8])\n"
+    "fmt-date ::= fmt-year \"-\" fmt-md | fmt-leap \"-02-29\"\n"
     "fmt-time ::= ([01] [0-9] | \"2\" [0-3]) \":\" [0-5] [0-9] \":\" [0-5] [0-9]"
     " (\".\" [0-9]{1,9})? (\"Z\" | [+-] ([01] [0-9] | \"2\" [0-3]) \":\" [0-5] [0-9])\n"
     "fmt-uuid ::= [0-9a-fA-F]{8} \"-\" [0-9a-fA-F]{4} \"-\" [0-9a-fA-F]{4} \"-\""

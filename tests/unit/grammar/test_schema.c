@@ -95,6 +95,15 @@ static void test_primitives(void **state)
     assert_true(accepts(g, "\"2024-06-30T12:34:56.123+02:00\""));
     assert_false(accepts(g, "\"2024-13-30T12:34:56Z\""));
     hr_grammar_unref(g);
+    g = compile_ok("{\"type\": \"string\", \"format\": \"date\"}", false);
+    assert_true(accepts(g, "\"2024-02-29\""));
+    assert_true(accepts(g, "\"2000-02-29\""));
+    assert_true(accepts(g, "\"0001-12-31\""));
+    assert_false(accepts(g, "\"1900-02-29\""));
+    assert_false(accepts(g, "\"2023-02-29\""));
+    assert_false(accepts(g, "\"2023-04-31\""));
+    assert_false(accepts(g, "\"0000-01-01\""));
+    hr_grammar_unref(g);
     g = compile_ok("{\"type\": \"string\", \"format\": \"uuid\"}", false);
     assert_true(accepts(g, "\"123e4567-e89b-12d3-a456-426614174000\""));
     assert_false(accepts(g, "\"123e4567\""));

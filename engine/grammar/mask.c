@@ -33,11 +33,13 @@ static int cmp_piece(const void *a, const void *b)
 /* Preorder construction over the sorted pieces: [lo, hi) share their first `depth` bytes;
  * those exactly `depth` long end at the current node (they sort first). Iterative, since a
  * piece may be HR_TOK_MAX_PIECE bytes long. */
-static void build_trie(struct hr_grammar_vocab *v, const struct piece *pc, uint32_t n)
+static int build_trie(struct hr_grammar_vocab *v, const struct piece *pc, uint32_t n)
 {
     struct level {
         uint32_t lo, hi, depth, node;
     } *st = malloc(((size_t)v->max_len + 2) * sizeof *st);
+    if (!st)
+        return HR_ENOMEM;
     uint32_t sp = 0, node = 0;
     st[sp++] = (struct level){0, n, 0, UINT32_MAX};
     uint32_t i = 0; /* next piece to place */
@@ -67,6 +69,7 @@ static void build_trie(struct hr_grammar_vocab *v, const struct piece *pc, uint3
     v->tok_begin[node] = i;
     v->n_nodes = node;
     free(st);
+    return 0;
 }
 
 int hr_grammar_vocab_new_raw(struct hr_grammar_vocab **out, int32_t n,
@@ -121,7 +124,8 @@ int hr_grammar_vocab_new_raw(struct hr_grammar_vocab **out, int32_t n,
     for (int32_t i = 0; i < n; i++)
         if (is_eog && is_eog[i])
             v->eog[v->n_eog++] = i;
-    build_trie(v, pc, np);
+    if (build_trie(v, pc, np) != 0)
+        goto nomem;
     free(pc);
     *out = v;
     return 0;

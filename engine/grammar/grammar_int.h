@@ -47,6 +47,10 @@ void hr_grammar__buf_puts(struct hr_gbuf *b, const char *s);
 void hr_grammar__buf_printf(struct hr_gbuf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* The integers in [lo, hi] (a bound absent when its has_ flag is false) as a GBNF group into
+ * b: HR_EINVAL when empty, HR_EUNSUPPORTED beyond 18 digits (schema_num.c). */
+int hr_grammar__int_range(struct hr_gbuf *b, bool has_lo, int64_t lo, bool has_hi, int64_t hi);
+
 struct hr_grammar_vocab {
     int32_t n_vocab;
     /* trie in preorder: node i has byte[i], its subtree ends before skip[i]; the tokens

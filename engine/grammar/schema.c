@@ -2,12 +2,14 @@
  * clients (pydantic, zod) send. Each schema node becomes a rule; $defs/definitions are
  * compiled once per name, so recursion through $ref works. Supported: type (also arrays of
  * types), properties/required/additionalProperties, items/minItems/maxItems, enum, const,
- * anyOf/oneOf (oneOf as anyOf), allOf of one schema, minLength/maxLength, format date,
+ * anyOf/oneOf (oneOf as anyOf), allOf of one schema, minLength/maxLength, integer
+ * minimum/maximum/exclusive* (schema_num.c), "minimum": 0 on numbers, format date,
  * time, date-time and uuid (other formats are annotations), $ref to #/$defs/x or
  * #/definitions/x. Any other assertion keyword is refused naming it, so a schema is never
  * partly enforced. Whitespace between tokens is at most one space or a newline and 20 spaces
  * or tabs of indentation (llama.cpp's choice), so output cannot loop on whitespace.
  * Any thread. */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +28,7 @@ static const char base_rules[] =
     "string ::= \"\\\"\" char* \"\\\"\"\n"
     "integer ::= \"-\"? (\"0\" | [1-9] [0-9]{0,18})\n"
     "number ::= integer (\".\" [0-9]{1,16})? ([eE] [-+]? [0-9]{1,3})?\n"
+    "nonneg-number ::= (\"0\" | [1-9] [0-9]{0,18}) (\".\" [0-9]{1,16})? ([eE] [-+]? [0-9]{1,3})?\n"
     "boolean ::= \"true\" | \"false\"\n"
     "null ::= \"null\"\n"
     "value ::= object | array | string | number | boolean | null\n"
@@ -265,7 +268,8 @@ static bool keyword_known(const char *k, size_t n)
     static const char *const ok[] = {
         "type", "properties", "required", "additionalProperties", "items", "minItems",
         "maxItems", "enum", "const", "anyOf", "oneOf", "allOf", "minLength", "maxLength",
-        "format", "$ref", "$defs", "definitions", "title", "description", "default",
+        "format", "$ref", "$defs", "definitions", "minimum", "maximum", "exclusiveMinimum",
+        "exclusiveMaximum", "title", "description", "default",
         "examples", "$schema", "$id", "$comment", "deprecated", "readOnly", "writeOnly",
         "contentMediaType", "contentEncoding"};
     if (n > 2 && k[0] == 'x' && k[1] == '-')
@@ -513,6 +517,68 @@ static int compile_alternatives(struct comp *c, const struct hr_jm *list, const 
     return 0;
 }
 
+/* A number keyword as a double; absent: *has false. */
+static int get_bound(struct comp *c, const struct hr_jm *s, const char *key, double *x,
+                     bool *has)
+{
+    const struct hr_jm *v = hr_grammar__json_get(s, key);
+    *has = v != NULL;
+    if (v && v->kind != HR_JM_NUM)
+        return refuse(c, HR_EINVAL, "'%s' must be a number", key);
+    *x = v ? v->num : 0;
+    return 0;
+}
+
+/* integer or number, with their bounds: integer ranges exactly; on numbers only
+ * "minimum": 0 (non-negative), the common case, anything else refused. */
+static int compile_number(struct comp *c, const struct hr_jm *s, bool integer,
+                          struct hr_gbuf *b)
+{
+    double mn = 0, mx = 0, emn = 0, emx = 0;
+    bool has_mn = false, has_mx = false, has_emn = false, has_emx = false;
+    int rc = get_bound(c, s, "minimum", &mn, &has_mn);
+    if (rc == 0)
+        rc = get_bound(c, s, "maximum", &mx, &has_mx);
+    if (rc == 0)
+        rc = get_bound(c, s, "exclusiveMinimum", &emn, &has_emn);
+    if (rc == 0)
+        rc = get_bound(c, s, "exclusiveMaximum", &emx, &has_emx);
+    if (rc)
+        return rc;
+    if (!has_mn && !has_mx && !has_emn && !has_emx) {
+        hr_grammar__buf_puts(b, integer ? "integer" : "number");
+        return 0;
+    }
+    if (!integer) {
+        if (has_mn && mn == 0 && !has_mx && !has_emn && !has_emx) {
+            hr_grammar__buf_puts(b, "nonneg-number");
+            return 0;
+        }
+        return refuse(c, HR_EUNSUPPORTED, "bounds on a \"number\" other than \"minimum\": 0 "
+                                          "are not supported (on an \"integer\" they are)");
+    }
+    const double lim = 1e18;
+    if ((has_mn && !(mn > -lim && mn < lim)) || (has_mx && !(mx > -lim && mx < lim)) ||
+        (has_emn && !(emn > -lim && emn < lim)) || (has_emx && !(emx > -lim && emx < lim)))
+        return refuse(c, HR_EUNSUPPORTED, "integer bounds beyond 18 digits");
+    /* the tightest inclusive integer bounds */
+    int64_t lo = 0, hi = 0;
+    if (has_mn)
+        lo = (int64_t)ceil(mn);
+    if (has_emn && (!has_mn || (int64_t)floor(emn) + 1 > lo))
+        lo = (int64_t)floor(emn) + 1;
+    if (has_mx)
+        hi = (int64_t)floor(mx);
+    if (has_emx && (!has_mx || (int64_t)ceil(emx) - 1 < hi))
+        hi = (int64_t)ceil(emx) - 1;
+    rc = hr_grammar__int_range(b, has_mn || has_emn, lo, has_mx || has_emx, hi);
+    if (rc == HR_EINVAL)
+        return refuse(c, HR_EINVAL, "no integer lies within the bounds");
+    if (rc)
+        return refuse(c, rc, "integer bounds beyond 18 digits");
+    return 0;
+}
+
 /* The body of a schema of one JSON type t. */
 static int compile_type(struct comp *c, const struct hr_jm *s, const struct hr_jm *t,
                         const char *self, struct hr_gbuf *b)
@@ -525,7 +591,9 @@ static int compile_type(struct comp *c, const struct hr_jm *s, const struct hr_j
         return compile_object(c, s, self, b);
     if (is(t, "array"))
         return compile_array(c, s, b);
-    if (is(t, "number") || is(t, "integer") || is(t, "boolean") || is(t, "null")) {
+    if (is(t, "number") || is(t, "integer"))
+        return compile_number(c, s, is(t, "integer"), b);
+    if (is(t, "boolean") || is(t, "null")) {
         hr_grammar__buf_put(b, t->s, t->n);
         return 0;
     }
@@ -536,21 +604,24 @@ static int compile_type(struct comp *c, const struct hr_jm *s, const struct hr_j
 static int check_misplaced(struct comp *c, const struct hr_jm *s, const struct hr_jm *type)
 {
     static const struct {
-        const char *kw, *type;
-    } only[] = {{"properties", "object"}, {"required", "object"},
-                {"additionalProperties", "object"}, {"items", "array"},
-                {"minItems", "array"}, {"maxItems", "array"}, {"minLength", "string"},
-                {"maxLength", "string"}};
+        const char *kw, *type, *type2;
+    } only[] = {{"properties", "object", NULL}, {"required", "object", NULL},
+                {"additionalProperties", "object", NULL}, {"items", "array", NULL},
+                {"minItems", "array", NULL}, {"maxItems", "array", NULL},
+                {"minLength", "string", NULL}, {"maxLength", "string", NULL},
+                {"minimum", "integer", "number"}, {"maximum", "integer", "number"},
+                {"exclusiveMinimum", "integer", "number"},
+                {"exclusiveMaximum", "integer", "number"}};
     for (size_t i = 0; i < sizeof only / sizeof only[0]; i++) {
         if (!hr_grammar__json_get(s, only[i].kw))
             continue;
-        bool ok = is(type, only[i].type);
+        bool ok = is(type, only[i].type) || (only[i].type2 && is(type, only[i].type2));
         for (const struct hr_jm *t = type && type->kind == HR_JM_ARR ? type->child : NULL; t;
              t = t->next)
-            ok |= is(t, only[i].type);
+            ok |= is(t, only[i].type) || (only[i].type2 && is(t, only[i].type2));
         if (!ok)
-            return refuse(c, HR_EUNSUPPORTED, "keyword '%s' without \"type\": \"%s\"",
-                          only[i].kw, only[i].type);
+            return refuse(c, HR_EUNSUPPORTED, "keyword '%s' without \"type\": \"%s\"%s",
+                          only[i].kw, only[i].type, only[i].type2 ? " or \"number\"" : "");
     }
     return 0;
 }

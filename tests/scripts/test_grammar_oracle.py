@@ -31,6 +31,9 @@ SCHEMA = {
                  "minItems": 1, "maxItems": 3},
         "when": {"type": "string", "format": "date"},
         "pt": {"$ref": "#/$defs/pt"},
+        "age": {"type": "integer", "minimum": 18, "maximum": 120},
+        "neg": {"type": ["integer", "null"], "exclusiveMaximum": 0, "minimum": -1000},
+        "pos": {"type": "number", "minimum": 0},
         "any": {},
     },
     "required": ["id", "name", "kind", "tags"],
@@ -77,6 +80,12 @@ def instance(r):
         if r.random() < 0.5:
             pt["y"] = r.choice([True, False, "c"])
         d["pt"] = pt
+    if r.random() < 0.5:
+        d["age"] = r.randint(18, 120)
+    if r.random() < 0.5:
+        d["neg"] = r.choice([None, r.randint(-1000, -1)])
+    if r.random() < 0.3:
+        d["pos"] = r.choice([0, 0.25, 7, 1e5])
     if r.random() < 0.4:
         d["any"] = rval(r)
     return d
@@ -84,7 +93,7 @@ def instance(r):
 
 def mutate(r, d):
     d = dict(d)
-    m = r.randrange(9)
+    m = r.randrange(10)
     if m == 0:
         d.pop(r.choice(["id", "name", "kind", "tags"]))
     elif m == 1:
@@ -101,8 +110,13 @@ def mutate(r, d):
         d["kind"] = r.choice(["c", 8, False, "A"])
     elif m == 7:
         d["pt"] = r.choice([{"y": True}, {"x": 1, "z": 2}, {"x": 1, "y": "d"}, {"x": "1"}])
-    else:
+    elif m == 8:
         d["when"] = r.choice(["2024-13-01", "2024-1-01", "24-01-01", "2024-01-32"])
+    else:
+        k = r.choice(["age", "neg", "pos"])
+        d[k] = {"age": r.choice([17, 121, 0, -18, 1000, 99]),
+                "neg": r.choice([0, 1, -1001, -1000, -999, 5]),
+                "pos": r.choice([-1, -0.5, 3.5])}[k]
     return d
 
 

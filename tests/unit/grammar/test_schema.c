@@ -116,6 +116,47 @@ static void test_primitives(void **state)
     hr_grammar_unref(g);
 }
 
+static void test_integer_ranges(void **state)
+{
+    (void)state;
+    struct hr_grammar *g = compile_ok("{\"type\":\"integer\",\"minimum\":-5,\"maximum\":5}",
+                                      false);
+    for (int i = -30; i <= 30; i++) {
+        char buf[16];
+        snprintf(buf, sizeof buf, "%d", i);
+        assert_int_equal(accepts(g, buf), i >= -5 && i <= 5);
+    }
+    assert_false(accepts(g, "-0"));
+    assert_false(accepts(g, "05"));
+    hr_grammar_unref(g);
+    g = compile_ok("{\"type\":\"integer\",\"exclusiveMinimum\":2.5,\"exclusiveMaximum\":1000}",
+                   false);
+    for (int i = -10; i <= 1200; i++) {
+        char buf[16];
+        snprintf(buf, sizeof buf, "%d", i);
+        assert_int_equal(accepts(g, buf), i >= 3 && i <= 999);
+    }
+    hr_grammar_unref(g);
+    g = compile_ok("{\"type\":\"integer\",\"minimum\":100}", false);
+    assert_true(accepts(g, "100"));
+    assert_true(accepts(g, "1234567890123456789"));
+    assert_false(accepts(g, "99"));
+    assert_false(accepts(g, "-100"));
+    hr_grammar_unref(g);
+    g = compile_ok("{\"type\":\"number\",\"minimum\":0}", false);
+    assert_true(accepts(g, "0.5e-3"));
+    assert_false(accepts(g, "-1"));
+    hr_grammar_unref(g);
+    compile_err("{\"type\":\"integer\",\"minimum\":5,\"maximum\":4}", false, HR_EINVAL,
+                "no integer lies within the bounds");
+    compile_err("{\"type\":\"number\",\"maximum\":4}", false, HR_EUNSUPPORTED,
+                "bounds on a \"number\"");
+    compile_err("{\"type\":\"integer\",\"minimum\":1e19}", false, HR_EUNSUPPORTED,
+                "beyond 18 digits");
+    compile_err("{\"type\":\"string\",\"minimum\":1}", false, HR_EUNSUPPORTED,
+                "keyword 'minimum' without");
+}
+
 static void test_objects(void **state)
 {
     (void)state;
@@ -189,8 +230,8 @@ static void test_refusals(void **state)
     compile_err("{\"type\":\"string\",\"pattern\":\"^a$\"}", false, HR_EUNSUPPORTED,
                 "keyword 'pattern' is not supported (at the schema root)");
     compile_err("{\"type\":\"object\",\"properties\":{\"n\":{\"type\":\"integer\","
-                "\"minimum\":0}}}", false, HR_EUNSUPPORTED,
-                "keyword 'minimum' is not supported (at /properties/n)");
+                "\"multipleOf\":2}}}", false, HR_EUNSUPPORTED,
+                "keyword 'multipleOf' is not supported (at /properties/n)");
     compile_err("{\"type\":\"array\",\"items\":{\"type\":\"string\",\"format\":\"date\","
                 "\"maxLength\":3}}", false, HR_EUNSUPPORTED, "at /items");
     compile_err("{\"type\":\"array\",\"uniqueItems\":true}", false, HR_EUNSUPPORTED,
@@ -229,6 +270,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_primitives),
+        cmocka_unit_test(test_integer_ranges),
         cmocka_unit_test(test_objects),
         cmocka_unit_test(test_refs_and_alternatives),
         cmocka_unit_test(test_refusals),

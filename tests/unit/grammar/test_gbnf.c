@@ -181,6 +181,18 @@ static void test_errors(void **state)
         o += (size_t)snprintf(many + o, (1 << 16) - o, "r%d ::= \"a\"{1000}\n", i);
     parse_err(many, "grammar has more than 1048576 symbols");
     free(many);
+    /* more rules than the cap, and a class of more ranges than the cap */
+    char *rules = malloc(1 << 20);
+    o = (size_t)snprintf(rules, 1 << 20, "root ::= r0\n");
+    for (int i = 0; i < 17000; i++)
+        o += (size_t)snprintf(rules + o, (1 << 20) - o, "r%d ::= \"a\"\n", i);
+    parse_err(rules, "grammar has more than 16384 rules");
+    o = (size_t)snprintf(rules, 1 << 20, "root ::= [");
+    for (int i = 0; i < 4100; i++)
+        o += (size_t)snprintf(rules + o, (1 << 20) - o, "\\u%04x", 0x100 + 2 * i);
+    snprintf(rules + o, (1 << 20) - o, "]\n");
+    parse_err(rules, "character class has too many ranges");
+    free(rules);
     struct hr_grammar *nested = parse_ok("root ::= ((((\"a\"{1000}){1000}){1000}){1000})\n");
     hr_grammar_unref(nested);
     size_t big = HR_GRAMMAR_MAX_SOURCE + 1;

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "engine/engine.h"
+#include "engine/grammar/grammar_int.h" /* max_used: expansions per call */
 
 static const char schema[] =
     "{\"type\":\"object\",\"properties\":{"
@@ -88,14 +89,14 @@ static int replay(struct hr_grammar_state *s, const struct vocab *v, const char 
     return steps;
 }
 
-static void report(const char *vname, const char *gname, double *t, int n)
+static void report(const char *vname, const char *gname, double *t, int n, uint64_t work)
 {
     double sum = 0;
     for (int i = 0; i < n; i++)
         sum += t[i];
     qsort(t, (size_t)n, sizeof *t, cmp_double);
-    printf("%-28s %-12s %5d %10.3f %10.3f %10.3f\n", vname, gname, n, sum / n,
-           t[n / 2], t[n - 1]);
+    printf("%-28s %-12s %5d %10.3f %10.3f %10.3f %10llu\n", vname, gname, n, sum / n,
+           t[n / 2], t[n - 1], (unsigned long long)work);
 }
 
 static void bench(const struct vocab *v)
@@ -122,7 +123,7 @@ static void bench(const struct vocab *v)
         const char *doc = k == 0 ? doc_schema : doc_object;
         int n = replay(s, v, doc, logits, t, 4096);
         if (n > 0)
-            report(v->name, gname, t, n);
+            report(v->name, gname, t, n, s->max_used);
         hr_grammar_state_free(s);
         hr_grammar_unref(g);
     }
@@ -204,8 +205,8 @@ static void synthetic(struct vocab *out, const struct vocab *base, int32_t n)
 
 int main(int argc, char **argv)
 {
-    printf("%-28s %-12s %5s %10s %10s %10s\n", "vocabulary", "grammar", "steps",
-           "mean ms", "median ms", "max ms");
+    printf("%-28s %-12s %5s %10s %10s %10s %10s\n", "vocabulary", "grammar", "steps",
+           "mean ms", "median ms", "max ms", "max work");
     struct vocab first = {0};
     struct hr_tok *first_tok = NULL;
     for (int a = 1; a < argc; a++) {

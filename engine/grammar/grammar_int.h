@@ -171,10 +171,17 @@ struct hr_grammar_state {
     uint32_t *visited_gen;
     uint32_t gen;
     int err; /* sticky: the first cap or allocation failure */
+    /* expansions left for the current call (mask or accept): a hostile grammar whose every
+       byte makes new states cannot stall the engine thread for long */
+    uint64_t budget;
+    uint64_t max_used; /* the most one call used, for benchmarks and tests */
 };
 
 /* The state reached from st by byte b: a state id or GS_DEAD (also on a cap or allocation
  * failure, which s->err then holds). Cached. */
 int32_t hr_grammar__step(struct hr_grammar_state *s, int32_t st, unsigned b);
+/* Brackets one public call (mask, accept) for the expansion budget. */
+void hr_grammar__call_begin(struct hr_grammar_state *s);
+void hr_grammar__call_end(struct hr_grammar_state *s);
 /* Between steps: rebuilds the tables around the current state when past their soft caps. */
 int hr_grammar__maybe_rebuild(struct hr_grammar_state *s);

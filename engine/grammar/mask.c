@@ -259,7 +259,9 @@ int hr_grammar_mask(struct hr_grammar_state *s, const uint64_t **bits)
     uint32_t slot = s->n_masks;
     uint64_t *b = s->masks + (size_t)slot * s->words;
     int32_t cur = s->cur;
+    hr_grammar__call_begin(s);
     rc = compute_mask(s, cur, b);
+    hr_grammar__call_end(s);
     if (rc)
         return rc;
     s->n_masks++;

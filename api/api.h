@@ -44,6 +44,14 @@ enum hr_api_tool_choice {
     HR_TOOL_CHOICE_NAMED,    /* a call of tool_choice_name */
 };
 
+/* Structured output a request asks for. */
+enum hr_api_grammar {
+    HR_API_GRAMMAR_NONE,        /* response_format text (the default) */
+    HR_API_GRAMMAR_JSON_OBJECT, /* response_format json_object: any JSON object */
+    HR_API_GRAMMAR_SCHEMA,      /* response_format json_schema */
+    HR_API_GRAMMAR_GBNF,        /* llama.cpp's `grammar` */
+};
+
 /* A parsed, validated POST /v1/chat/completions body. Strings point into `root`, which the
  * request owns until hr_api_chat_req_deinit. */
 struct hr_api_chat_req {
@@ -67,6 +75,11 @@ struct hr_api_chat_req {
     enum hr_api_tool_choice tool_choice;
     const char *tool_choice_name;      /* HR_TOOL_CHOICE_NAMED */
     const char *user;         /* the client's `user` field or NULL */
+    enum hr_api_grammar grammar_kind;
+    char *grammar_text;       /* malloc'd: the schema as compact JSON, or the GBNF source */
+    bool grammar_strict;      /* json_schema.strict */
+    const char *grammar_param; /* the param errors name (static) */
+    struct hr_grammar *grammar; /* compiled by hr_api_chat_compile_grammar; a reference */
 };
 
 /* Parses and validates. Returns 0, or -1 with e filled (400 with the offending param). */
@@ -81,6 +94,11 @@ void hr_api_chat_req_deinit(struct hr_api_chat_req *r);
  * none are offered or tool_choice is none). NULL messages without memory. */
 struct hr_jval *hr_api_chat_template_messages(const struct hr_api_chat_req *r);
 struct hr_jval *hr_api_chat_template_tools(const struct hr_api_chat_req *r);
+/* response_format and grammar into r (shapes and types only). Loop thread. */
+int hr_api_chat_parse_format(struct hr_api_chat_req *r, json_t *root, struct hr_api_error *e);
+/* Compiles the requested grammar into r->grammar (nothing for text): a 400 naming the param
+ * for a bad schema or grammar. Any thread but the loop (a big schema takes a while). */
+int hr_api_chat_compile_grammar(struct hr_api_chat_req *r, struct hr_api_error *e);
 /* The checks that need the served model: logit_bias ids inside its vocabulary. */
 int hr_api_chat_check_vocab(const struct hr_api_chat_req *r, int32_t n_vocab,
                             struct hr_api_error *e);

@@ -392,23 +392,16 @@ static int parse_logprobs(struct hr_api_chat_req *r, json_t *root, struct hr_api
     return 0;
 }
 
-/* Fields accepted only in their neutral form until the feature exists. */
-static int refuse_unbuilt(json_t *root, struct hr_api_error *e)
+/* Fields accepted only in their neutral form until the feature exists, then the structured
+ * output fields (response_format.c). */
+static int refuse_unbuilt(struct hr_api_chat_req *r, json_t *root, struct hr_api_error *e)
 {
     json_int_t n = 1;
     if (get_integer(root, "n", 1, 128, &n, NULL, e) != 0)
         return -1;
     if (n != 1)
         return hr_api__unsupported(e, "n", "with a value other than 1");
-    json_t *rf = json_object_get(root, "response_format");
-    if (rf && !json_is_null(rf)) {
-        json_t *type = json_is_object(rf) ? json_object_get(rf, "type") : NULL;
-        if (!json_is_object(rf))
-            return hr_api__bad_type(e, "response_format", "an object", rf);
-        if (!json_is_string(type) || strcmp(json_string_value(type), "text") != 0)
-            return hr_api__unsupported(e, "response_format.type", "(only 'text')");
-    }
-    return 0;
+    return hr_api_chat_parse_format(r, root, e);
 }
 
 static int parse(const char *body, size_t n, bool need_model, struct hr_api_chat_req *r,
@@ -506,7 +499,7 @@ static int parse(const char *body, size_t n, bool need_model, struct hr_api_chat
     if (r->tool_choice == HR_TOOL_CHOICE_REQUIRED || r->tool_choice == HR_TOOL_CHOICE_NAMED)
         return hr_api__unsupported(e, "tool_choice", "('required' and named functions need "
                                                      "constrained decoding, not built yet)");
-    return refuse_unbuilt(root, e);
+    return refuse_unbuilt(r, root, e);
 }
 
 int hr_api_chat_parse(const char *body, size_t n, struct hr_api_chat_req *r,
@@ -529,6 +522,8 @@ void hr_api_chat_req_deinit(struct hr_api_chat_req *r)
     free(r->joined);
     free(r->msgs);
     free(r->bias);
+    free(r->grammar_text);
+    hr_grammar_unref(r->grammar);
     json_decref(r->root);
     memset(r, 0, sizeof *r);
 }

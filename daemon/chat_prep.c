@@ -1,7 +1,8 @@
-/* A chat request between validation and the engine: its template is rendered and its prompt
- * tokenized on libuv's worker pool (model work never runs on the loop, and the engine thread
- * never stalls on a long prompt), so a prompt that cannot fit the context is refused with a
- * 400 before it ever queues, and the engine receives tokens. Loop thread, except work_fn. */
+/* A chat request between validation and the engine: its grammar (response_format, grammar)
+ * is compiled, its template rendered and its prompt tokenized on libuv's worker pool (model
+ * and compiler work never runs on the loop, and the engine thread never stalls on a long
+ * prompt), so a bad schema or a prompt that cannot fit the context is refused with a 400
+ * before it ever queues, and the engine receives tokens. Loop thread, except work_fn. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,8 @@ struct hr_chat_prep {
     int32_t *tokens;
     size_t n_tokens;
     char msg[512];
+    bool grammar_failed; /* gerr holds the 400 */
+    struct hr_api_error gerr;
 };
 
 void hr_chat_prep_free(struct hr_http_req *r)
@@ -35,6 +38,10 @@ static void work_fn(uv_work_t *w)
 {
     struct hr_chat_prep *p = w->data;
     struct hr_diag d = {{0}};
+    if (hr_api_chat_compile_grammar(&p->req, &p->gerr) != 0) {
+        p->grammar_failed = true;
+        return;
+    }
     struct hr_jval *msgs = hr_api_chat_template_messages(&p->req);
     struct hr_jval *tools = hr_api_chat_template_tools(&p->req);
     p->rc = hr_engine_prepare_chat(p->model, p->n_ctx, msgs, tools, p->req.max_tokens,
@@ -85,7 +92,9 @@ enum MHD_Result hr_chat_prep_done(struct hr_http_req *r)
     struct hr_chat_prep *p = r->prep;
     enum MHD_Result ret;
     r->n_prompt = (uint32_t)p->n_tokens;
-    if (p->rc != 0) {
+    if (p->grammar_failed) {
+        ret = hr_respond_error(r, &p->gerr);
+    } else if (p->rc != 0) {
         struct hr_api_error e;
         hr_api_error_from_engine(&e, p->rc, p->msg[0] ? p->msg : NULL);
         ret = hr_respond_error(r, &e);

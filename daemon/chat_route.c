@@ -349,6 +349,7 @@ enum MHD_Result hr_chat_submit(struct hr_http_req *r, const struct hr_api_chat_r
     g.logprobs = req->logprobs;
     g.top_logprobs = req->top_logprobs;
     g.timeout_ms = s->p.request_timeout_ms;
+    g.grammar = req->grammar;
     struct hr_diag d = {{0}};
     int rc = hr_engine_submit(s->engine, &g, &d);
     if (rc != 0) {

@@ -35,6 +35,7 @@ void hr_print_help(FILE *out)
           "  make-model   write a random-weight GGUF model for tests and benchmarks\n"
           "  usage        print usage totals per model and day from the database\n"
           "  template     render a chat template for a conversation (what the model sees)\n"
+          "  grammar      print the GBNF a JSON Schema becomes, or check outputs against it\n"
           "  version      print the version\n"
           "  help         this text\n"
           "\n"

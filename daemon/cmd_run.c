@@ -32,6 +32,10 @@ static const char usage_text[] =
     "  --threads N         compute threads (default: number of CPUs)\n"
     "  --ctx N             context size in tokens (default: the model's, at most 4096)\n"
     "  --ignore-eos        keep generating past end-of-generation tokens\n"
+    "  --grammar FILE      constrain the output to a GBNF grammar (llama.cpp's syntax)\n"
+    "  --json-schema FILE  constrain the output to a JSON Schema (--strict: OpenAI's strict\n"
+    "                      mode, every property required)\n"
+    "  --json              constrain the output to any JSON object\n"
     "  --timings           print prompt and generation speed to stderr at the end\n"
     "  --verbose           also print memory: weights (mapped), KV cache, scratch, resident\n";
 
@@ -50,6 +54,10 @@ struct run_opts {
     bool ignore_eos;
     bool timings;
     bool verbose;
+    const char *grammar_file;
+    const char *schema_file;
+    bool strict;
+    bool json;
 };
 
 static int bad(const char *flag, const char *why, const char *value)
@@ -104,6 +112,12 @@ static int parse_opts(int argc, char **argv, struct run_opts *o, char **prompt)
         } else if (strcmp(a, "--timings") == 0) {
             o->timings = true;
             continue;
+        } else if (strcmp(a, "--json") == 0) {
+            o->json = true;
+            continue;
+        } else if (strcmp(a, "--strict") == 0) {
+            o->strict = true;
+            continue;
         } else if (strcmp(a, "--verbose") == 0) {
             o->verbose = o->timings = true;
             continue;
@@ -127,6 +141,10 @@ static int parse_opts(int argc, char **argv, struct run_opts *o, char **prompt)
             o->model = v;
         } else if (strcmp(a, "--system") == 0) {
             o->system = v;
+        } else if (strcmp(a, "--grammar") == 0) {
+            o->grammar_file = v;
+        } else if (strcmp(a, "--json-schema") == 0) {
+            o->schema_file = v;
         } else if (strcmp(a, "--max-tokens") == 0) {
             rc = parse_u64(a, v, HR_MODEL_MAX_CTX, &u);
             o->max_tokens = (uint32_t)u;
@@ -212,9 +230,16 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static int generate(const struct hr_model *m, const struct run_opts *o, const int32_t *prompt,
-                    size_t n_prompt, uint32_t n_ctx)
+static int mask_cb(void *ud, float *logits)
 {
+    return hr_grammar_apply_mask(ud, logits);
+}
+
+static int generate(const struct hr_model *m, const struct run_opts *o, const int32_t *prompt,
+                    size_t n_prompt, uint32_t n_ctx, struct hr_grammar *g)
+{
+    struct hr_grammar_vocab *gv = NULL;
+    struct hr_grammar_state *gs = NULL;
     struct hr_pool *pool = NULL;
     struct hr_ctx *ctx = NULL;
     struct hr_sampler sampler;
@@ -234,6 +259,11 @@ static int generate(const struct hr_model *m, const struct run_opts *o, const in
         goto done;
     }
     has_sampler = true;
+    if (g && (hr_grammar_vocab_new(&gv, m->tok) || hr_grammar_state_new(&gs, g, gv) ||
+              hr_sampler_set_mask(&sampler, mask_cb, gs))) {
+        fprintf(stderr, "hearth: run: cannot start the grammar\n");
+        goto done;
+    }
     double t0 = now_ms();
     int rc = hr_ctx_eval(ctx, prompt, (uint32_t)n_prompt, 0, logits, pool);
     double t1 = now_ms();
@@ -247,13 +277,18 @@ static int generate(const struct hr_model *m, const struct run_opts *o, const in
     char buf[HR_TOK_MAX_PIECE + 16];
     while (rc == 0 && pos < limit) {
         int32_t tok = hr_sampler_sample(&sampler, logits);
-        if (!o->ignore_eos && hr_tok_is_eog(m->tok, tok))
+        if (tok < 0 || (gs && !hr_tok_is_eog(m->tok, tok) && hr_grammar_accept_token(gs, tok))) {
+            fprintf(stderr, "hearth: run: the grammar cannot continue: %s\n",
+                    hr_err_str(tok < 0 ? sampler.mask_err : HR_EINVAL));
+            goto done;
+        }
+        if ((!o->ignore_eos || gs) && hr_tok_is_eog(m->tok, tok))
             break;
         size_t nb = hr_detok_push(&dt, m->tok, tok, buf, sizeof buf);
         if (nb && (fwrite(buf, 1, nb, stdout) != nb || fflush(stdout) != 0))
             goto done; /* stdout closed (a pipe's reader left): stop quietly */
         n_gen++;
-        if (pos + 1 >= limit)
+        if (pos + 1 >= limit || (gs && hr_grammar_is_complete(gs)))
             break;
         rc = hr_ctx_eval(ctx, &tok, 1, pos, logits, pool);
         pos++;
@@ -297,6 +332,8 @@ done:
         hr_sampler_deinit(&sampler);
     hr_ctx_free(ctx);
     hr_pool_free(pool);
+    hr_grammar_state_free(gs);
+    hr_grammar_vocab_free(gv);
     free(logits);
     return status;
 }
@@ -319,13 +356,21 @@ int hr_cmd_run(int argc, char **argv)
         fprintf(stderr, "hearth: run: --model: a GGUF file is required\n");
         return 2;
     }
+    struct hr_grammar *g = NULL;
+    rc = hr_cmd_load_grammar(o.grammar_file, o.schema_file, o.strict, o.json, &g, NULL);
+    if (rc != 0) {
+        free(prompt);
+        return rc;
+    }
     if (!o.has_seed && getrandom(&o.seed, sizeof o.seed, 0) != (ssize_t)sizeof o.seed)
         o.seed = (uint64_t)getpid();
     size_t prompt_len = 0;
     if (!prompt) {
         prompt = read_stdin(&prompt_len);
-        if (!prompt)
+        if (!prompt) {
+            hr_grammar_unref(g);
             return 1;
+        }
     } else {
         prompt_len = strlen(prompt);
     }
@@ -364,8 +409,9 @@ int hr_cmd_run(int argc, char **argv)
                 n_ctx);
         goto done;
     }
-    status = generate(m, &o, ids, n, n_ctx);
+    status = generate(m, &o, ids, n, n_ctx, g);
 done:
+    hr_grammar_unref(g);
     free(ids);
     free(rendered);
     free(prompt);

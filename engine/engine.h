@@ -20,6 +20,7 @@
 #include "base/limits.h"
 #include "base/log.h"
 #include "gguf/gguf.h"
+#include "grammar/grammar.h"
 #include "kernels/kernels.h"
 #include "model/model.h"
 #include "model/synth.h"
@@ -73,6 +74,10 @@ struct hr_gen_request {
     /* 0, or the milliseconds after submit at which the request ends (queued or running) with
      * HR_FINISH_ERROR / HR_ETIMEDOUT; its KV is freed within one step. */
     uint32_t timeout_ms;
+    /* NULL, or a compiled grammar the output must follow (submit takes a reference): tokens
+     * it forbids are masked before sampling, and the request ends with HR_FINISH_STOP as
+     * soon as the grammar is complete. */
+    struct hr_grammar *grammar;
 };
 
 #define HR_MAX_TOP_LOGPROBS 20

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs what hearth needs to build, run and test on Debian 12 (run as root, e.g. with sudo):
 # the toolchain, the libraries it links, and the test tools (cmocka, clang for the second
-# compiler and sanitizers, sqlite3, curl, numpy/jinja2 oracles, Node.js for the openai SDK).
+# compiler and sanitizers, sqlite3, curl, numpy/jinja2/jsonschema oracles, Node.js for the
+# openai SDK).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
     build-essential cmake pkg-config clang libclang-rt-14-dev \
     libuv1-dev libmicrohttpd-dev libjansson-dev libopenblas-dev libsqlite3-dev libcmocka-dev \
-    sqlite3 curl ca-certificates python3 python3-numpy python3-jinja2 >/dev/null
+    sqlite3 curl ca-certificates python3 python3-numpy python3-jinja2 python3-jsonschema \
+    >/dev/null
 # Node.js and npm for the SDK tests: keep a newer one if the machine already has it.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null

@@ -35,6 +35,18 @@
 #define HR_MAX_LOGIT_BIAS 1024
 #define HR_MAX_THREADS 256
 
+/* Grammars (response_format json_schema, llama.cpp's grammar): real schemas compile to a few
+ * hundred rules and a few KiB of GBNF; the caps bound compile time and memory for hostile
+ * ones. At run time the stack cap bounds work per byte of an ambiguous grammar, and the depth
+ * cap the nesting of output (JSON 1,024 levels deep is no answer anyone wants). */
+#define HR_GRAMMAR_MAX_SOURCE (1u << 20)   /* bytes of GBNF or schema text */
+#define HR_GRAMMAR_MAX_RULES 16384         /* rules, generated ones included */
+#define HR_GRAMMAR_MAX_SYMS (1u << 20)     /* symbols after expanding repetitions */
+#define HR_GRAMMAR_MAX_NEST 64             /* nested groups / schema levels / JSON depth */
+#define HR_GRAMMAR_MAX_REPEAT 1000         /* m and n of x{m,n}, minItems, maxLength... */
+#define HR_GRAMMAR_MAX_STACKS 1024         /* parallel parses of an ambiguous grammar */
+#define HR_GRAMMAR_MAX_DEPTH 1024          /* frames of one parse stack */
+
 /* HTTP: OpenAI accepts bodies of a few MiB; 16 MiB is the default --max-body. */
 #define HR_HTTP_DEFAULT_MAX_BODY (16u << 20)
 

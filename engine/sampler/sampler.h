@@ -50,6 +50,10 @@ struct hr_sampler_params {
 /* Penalty and bias state (sampler_penalty.c); private. */
 struct hr_penalty;
 
+/* A mask over the logits (a grammar's): sets the logits of forbidden tokens to -INFINITY.
+ * Returns 0 or a negative HR_E* code. */
+typedef int (*hr_sampler_mask_fn)(void *ud, float *logits);
+
 struct hr_sampler {
     struct hr_sampler_params p; /* p.logit_bias points at the sampler's own copy */
     struct hr_rng rng;
@@ -61,6 +65,9 @@ struct hr_sampler {
     float *score_;  /* typical sampling's distance from the entropy */
     int32_t *order_; /* typical sampling's candidate order */
     struct hr_penalty *pen_;
+    hr_sampler_mask_fn mask_; /* NULL: none */
+    void *mask_ud_;
+    int mask_err; /* the mask's error when hr_sampler_sample returned -1 */
 };
 
 /* Whether every field is in its documented range (logit_bias tokens inside n_vocab). */
@@ -70,12 +77,16 @@ bool hr_sampler_params_valid(const struct hr_sampler_params *p, int32_t n_vocab)
  * sampling. */
 int hr_sampler_init(struct hr_sampler *s, const struct hr_sampler_params *p, int32_t n_vocab);
 void hr_sampler_deinit(struct hr_sampler *s);
+/* Installs a mask applied after bias and penalties and before every sampler (greedy
+ * included), so only tokens it allows can be picked. HR_ENOMEM when the scratch it needs
+ * cannot be allocated. */
+int hr_sampler_set_mask(struct hr_sampler *s, hr_sampler_mask_fn fn, void *ud);
 /* Feeds one token of the sequence to the penalties: every prompt token (generated false) and
  * every sampled one (generated true), in order. Cheap when no penalty is set. */
 void hr_sampler_accept(struct hr_sampler *s, int32_t token, bool generated);
-/* Picks a token from n_vocab logits (not modified): bias, penalties, then greedy at
+/* Picks a token from n_vocab logits (not modified): bias, penalties, the mask, then greedy at
  * temperature 0, else top-k, temperature, top-p, min-p, typical-p and a draw. Greedy ties go
- * to the lowest id. */
+ * to the lowest id. -1 only when the mask failed (s->mask_err says why). */
 int32_t hr_sampler_sample(struct hr_sampler *s, const float *logits);
 int32_t hr_argmax(const float *x, int32_t n);
 

@@ -129,6 +129,15 @@ void hr_sampler_deinit(struct hr_sampler *s)
     s->pen_ = NULL;
 }
 
+int hr_sampler_set_mask(struct hr_sampler *s, hr_sampler_mask_fn fn, void *ud)
+{
+    if (fn && !s->work_ && !(s->work_ = malloc((size_t)s->n_vocab * sizeof *s->work_)))
+        return HR_ENOMEM;
+    s->mask_ = fn;
+    s->mask_ud_ = ud;
+    return 0;
+}
+
 void hr_sampler_accept(struct hr_sampler *s, int32_t token, bool generated)
 {
     if (token >= 0 && token < s->n_vocab)
@@ -219,9 +228,15 @@ static int32_t typical_cut(struct hr_sampler *s, int32_t keep, double mass)
 int32_t hr_sampler_sample(struct hr_sampler *s, const float *logits)
 {
     int32_t n = s->n_vocab;
-    if (s->pen_) {
+    if (s->pen_ || s->mask_) {
         memcpy(s->work_, logits, (size_t)n * sizeof *s->work_);
-        hr_sampler__penalty_apply(s->pen_, s->work_);
+        if (s->pen_)
+            hr_sampler__penalty_apply(s->pen_, s->work_);
+        if (s->mask_) {
+            s->mask_err = s->mask_(s->mask_ud_, s->work_);
+            if (s->mask_err)
+                return -1;
+        }
         logits = s->work_;
     }
     if (s->p.temperature == 0 || !s->ids_)

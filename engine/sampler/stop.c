@@ -106,7 +106,8 @@ size_t hr_stop_flush(struct hr_stop *st, char *out, size_t cap)
     if (st->hit || st->n_held == 0 || st->n_held > cap)
         return 0;
     size_t n = st->n_held;
-    memcpy(out, st->held, n);
+    if (n) /* held is NULL without stop strings; memcpy(NULL, 0) is undefined */
+        memcpy(out, st->held, n);
     st->n_held = 0;
     return n;
 }

@@ -38,6 +38,8 @@ void hr_sched__job_free(struct job *j)
         return;
     if (j->has_sampler)
         hr_sampler_deinit(&j->sampler);
+    hr_grammar_state_free(j->gstate);
+    hr_grammar_unref(j->grammar);
     free(j->prompt);
     free(j->msgs);
     free(j->tokens);
@@ -297,6 +299,7 @@ static void engine_destroy(struct hr_engine *e)
         e->cancels = c->next;
         free(c);
     }
+    hr_grammar_vocab_free(e->gvocab);
     hr_runner_free(e->runner);
     hr_kv_free(e->kv);
     free(e->batch);
@@ -433,6 +436,7 @@ static struct job *job_new(const struct hr_gen_request *r)
     j->ignore_eos = r->ignore_eos;
     j->logprobs = r->logprobs;
     j->top_logprobs = r->top_logprobs;
+    j->grammar = hr_grammar_ref(r->grammar);
     j->t_submit_ms = hr_sched__now_ms();
     j->deadline_ms = r->timeout_ms ? j->t_submit_ms + r->timeout_ms : 0;
     if (r->sampling.n_logit_bias) {

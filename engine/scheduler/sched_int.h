@@ -43,6 +43,8 @@ struct job {
     bool has_sampler;
     struct hr_detok detok;
     struct hr_stop stop;
+    struct hr_grammar *grammar;       /* a reference, or NULL */
+    struct hr_grammar_state *gstate;  /* where the output is in the grammar, or NULL */
     uint32_t queue_ms, first_token_ms, n_preempted;
     uint64_t admit_seq; /* when it last got a slot: the newest is preempted first */
 };
@@ -89,6 +91,7 @@ struct hr_engine {
     struct slot *slots;
     uint64_t n_admitted;
     struct hr_event *pend_head, *pend_tail; /* events of this step, published at its end */
+    struct hr_grammar_vocab *gvocab; /* token trie, built by the first grammar request */
 };
 
 double hr_sched__now_ms(void);
@@ -109,5 +112,18 @@ void hr_sched__slot_release(struct hr_engine *e, struct slot *s);
  * the context. 0 or an error with a message for the client. */
 int hr_sched__job_tokens(const struct hr_model *m, uint32_t n_ctx, struct job *j, char *msg,
                          size_t msg_cap);
+
+/* engine_grammar.c. Starts a sequence under grammar g: builds the model's token trie on
+ * first use (*vocab, kept by the engine), a grammar state (*out, freed by the caller with
+ * hr_grammar_state_free) and installs its mask in the sampler. On error msg says why, for
+ * the client. Engine thread. */
+int hr_sched__grammar_begin(struct hr_grammar_vocab **vocab, const struct hr_tok *tok,
+                            struct hr_grammar *g, struct hr_sampler *sampler,
+                            struct hr_grammar_state **out, char *msg, size_t msg_cap);
+/* Advances the state by a sampled token; on error msg says why. Engine thread. */
+int hr_sched__grammar_accept(struct hr_grammar_state *st, int32_t tok, char *msg,
+                             size_t msg_cap);
+/* The client's message for a mask failure. */
+void hr_sched__grammar_mask_error(int err, char *msg, size_t msg_cap);
 
 #endif

@@ -45,6 +45,12 @@ static int job_start(struct hr_engine *e, struct job *j, char *msg, size_t msg_c
     j->has_sampler = true;
     for (uint32_t i = 0; i < j->n_prompt; i++)
         hr_sampler_accept(&j->sampler, j->tokens[i], false);
+    if (j->grammar) {
+        rc = hr_sched__grammar_begin(&e->gvocab, m->tok, j->grammar, &j->sampler, &j->gstate,
+                                     msg, msg_cap);
+        if (rc != 0)
+            return rc;
+    }
     j->started = true;
     return 0;
 }
@@ -264,9 +270,23 @@ static void sample_slot(struct hr_engine *e, struct slot *s, const float *logits
     const struct hr_model *m = e->model;
     struct job *j = s->job;
     int32_t tok = hr_sampler_sample(&j->sampler, logits);
+    char msg[256];
+    int rc = 0;
+    if (tok < 0) {
+        rc = j->sampler.mask_err;
+        hr_sched__grammar_mask_error(rc, msg, sizeof msg);
+    } else if (j->gstate && !hr_tok_is_eog(m->tok, tok)) {
+        rc = hr_sched__grammar_accept(j->gstate, tok, msg, sizeof msg);
+    }
+    if (rc) {
+        hr_sched__emit_done(e, j, HR_FINISH_ERROR, rc, msg);
+        hr_sched__slot_release(e, s);
+        return;
+    }
     if (j->n_generated == 0)
         j->first_token_ms = (uint32_t)(hr_sched__now_ms() - j->t_submit_ms);
-    if (!j->ignore_eos && hr_tok_is_eog(m->tok, tok)) {
+    /* under a grammar, end-of-generation is allowed only where the output is complete */
+    if ((!j->ignore_eos || j->gstate) && hr_tok_is_eog(m->tok, tok)) {
         finish_slot(e, s, HR_FINISH_STOP);
         return;
     }
@@ -278,7 +298,9 @@ static void sample_slot(struct hr_engine *e, struct slot *s, const float *logits
     struct hr_token_logprob *lp =
         j->logprobs ? token_logprob(logits, (int32_t)m->n_vocab, tok, j->top_logprobs) : NULL;
     emit_generated(e, j, buf, nb, lp);
-    if (j->stop.hit || j->n_tokens >= j->limit || j->n_tokens >= e->n_ctx)
+    if (j->gstate && hr_grammar_is_complete(j->gstate))
+        finish_slot(e, s, HR_FINISH_STOP);
+    else if (j->stop.hit || j->n_tokens >= j->limit || j->n_tokens >= e->n_ctx)
         finish_slot(e, s, HR_FINISH_LENGTH);
 }
 

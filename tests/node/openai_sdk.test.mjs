@@ -219,3 +219,138 @@ test('16 concurrent requests answer exactly what each answers alone (temperature
     assert.equal(together[i].usage.completion_tokens, 150);
   }
 });
+
+// Structured output on a random-weight model: only the grammar can make its noise valid JSON.
+const personSchema = {
+  type: 'object',
+  properties: {
+    name: { type: 'string', maxLength: 10 },
+    age: { type: 'integer' },
+    tags: { type: 'array', items: { type: 'string', maxLength: 4 }, maxItems: 3 },
+    address: {
+      type: 'object',
+      properties: { city: { type: 'string', maxLength: 8 }, zip: { type: ['string', 'null'], maxLength: 5 } },
+      required: ['city', 'zip'],
+      additionalProperties: false,
+    },
+    role: { enum: ['admin', 'user'] },
+  },
+  required: ['name', 'age', 'tags', 'address', 'role'],
+  additionalProperties: false,
+};
+
+function checkPerson(p) {
+  assert.equal(typeof p, 'object');
+  assert.deepEqual(Object.keys(p).sort(), ['address', 'age', 'name', 'role', 'tags']);
+  assert.equal(typeof p.name, 'string');
+  assert.ok([...p.name].length <= 10);
+  assert.ok(Number.isInteger(p.age));
+  assert.ok(Array.isArray(p.tags) && p.tags.length <= 3);
+  for (const t of p.tags) assert.ok(typeof t === 'string' && [...t].length <= 4);
+  assert.deepEqual(Object.keys(p.address).sort(), ['city', 'zip']);
+  assert.equal(typeof p.address.city, 'string');
+  assert.ok(p.address.zip === null || typeof p.address.zip === 'string');
+  assert.ok(['admin', 'user'].includes(p.role));
+}
+
+const schemaFormat = {
+  type: 'json_schema',
+  json_schema: { name: 'person', strict: true, schema: personSchema },
+};
+
+test('response_format json_schema: valid JSON that follows the schema, for several seeds', async () => {
+  for (const seed of [1, 2, 3, 4, 5]) {
+    const r = await client.chat.completions.create({
+      model,
+      messages: [{ role: 'user', content: 'Describe a person as JSON.' }],
+      max_tokens: 400,
+      temperature: 1,
+      seed,
+      response_format: schemaFormat,
+    });
+    assert.equal(r.choices[0].finish_reason, 'stop');
+    checkPerson(JSON.parse(r.choices[0].message.content));
+  }
+});
+
+test('response_format json_schema, streaming: the chunks join into valid JSON', async () => {
+  const stream = await client.chat.completions.create({
+    model,
+    messages: [{ role: 'user', content: 'Describe a person as JSON.' }],
+    max_tokens: 400,
+    temperature: 1,
+    seed: 11,
+    response_format: schemaFormat,
+    stream: true,
+  });
+  let text = '';
+  let finish = null;
+  for await (const chunk of stream) {
+    for (const c of chunk.choices) {
+      text += c.delta.content ?? '';
+      if (c.finish_reason) finish = c.finish_reason;
+    }
+  }
+  assert.equal(finish, 'stop');
+  checkPerson(JSON.parse(text));
+});
+
+test('response_format json_object: a JSON object', async () => {
+  // The random model rarely closes a string by itself; a bias on '"' and '}' (still only
+  // among the tokens the grammar allows) lets it finish within max_tokens.
+  const root = baseURL.replace(/\/v1$/, '');
+  const ids = [];
+  for (const s of ['"', '}']) {
+    const t = await (await fetch(`${root}/tokenize`, {
+      method: 'POST', body: JSON.stringify({ content: s, add_special: false }),
+    })).json();
+    ids.push(t.tokens[t.tokens.length - 1]);
+  }
+  let parsed = 0;
+  for (const seed of [1, 2, 3, 4]) {
+    const r = await client.chat.completions.create({
+      model,
+      messages: [{ role: 'user', content: 'JSON please' }],
+      max_tokens: 300,
+      temperature: 1,
+      seed,
+      logit_bias: { [ids[0]]: 4, [ids[1]]: 4 },
+      response_format: { type: 'json_object' },
+    });
+    const c = r.choices[0];
+    if (c.finish_reason === 'length') continue; // cut short: may be incomplete, as with OpenAI
+    assert.equal(c.finish_reason, 'stop');
+    const v = JSON.parse(c.message.content);
+    assert.ok(v !== null && typeof v === 'object' && !Array.isArray(v));
+    parsed++;
+  }
+  assert.ok(parsed >= 2, `only ${parsed} of 4 generations ended`);
+});
+
+test('llama.cpp grammar: the output is a sentence of the GBNF grammar', async () => {
+  const r = await client.chat.completions.create({
+    model,
+    messages: [{ role: 'user', content: 'Answer' }],
+    max_tokens: 20,
+    seed: 5,
+    grammar: 'root ::= ("yes" | "no") ", " [0-9]{2}\n',
+  });
+  assert.match(r.choices[0].message.content, /^(yes|no), [0-9]{2}$/);
+  assert.equal(r.choices[0].finish_reason, 'stop');
+});
+
+test('a bad schema or grammar is a 400 naming the param', async () => {
+  const bad = (extra, param, re) => assert.rejects(
+    client.chat.completions.create({ model, messages: [{ role: 'user', content: 'x' }], ...extra }),
+    (e) => e instanceof OpenAI.BadRequestError && e.status === 400 && e.param === param &&
+      re.test(e.message),
+  );
+  await bad({ response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'string', pattern: '^a' } } } },
+    'response_format.json_schema.schema', /keyword 'pattern' is not supported/);
+  await bad({ response_format: { type: 'json_schema', json_schema: { name: 'x' } } },
+    'response_format.json_schema.schema', /Missing required parameter/);
+  await bad({ response_format: { type: 'json_schema', json_schema: { schema: {} } } },
+    'response_format.json_schema.name', /Missing required parameter/);
+  await bad({ response_format: { type: 'yaml' } }, 'response_format.type', /Supported values/);
+  await bad({ grammar: 'root ::= nothing\n' }, 'grammar', /line 1 column 10: undefined rule 'nothing'/);
+});

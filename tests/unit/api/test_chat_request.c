@@ -200,8 +200,8 @@ static void test_refusals(void **state)
             "messages[0].tool_calls[0]", NULL);
     refused("{\"model\":\"m\",\"messages\":[{\"role\":\"tool\",\"content\":\"42\"}]}", 400,
             "messages[0].tool_call_id", "missing_required_parameter");
-    refused("{" M ",\"response_format\":{\"type\":\"json_object\"}}", 400,
-            "response_format.type", NULL);
+    refused("{" M ",\"response_format\":{\"type\":\"xml\"}}", 400,
+            "response_format.type", "invalid_value");
     refused("{" M ",\"model\":\"dup\"}", 400, NULL, NULL); /* duplicate keys are ambiguous */
 #undef M
 #undef T
@@ -252,6 +252,92 @@ static void test_tools_and_template_values(void **state)
     assert_int_equal(r.tool_choice, HR_TOOL_CHOICE_NONE);
     assert_null(hr_api_chat_template_tools(&r));
     hr_api_chat_req_deinit(&r);
+}
+
+/* Compiles the parsed request's grammar: 0, or the 400 (param, message part). */
+static void compile_refused(const char *body, const char *param, const char *msg)
+{
+    struct hr_api_chat_req r;
+    struct hr_api_error e;
+    assert_int_equal(parse(body, &r, &e), 0);
+    memset(&e, 0, sizeof e);
+    if (hr_api_chat_compile_grammar(&r, &e) == 0)
+        fail_msg("compiled: %s", body);
+    assert_int_equal(e.status, 400);
+    assert_string_equal(e.param, param);
+    if (!strstr(e.message, msg))
+        fail_msg("message '%s' lacks '%s'", e.message, msg);
+    assert_null(r.grammar);
+    hr_api_chat_req_deinit(&r);
+}
+
+static void test_response_format(void **state)
+{
+    (void)state;
+#define M "\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]"
+    static const struct {
+        const char *body;
+        enum hr_api_grammar kind;
+        bool strict;
+    } ok[] = {
+        {"{" M ",\"response_format\":{\"type\":\"text\"}}", HR_API_GRAMMAR_NONE, false},
+        {"{" M ",\"response_format\":null}", HR_API_GRAMMAR_NONE, false},
+        {"{" M ",\"response_format\":{\"type\":\"json_object\"}}", HR_API_GRAMMAR_JSON_OBJECT,
+         false},
+        {"{" M ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":"
+         "\"a-b_1\",\"strict\":true,\"schema\":{\"type\":\"object\",\"properties\":{\"x\":"
+         "{\"type\":\"integer\"}},\"required\":[\"x\"],\"additionalProperties\":false}}}}",
+         HR_API_GRAMMAR_SCHEMA, true},
+        {"{" M ",\"grammar\":\"root ::= \\\"yes\\\" | \\\"no\\\"\"}", HR_API_GRAMMAR_GBNF,
+         false},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        struct hr_api_chat_req r;
+        struct hr_api_error e;
+        if (parse(ok[i].body, &r, &e) != 0)
+            fail_msg("refused %s: %s", ok[i].body, e.message);
+        assert_int_equal(r.grammar_kind, ok[i].kind);
+        assert_int_equal(r.grammar_strict, ok[i].strict);
+        assert_int_equal(hr_api_chat_compile_grammar(&r, &e), 0);
+        assert_int_equal(r.grammar != NULL, ok[i].kind != HR_API_GRAMMAR_NONE);
+        hr_api_chat_req_deinit(&r);
+    }
+    refused("{" M ",\"response_format\":\"json\"}", 400, "response_format", "invalid_type");
+    refused("{" M ",\"response_format\":{}}", 400, "response_format.type",
+            "missing_required_parameter");
+    refused("{" M ",\"response_format\":{\"type\":1}}", 400, "response_format.type",
+            "invalid_type");
+    refused("{" M ",\"response_format\":{\"type\":\"json_schema\"}}", 400,
+            "response_format.json_schema", "missing_required_parameter");
+    refused("{" M ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":[]}}", 400,
+            "response_format.json_schema", "invalid_type");
+    refused("{" M ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{"
+            "\"schema\":{}}}}", 400, "response_format.json_schema.name",
+            "missing_required_parameter");
+    refused("{" M ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{"
+            "\"name\":\"a b\",\"schema\":{}}}}", 400, "response_format.json_schema.name",
+            "invalid_value");
+    refused("{" M ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{"
+            "\"name\":\"n\"}}}", 400, "response_format.json_schema.schema",
+            "missing_required_parameter");
+    refused("{" M ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{"
+            "\"name\":\"n\",\"schema\":\"{}\"}}}", 400, "response_format.json_schema.schema",
+            "invalid_type");
+    refused("{" M ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{"
+            "\"name\":\"n\",\"strict\":\"yes\",\"schema\":{}}}}", 400,
+            "response_format.json_schema.strict", "invalid_type");
+    refused("{" M ",\"grammar\":5}", 400, "grammar", "invalid_type");
+    refused("{" M ",\"grammar\":\"\"}", 400, "grammar", "invalid_value");
+    refused("{" M ",\"grammar\":\"root ::= \\\"a\\\"\",\"response_format\":{\"type\":"
+            "\"json_object\"}}", 400, "grammar", "invalid_value");
+    compile_refused("{" M ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{"
+                    "\"name\":\"n\",\"schema\":{\"type\":\"object\",\"properties\":{\"p\":{"
+                    "\"type\":\"string\",\"pattern\":\"a+\"}}}}}}",
+                    "response_format.json_schema.schema",
+                    "keyword 'pattern' is not supported (at /properties/p)");
+    compile_refused("{" M ",\"grammar\":\"root ::= foo\"}", "grammar",
+                    "Invalid 'grammar': line 1 column 10: undefined rule 'foo'");
+#undef M
 }
 
 static void test_engine_error_table(void **state)
@@ -353,6 +439,7 @@ int main(void)
         cmocka_unit_test(test_sampling_controls),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_tools_and_template_values),
+        cmocka_unit_test(test_response_format),
         cmocka_unit_test(test_engine_error_table),
         cmocka_unit_test(test_error_envelope),
         cmocka_unit_test(test_response_shapes),

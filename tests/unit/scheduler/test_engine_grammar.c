@@ -1,0 +1,220 @@
+/* The engine thread with grammars on a generated tiny model (noise without them): the output
+ * is a sentence of the grammar and ends with HR_FINISH_STOP as soon as the grammar completes;
+ * max_tokens still ends it with HR_FINISH_LENGTH; an unconstrained request running beside a
+ * constrained one is unchanged; the request holds its own reference on the grammar; and a
+ * grammar too ambiguous to run ends its request with an error naming why. */
+#include "testutil.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine.h"
+
+static char model_path[512];
+
+struct waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int notified;
+};
+
+static void on_notify(void *ud)
+{
+    struct waiter *w = ud;
+    pthread_mutex_lock(&w->mu);
+    w->notified++;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+struct result {
+    uint64_t id;
+    char text[8192];
+    size_t n_text;
+    bool done;
+    struct hr_event ev;
+};
+
+static void collect(struct hr_engine *e, struct waiter *w, struct result *rs, size_t n)
+{
+    for (;;) {
+        struct hr_event *evs = hr_engine_take_events(e);
+        for (struct hr_event *ev = evs; ev; ev = ev->next) {
+            struct result *r = NULL;
+            for (size_t i = 0; i < n; i++)
+                if (rs[i].id == ev->req_id)
+                    r = &rs[i];
+            assert_non_null(r);
+            if (ev->kind == HR_EV_TEXT) {
+                assert_true(r->n_text + ev->n_text < sizeof r->text);
+                memcpy(r->text + r->n_text, ev->text, ev->n_text);
+                r->n_text += ev->n_text;
+                r->text[r->n_text] = '\0';
+            } else {
+                r->done = true;
+                r->ev = *ev;
+            }
+        }
+        hr_event_free_list(evs);
+        bool all = true;
+        for (size_t i = 0; i < n; i++)
+            all = all && rs[i].done;
+        if (all)
+            return;
+        pthread_mutex_lock(&w->mu);
+        while (!w->notified)
+            pthread_cond_wait(&w->cv, &w->mu);
+        w->notified = 0;
+        pthread_mutex_unlock(&w->mu);
+    }
+}
+
+static struct hr_engine *start(struct waiter *w, uint32_t parallel)
+{
+    struct hr_model *m = NULL;
+    struct hr_diag d = {{0}};
+    assert_int_equal(hr_model_load(&m, model_path, &d), 0);
+    struct hr_engine_params p = {1, 256, parallel, 8, HR_KV_F32};
+    struct hr_engine *e = NULL;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    w->notified = 0;
+    assert_int_equal(hr_engine_new(&e, m, &p, on_notify, w, &d), 0);
+    return e;
+}
+
+static struct hr_gen_request req(uint64_t id, uint32_t max_tokens, float temperature,
+                                 uint64_t seed)
+{
+    struct hr_gen_request r = {0};
+    r.id = id;
+    r.prompt = "Answer:";
+    r.prompt_len = 7;
+    r.max_tokens = max_tokens;
+    r.sampling.temperature = temperature;
+    r.sampling.top_p = 1;
+    r.sampling.seed = seed;
+    return r;
+}
+
+static struct hr_grammar *gbnf(const char *src)
+{
+    struct hr_grammar *g = NULL;
+    struct hr_diag d = {{0}};
+    if (hr_grammar_parse(&g, src, strlen(src), &d))
+        fail_msg("%s", d.msg);
+    return g;
+}
+
+static void test_sentences_and_stop(void **state)
+{
+    (void)state;
+    struct waiter w;
+    struct hr_engine *e = start(&w, 2);
+    /* the unconstrained answer alone, then beside constrained ones */
+    struct hr_gen_request plain = req(1, 12, 0, 0);
+    plain.ignore_eos = true;
+    struct result alone[1] = {{.id = 1}};
+    assert_int_equal(hr_engine_submit(e, &plain, NULL), 0);
+    collect(e, &w, alone, 1);
+    struct hr_grammar *g = gbnf("root ::= (\"yes\" | \"no\") \" \" [0-9]{1,2} \".\"\n");
+    for (uint64_t seed = 1; seed <= 6; seed++) {
+        struct hr_gen_request c = req(10 + seed, 40, 1.0f, seed);
+        c.grammar = g;
+        c.ignore_eos = true; /* the grammar's end stops it all the same */
+        plain.id = 100 + seed;
+        struct result rs[2] = {{.id = 10 + seed}, {.id = 100 + seed}};
+        assert_int_equal(hr_engine_submit(e, &c, NULL), 0);
+        assert_int_equal(hr_engine_submit(e, &plain, NULL), 0);
+        collect(e, &w, rs, 2);
+        assert_int_equal(rs[0].ev.finish, HR_FINISH_STOP);
+        bool yes = strncmp(rs[0].text, "yes ", 4) == 0, no = strncmp(rs[0].text, "no ", 3) == 0;
+        assert_true(yes || no);
+        size_t k = yes ? 4 : 3, digits = 0;
+        while (rs[0].text[k] >= '0' && rs[0].text[k] <= '9') {
+            k++;
+            digits++;
+        }
+        assert_true(digits >= 1 && digits <= 2);
+        assert_string_equal(rs[0].text + k, ".");
+        assert_string_equal(rs[1].text, alone[0].text);
+        assert_int_equal(rs[1].ev.finish, HR_FINISH_LENGTH);
+    }
+    /* greedy too; and the request keeps its own reference after the caller drops its */
+    struct hr_gen_request c = req(50, 40, 0, 0);
+    c.grammar = g;
+    assert_int_equal(hr_engine_submit(e, &c, NULL), 0);
+    hr_grammar_unref(g);
+    struct result one[1] = {{.id = 50}};
+    collect(e, &w, one, 1);
+    assert_int_equal(one[0].ev.finish, HR_FINISH_STOP);
+    assert_true(one[0].n_text >= 4 && one[0].text[one[0].n_text - 1] == '.');
+    hr_engine_free(e);
+}
+
+static void test_length_and_errors(void **state)
+{
+    (void)state;
+    struct waiter w;
+    struct hr_engine *e = start(&w, 1);
+    struct hr_grammar *g = gbnf("root ::= \"ab\"{60}\n");
+    struct hr_gen_request c = req(1, 5, 0.8f, 3);
+    c.grammar = g;
+    struct result rs[1] = {{.id = 1}};
+    assert_int_equal(hr_engine_submit(e, &c, NULL), 0);
+    collect(e, &w, rs, 1);
+    assert_int_equal(rs[0].ev.finish, HR_FINISH_LENGTH);
+    assert_int_equal(rs[0].ev.n_completion, 5);
+    for (size_t i = 0; i < rs[0].n_text; i++)
+        assert_int_equal(rs[0].text[i], "ab"[i % 2]);
+    hr_grammar_unref(g);
+    /* 1,100 alternatives that all start alike: more parallel parses than allowed */
+    size_t cap = 1u << 16, n = 0;
+    char *src = malloc(cap);
+    n += (size_t)snprintf(src + n, cap - n, "root ::= r0");
+    for (int i = 1; i < 1100; i++)
+        n += (size_t)snprintf(src + n, cap - n, " | r%d", i);
+    n += (size_t)snprintf(src + n, cap - n, "\n");
+    for (int i = 0; i < 1100; i++)
+        n += (size_t)snprintf(src + n, cap - n, "r%d ::= \"a\" \"%d\"\n", i, i);
+    g = gbnf(src);
+    free(src);
+    c = req(2, 5, 0, 0);
+    c.grammar = g;
+    struct result bad[1] = {{.id = 2}};
+    assert_int_equal(hr_engine_submit(e, &c, NULL), 0);
+    collect(e, &w, bad, 1);
+    assert_int_equal(bad[0].ev.finish, HR_FINISH_ERROR);
+    assert_int_equal(bad[0].ev.err, HR_ERANGE);
+    assert_non_null(strstr(bad[0].ev.err_msg, "too ambiguous"));
+    hr_grammar_unref(g);
+    hr_engine_free(e);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    tu_tmpfile("engine-grammar-tiny.gguf", model_path, sizeof model_path);
+    struct hr_synth_params p = {0};
+    p.preset = "tiny";
+    p.type = HR_TYPE_F32;
+    p.out_path = model_path;
+    p.seed = 2;
+    struct hr_diag d = {{0}};
+    int rc = hr_synth_write(&p, &d);
+    if (rc != 0)
+        fprintf(stderr, "synth: %s\n", d.msg);
+    return rc;
+}
+
+int main(void)
+{
+    hr_log_set_level(HR_LOG_WARN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sentences_and_stop),
+        cmocka_unit_test(test_length_and_errors),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}

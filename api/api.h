@@ -161,6 +161,12 @@ enum hr_api_tool_format hr_api_tool_format(const char *template_src);
  * until the end ("<tool_call>", "[TOOL_CALLS]", "<|python_tag|>"); NULL for NONE. A Llama 3
  * answer that starts with '{' is held back as well. */
 const char *hr_api_tool_start(enum hr_api_tool_format f);
+/* For tool_choice "required" or a named function: a grammar (caller unrefs) that only lets
+ * the model write calls, in format f, of the allowed functions with arguments that follow
+ * their parameter schemas. A 400 naming tools when a schema cannot be compiled. Any thread
+ * but the loop. */
+int hr_api_tool_grammar(const struct hr_api_chat_req *r, enum hr_api_tool_format f,
+                        struct hr_grammar **out, struct hr_api_error *e);
 /* Splits an answer into calls of offered tools (a JSON array of OpenAI tool_calls entries,
  * arguments as JSON text; caller decrefs) and the remaining text (*content, malloc'd,
  * NUL-terminated; trimmed when there are calls). NULL without memory. */

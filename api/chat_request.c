@@ -494,12 +494,17 @@ static int parse(const char *body, size_t n, bool need_model, struct hr_api_chat
     if (parse_stop(r, json_object_get(root, "stop"), e) != 0 ||
         parse_logit_bias(r, json_object_get(root, "logit_bias"), e) != 0 ||
         parse_penalties(r, root, e) != 0 || parse_logprobs(r, root, e) != 0 ||
-        hr_api__parse_tools(r, root, e) != 0)
+        hr_api__parse_tools(r, root, e) != 0 || refuse_unbuilt(r, root, e) != 0)
         return -1;
-    if (r->tool_choice == HR_TOOL_CHOICE_REQUIRED || r->tool_choice == HR_TOOL_CHOICE_NAMED)
-        return hr_api__unsupported(e, "tool_choice", "('required' and named functions need "
-                                                     "constrained decoding, not built yet)");
-    return refuse_unbuilt(r, root, e);
+    if ((r->tool_choice == HR_TOOL_CHOICE_REQUIRED || r->tool_choice == HR_TOOL_CHOICE_NAMED) &&
+        r->grammar_kind != HR_API_GRAMMAR_NONE) {
+        hr_api_error_set(e, 400, "invalid_request_error", "invalid_value", "tool_choice",
+                         "tool_choice 'required' or a named function already decides the "
+                         "answer's form: it cannot be combined with response_format or "
+                         "grammar.");
+        return -1;
+    }
+    return 0;
 }
 
 int hr_api_chat_parse(const char *body, size_t n, struct hr_api_chat_req *r,

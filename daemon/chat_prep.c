@@ -13,6 +13,7 @@ struct hr_chat_prep {
     struct hr_http_req *r;
     const struct hr_model *model;
     uint32_t n_ctx;
+    enum hr_api_tool_format tool_format;
     struct hr_api_chat_req req;
     /* result */
     int rc;
@@ -38,7 +39,10 @@ static void work_fn(uv_work_t *w)
 {
     struct hr_chat_prep *p = w->data;
     struct hr_diag d = {{0}};
-    if (hr_api_chat_compile_grammar(&p->req, &p->gerr) != 0) {
+    bool forced = p->req.tool_choice == HR_TOOL_CHOICE_REQUIRED ||
+                  p->req.tool_choice == HR_TOOL_CHOICE_NAMED;
+    if (forced ? hr_api_tool_grammar(&p->req, p->tool_format, &p->req.grammar, &p->gerr) != 0
+               : hr_api_chat_compile_grammar(&p->req, &p->gerr) != 0) {
         p->grammar_failed = true;
         return;
     }
@@ -72,6 +76,7 @@ enum MHD_Result hr_chat_prep_start(struct hr_http_req *r, struct hr_api_chat_req
     p->r = r;
     p->model = hr_engine_model(s->engine);
     p->n_ctx = hr_engine_n_ctx(s->engine);
+    p->tool_format = s->tool_format;
     p->work.data = p;
     r->prep = p;
     r->in_work = true;

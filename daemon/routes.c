@@ -55,6 +55,7 @@ static struct hr_http_req *req_new(struct hr_server *s, struct MHD_Connection *c
     r->body.max = s->p.max_body;
     r->text.max = HR_MAX_PROMPT_BYTES;
     r->out.max = SIZE_MAX / 2;
+    r->tool_held.max = HR_MAX_PROMPT_BYTES; /* an answer is never longer than the text one */
     snprintf(r->method, sizeof r->method, "%s", method);
     snprintf(r->path, sizeof r->path, "%s", url);
     make_request_id(r);

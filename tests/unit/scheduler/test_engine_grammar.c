@@ -76,7 +76,7 @@ static struct hr_engine *start(struct waiter *w, uint32_t parallel)
     struct hr_model *m = NULL;
     struct hr_diag d = {{0}};
     assert_int_equal(hr_model_load(&m, model_path, &d), 0);
-    struct hr_engine_params p = {1, 256, parallel, 8, HR_KV_F32};
+    struct hr_engine_params p = {1, 256, parallel, 8, HR_KV_F32, false, 0, 0};
     struct hr_engine *e = NULL;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);

@@ -137,7 +137,7 @@ char *hr_api_chat_completion_tools_json(const char *id, int64_t created, const c
                                         json_t *take_calls, const struct hr_api_usage *u)
 {
     char *plain = hr_api_chat_completion_json(id, created, model, content ? content : "",
-                                              n_content, "tool_calls", u, NULL);
+                                              content ? n_content : 0, "tool_calls", u, NULL);
     json_t *o = plain ? json_loads(plain, 0, NULL) : NULL;
     free(plain);
     json_t *msg = json_object_get(json_array_get(json_object_get(o, "choices"), 0), "message");

@@ -118,7 +118,8 @@ static void stream_tool_flush(struct hr_http_req *r)
     size_t n = 0;
     json_t *calls = hr_api_parse_tool_calls(r->tool_format, r->tool_held.ptr, r->tool_held.len,
                                             r->tools, &content, &n);
-    if (content)
+    /* a forced answer is only calls: text is a call cut short by max_tokens */
+    if (content && !r->tool_forced)
         stream_text(r, content, n);
     if (calls && json_array_size(calls)) {
         r->n_tool_calls = json_array_size(calls);
@@ -319,6 +320,8 @@ enum MHD_Result hr_chat_start(struct hr_http_req *r)
         }
         r->tools = json_incref(req.tools);
         r->tool_format = s->tool_format;
+        r->tool_forced = req.tool_choice == HR_TOOL_CHOICE_REQUIRED ||
+                         req.tool_choice == HR_TOOL_CHOICE_NAMED;
     }
     r->stream = req.stream;
     r->include_usage = req.include_usage;
@@ -395,7 +398,8 @@ enum MHD_Result hr_chat_resume(struct hr_http_req *r)
             char *json = NULL;
             if (r->n_tool_calls)
                 json = hr_api_chat_completion_tools_json(r->cmpl_id, r->created, model_id(r),
-                                                         n ? content : NULL, n, calls, &u);
+                                                         n && !r->tool_forced ? content : NULL,
+                                                         n, calls, &u);
             else
                 json_decref(calls);
             free(content);

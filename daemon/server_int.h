@@ -63,6 +63,7 @@ struct hr_http_req {
     enum hr_api_tool_format tool_format;
     struct hr_buf tool_held; /* stream: text not yet shown (a call may be starting) */
     bool tool_holding;       /* stream: a call has begun; everything else waits for the end */
+    bool tool_forced;        /* tool_choice required/named: the answer is only calls */
     bool tool_emitted;       /* stream: visible text has been sent */
     size_t n_tool_calls;   /* logprobs entries not yet sent (non-stream: all of them) */
     struct hr_buf out;    /* stream: SSE bytes not yet handed to MHD */

@@ -78,5 +78,9 @@ assert finish == ["tool_calls"], finish
 PY
 http POST /v1/chat/completions "{\"model\":\"tiny\",$ASK,$FORCE_TOOLS,\"tool_choice\":\"required\",\"response_format\":{\"type\":\"json_object\"}}"
 check "required tools with a response_format: 400 naming tool_choice" is_error 400 invalid_request_error tool_choice
+if [ -d "$here/../node/node_modules/openai" ]; then
+    check "openai SDK: forced tool calls, plain and streamed" env HEARTH_TOOLS=1 \
+        HEARTH_URL="$BASE/v1" HEARTH_MODEL=tiny node --test "$here/../node/tools.test.mjs"
+fi
 stop_daemon
 finish

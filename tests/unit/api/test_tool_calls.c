@@ -163,6 +163,41 @@ static void test_formats_of_real_templates(void **state)
     assert_null(hr_api_tool_start(HR_TOOLS_NONE));
 }
 
+/* The response shapes: message.tool_calls with content null (or the text), and a delta. */
+static void test_response_json(void **state)
+{
+    (void)state;
+    char *content = NULL;
+    json_t *calls = parse(HR_TOOLS_HERMES, "<tool_call>{\"name\": \"add\", \"arguments\": "
+                                           "{\"a\": 1}}</tool_call>", &content);
+    struct hr_api_usage u = {10, 5, 0};
+    char *s = hr_api_chat_completion_tools_json("chatcmpl-1", 1, "m", NULL, 40, calls, &u);
+    json_t *j = json_loads(s, 0, NULL);
+    assert_non_null(j);
+    json_t *c = json_array_get(json_object_get(j, "choices"), 0);
+    assert_string_equal(json_string_value(json_object_get(c, "finish_reason")), "tool_calls");
+    json_t *msg = json_object_get(c, "message");
+    assert_true(json_is_null(json_object_get(msg, "content")));
+    json_t *tc = json_array_get(json_object_get(msg, "tool_calls"), 0);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(tc, "function"),
+                                                          "arguments")), "{\"a\":1}");
+    json_decref(j);
+    free(s);
+    free(content);
+    calls = parse(HR_TOOLS_HERMES, "<tool_call>{\"name\": \"add\", \"arguments\": {}}"
+                                   "</tool_call>", &content);
+    s = hr_api_chat_tool_chunk_json("chatcmpl-1", 1, "m", calls, true);
+    j = json_loads(s, 0, NULL);
+    json_t *d = json_object_get(json_array_get(json_object_get(j, "choices"), 0), "delta");
+    json_t *t0 = json_array_get(json_object_get(d, "tool_calls"), 0);
+    assert_int_equal(json_integer_value(json_object_get(t0, "index")), 0);
+    assert_true(json_is_null(json_object_get(j, "usage")));
+    json_decref(j);
+    json_decref(calls);
+    free(s);
+    free(content);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -186,6 +221,7 @@ int main(void)
         cmocka_unit_test(test_llama3),
         cmocka_unit_test(test_mistral),
         cmocka_unit_test(test_formats_of_real_templates),
+        cmocka_unit_test(test_response_json),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -71,6 +71,10 @@ struct hr_gen_request {
      * alternatives (0..HR_MAX_TOP_LOGPROBS). */
     bool logprobs;
     uint32_t top_logprobs;
+    /* OpenAI's n: choices 1..n-1 are requests of their own, ids id+1..id+n-1, seeds
+     * seed+1..; they wait until choice 0 has evaluated the prompt, then reuse its KV through
+     * the prefix cache. 0 or 1: one. */
+    uint32_t n_choices;
     /* 0, or the milliseconds after submit at which the request ends (queued or running) with
      * HR_FINISH_ERROR / HR_ETIMEDOUT; its KV is freed within one step. */
     uint32_t timeout_ms;

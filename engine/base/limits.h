@@ -29,6 +29,8 @@
 #define HR_MAX_PROMPT_BYTES (16u << 20)
 #define HR_MAX_MESSAGES 4096
 #define HR_MAX_STOP 4
+/* OpenAI allows n up to 128 choices. */
+#define HR_MAX_CHOICES 128
 /* A stop string is a few words; its length bounds how much text streaming holds back. */
 #define HR_MAX_STOP_BYTES 256
 /* OpenAI caps logit_bias at 300 tokens and values at +-100. */

@@ -36,6 +36,11 @@ void hr_sched__job_free(struct job *j)
 {
     if (!j)
         return;
+    while (j->siblings) {
+        struct job *sib = j->siblings;
+        j->siblings = sib->next;
+        hr_sched__job_free(sib);
+    }
     if (j->has_sampler)
         hr_sampler_deinit(&j->sampler);
     hr_grammar_state_free(j->gstate);
@@ -103,6 +108,7 @@ void hr_sched__emit_text(struct hr_engine *e, uint64_t id, const char *text, siz
 void hr_sched__emit_done(struct hr_engine *e, struct job *j, enum hr_finish finish, int err,
                          const char *msg)
 {
+    hr_sched__release_siblings(e, j); /* they end on their own */
     struct hr_event *ev = j->done;
     j->done = NULL;
     ev->req_id = j->id;
@@ -152,6 +158,43 @@ void hr_sched__pending_done(struct hr_engine *e)
     pthread_mutex_unlock(&e->mu);
 }
 
+void hr_sched__release_siblings(struct hr_engine *e, struct job *j)
+{
+    struct job *last = j->siblings;
+    if (!last)
+        return;
+    uint32_t n = 1;
+    while (last->next) {
+        last = last->next;
+        n++;
+    }
+    last->next = e->wait_head;
+    e->wait_head = j->siblings;
+    if (!e->wait_tail)
+        e->wait_tail = last;
+    e->n_waiting += n;
+    j->siblings = NULL;
+}
+
+/* A held choice (not yet queued) with this id: unlinked and returned, or NULL. */
+static struct job *take_held(struct hr_engine *e, uint64_t id)
+{
+    for (uint32_t i = 0; i <= e->p.n_parallel; i++) {
+        for (struct job *owner = i < e->p.n_parallel ? e->slots[i].job : e->wait_head; owner;
+             owner = i < e->p.n_parallel ? NULL : owner->next) {
+            for (struct job **pp = &owner->siblings; *pp; pp = &(*pp)->next) {
+                if ((*pp)->id == id) {
+                    struct job *j = *pp;
+                    *pp = j->next;
+                    j->next = NULL;
+                    return j;
+                }
+            }
+        }
+    }
+    return NULL;
+}
+
 /* Unlinks waiting job j (prev before it, or NULL). */
 static void unlink_waiting(struct hr_engine *e, struct job *j, struct job *prev)
 {
@@ -183,6 +226,12 @@ static void handle_cancel(struct hr_engine *e, uint64_t id)
             hr_sched__job_free(j);
             return;
         }
+    }
+    struct job *held = take_held(e, id);
+    if (held) {
+        hr_sched__pending_done(e);
+        hr_sched__emit_done(e, held, HR_FINISH_CANCELED, 0, NULL);
+        hr_sched__job_free(held);
     }
 }
 
@@ -539,19 +588,38 @@ int hr_engine_submit(struct hr_engine *e, const struct hr_gen_request *r, struct
             return HR_EINVAL;
         }
     }
-    struct job *j = job_new(r);
-    if (!j)
-        return HR_ENOMEM;
-    j->done = calloc(1, sizeof *j->done);
-    if (!j->done) {
-        hr_sched__job_free(j);
-        return HR_ENOMEM;
+    if (r->n_choices > HR_MAX_CHOICES) {
+        hr_diag_set(d, "n: at most %d choices", HR_MAX_CHOICES);
+        return HR_EINVAL;
+    }
+    uint32_t n_choices = r->n_choices ? r->n_choices : 1;
+    struct job *j = NULL;
+    struct job **tail = NULL;
+    for (uint32_t k = 0; k < n_choices; k++) {
+        struct job *c = job_new(r);
+        if (c) {
+            c->id = r->id + k;
+            c->sampling.seed = r->sampling.seed + k;
+            c->done = calloc(1, sizeof *c->done);
+        }
+        if (!c || !c->done) {
+            hr_sched__job_free(c);
+            hr_sched__job_free(j);
+            return HR_ENOMEM;
+        }
+        if (!j) {
+            j = c;
+            tail = &j->siblings;
+        } else {
+            *tail = c;
+            tail = &c->next;
+        }
     }
     pthread_mutex_lock(&e->mu);
     int rc = 0;
     if (e->stop)
         rc = HR_ESHUTDOWN;
-    else if (e->n_pending >= e->p.max_queue + e->p.n_parallel)
+    else if (e->n_pending + n_choices > e->p.max_queue + e->p.n_parallel)
         rc = HR_EFULL;
     if (rc == 0) {
         if (e->inbox_tail)
@@ -559,7 +627,7 @@ int hr_engine_submit(struct hr_engine *e, const struct hr_gen_request *r, struct
         else
             e->inbox_head = j;
         e->inbox_tail = j;
-        e->n_pending++;
+        e->n_pending += n_choices;
         pthread_cond_signal(&e->cv);
     }
     pthread_mutex_unlock(&e->mu);

@@ -17,6 +17,9 @@
 struct job {
     struct job *next;
     uint64_t id;
+    /* choices 1..n-1 of a request with n > 1, held by choice 0 until it has evaluated the
+     * prompt (then its full blocks are in the prefix cache), then queued at the front */
+    struct job *siblings;
     char *prompt; /* raw text, or NULL when msgs or tokens are set */
     size_t prompt_len;
     struct hr_chat_msg *msgs; /* role/content strings copied into one block after the array */
@@ -103,6 +106,8 @@ void hr_sched__emit_text(struct hr_engine *e, uint64_t id, const char *text, siz
 void hr_sched__emit_done(struct hr_engine *e, struct job *j, enum hr_finish finish, int err,
                          const char *msg);
 void hr_sched__pending_done(struct hr_engine *e);
+/* Moves j's held choices to the front of the queue. */
+void hr_sched__release_siblings(struct hr_engine *e, struct job *j);
 /* sched_step.c */
 void hr_sched__admit(struct hr_engine *e);
 void hr_sched__step(struct hr_engine *e);

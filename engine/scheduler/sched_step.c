@@ -269,6 +269,8 @@ static void sample_slot(struct hr_engine *e, struct slot *s, const float *logits
 {
     const struct hr_model *m = e->model;
     struct job *j = s->job;
+    /* the prompt is evaluated and its full blocks registered: the other choices may come */
+    hr_sched__release_siblings(e, j);
     int32_t tok = hr_sampler_sample(&j->sampler, logits);
     char msg[256];
     int rc = 0;

@@ -389,6 +389,57 @@ static void test_preemption_gives_same_answers(void **state)
     }
 }
 
+/* n choices: ids id..id+n-1, choice k answers as a lone request with seed + k would, and
+ * choices after the first take the prompt's KV from the prefix cache. */
+static void test_n_choices(void **state)
+{
+    (void)state;
+    const char *prompt = "Once upon a time, in a land far away, there lived a curious fox who "
+                         "loved to read books about the stars and the sea";
+    struct waiter w;
+    struct hr_engine *e = start_pc(&w, 2, 8, 256, true);
+    struct result alone[3];
+    for (uint64_t k = 0; k < 3; k++) {
+        struct hr_gen_request r = prompt_req(100 + k, prompt, 12);
+        r.sampling.temperature = 0.9f;
+        r.sampling.seed = 40 + k;
+        assert_int_equal(hr_engine_submit(e, &r, NULL), 0);
+        memset(&alone[k], 0, sizeof alone[k]);
+        alone[k].id = 100 + k;
+        collect(e, &w, &alone[k], 1);
+    }
+    hr_engine_free(e);
+    e = start_pc(&w, 2, 8, 256, true); /* a cold cache: sharing comes from choice 0 */
+    struct hr_gen_request r = prompt_req(10, prompt, 12);
+    r.sampling.temperature = 0.9f;
+    r.sampling.seed = 40;
+    r.n_choices = 3;
+    assert_int_equal(hr_engine_submit(e, &r, NULL), 0);
+    struct result rs[3] = {{.id = 10}, {.id = 11}, {.id = 12}};
+    collect(e, &w, rs, 3);
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(rs[k].done_ev.finish, HR_FINISH_LENGTH);
+        assert_string_equal(rs[k].text, alone[k].text);
+    }
+    assert_string_not_equal(rs[0].text, rs[1].text);
+    assert_int_equal(rs[0].done_ev.n_cached, 0);
+    assert_true(rs[1].done_ev.n_cached >= 16 && rs[2].done_ev.n_cached >= 16);
+    /* canceling every choice at once, even those still held, ends each exactly once */
+    r.id = 20;
+    r.max_tokens = 0;
+    assert_int_equal(hr_engine_submit(e, &r, NULL), 0);
+    for (uint64_t k = 0; k < 3; k++)
+        hr_engine_cancel(e, 20 + k);
+    struct result cs[3] = {{.id = 20}, {.id = 21}, {.id = 22}};
+    collect(e, &w, cs, 3);
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(cs[k].done_ev.finish, HR_FINISH_CANCELED);
+    struct hr_gen_request bad = prompt_req(30, prompt, 4);
+    bad.n_choices = HR_MAX_CHOICES + 1;
+    assert_int_equal(hr_engine_submit(e, &bad, NULL), HR_EINVAL);
+    hr_engine_free(e);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -416,6 +467,7 @@ int main(void)
         cmocka_unit_test(test_prefix_cache),
         cmocka_unit_test(test_timeouts),
         cmocka_unit_test(test_preemption_gives_same_answers),
+        cmocka_unit_test(test_n_choices),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -69,6 +69,7 @@ struct hr_api_chat_req {
     const char *stop[HR_MAX_STOP];
     size_t n_stop;
     bool ignore_eos;                   /* extension (llama.cpp, vLLM) */
+    uint32_t n;                        /* choices, 1..HR_MAX_CHOICES */
     bool logprobs;
     uint32_t top_logprobs;
     json_t *tools;                     /* NULL or the non-empty `tools` array (in root) */
@@ -125,12 +126,21 @@ char *hr_api_chat_completion_tools_json(const char *id, int64_t created, const c
 /* A streaming chunk whose delta carries calls (OpenAI's tool-call deltas: index, id, type,
  * function name and arguments; all of a call in one delta). calls is borrowed. */
 char *hr_api_chat_tool_chunk_json(const char *id, int64_t created, const char *model,
-                                  const json_t *calls, bool with_usage_null);
-/* One streaming chunk. role: first chunk only. content: NULL for none. finish_reason: NULL
- * while running. with_usage_null: include "usage": null (stream_options.include_usage).
- * take_logprobs as above, for the tokens of this chunk. */
+                                  uint32_t index, const json_t *calls, bool with_usage_null);
+/* One entry of "choices": the message (content NULL gives null; take_calls, moved in, adds
+ * tool_calls and makes the finish_reason "tool_calls"), logprobs (moved in, or NULL). */
+json_t *hr_api_chat_choice_json(uint32_t index, const char *content, size_t n_content,
+                                const char *finish_reason, json_t *take_logprobs,
+                                json_t *take_calls);
+/* A chat.completion of these choices (an array of hr_api_chat_choice_json, moved in). */
+char *hr_api_chat_completion_choices_json(const char *id, int64_t created, const char *model,
+                                          json_t *take_choices, const struct hr_api_usage *u);
+/* One streaming chunk of choice `index`. role: its first chunk only. content: NULL for none.
+ * finish_reason: NULL while running. with_usage_null: include "usage": null
+ * (stream_options.include_usage). take_logprobs as above, for the tokens of this chunk. */
 char *hr_api_chat_chunk_json(const char *id, int64_t created, const char *model,
-                             const char *role, const char *content, size_t n_content,
+                             uint32_t index, const char *role, const char *content,
+                             size_t n_content,
                              const char *finish_reason, bool with_usage_null,
                              json_t *take_logprobs);
 /* One token's entry of choices[].logprobs.content: {"token", "logprob", "bytes",

@@ -392,15 +392,13 @@ static int parse_logprobs(struct hr_api_chat_req *r, json_t *root, struct hr_api
     return 0;
 }
 
-/* Fields accepted only in their neutral form until the feature exists, then the structured
- * output fields (response_format.c). */
-static int refuse_unbuilt(struct hr_api_chat_req *r, json_t *root, struct hr_api_error *e)
+/* n (choices), then the structured-output fields (response_format.c). */
+static int parse_choices_format(struct hr_api_chat_req *r, json_t *root, struct hr_api_error *e)
 {
     json_int_t n = 1;
-    if (get_integer(root, "n", 1, 128, &n, NULL, e) != 0)
+    if (get_integer(root, "n", 1, HR_MAX_CHOICES, &n, NULL, e) != 0)
         return -1;
-    if (n != 1)
-        return hr_api__unsupported(e, "n", "with a value other than 1");
+    r->n = (uint32_t)n;
     return hr_api_chat_parse_format(r, root, e);
 }
 
@@ -411,6 +409,7 @@ static int parse(const char *body, size_t n, bool need_model, struct hr_api_chat
     r->sampling.temperature = 1.0f; /* OpenAI's defaults */
     r->sampling.top_p = 1.0f;
     r->sampling.repeat_penalty = 1.0f;
+    r->n = 1;
     json_error_t jerr;
     r->root = json_loadb(body, n, JSON_REJECT_DUPLICATES, &jerr);
     if (!r->root) {
@@ -494,7 +493,7 @@ static int parse(const char *body, size_t n, bool need_model, struct hr_api_chat
     if (parse_stop(r, json_object_get(root, "stop"), e) != 0 ||
         parse_logit_bias(r, json_object_get(root, "logit_bias"), e) != 0 ||
         parse_penalties(r, root, e) != 0 || parse_logprobs(r, root, e) != 0 ||
-        hr_api__parse_tools(r, root, e) != 0 || refuse_unbuilt(r, root, e) != 0)
+        hr_api__parse_tools(r, root, e) != 0 || parse_choices_format(r, root, e) != 0)
         return -1;
     if ((r->tool_choice == HR_TOOL_CHOICE_REQUIRED || r->tool_choice == HR_TOOL_CHOICE_NAMED) &&
         r->grammar_kind != HR_API_GRAMMAR_NONE) {

@@ -102,60 +102,79 @@ json_t *hr_api_logprob_json(const struct hr_tok *tok, const struct hr_token_logp
     return o;
 }
 
+json_t *hr_api_chat_choice_json(uint32_t index, const char *content, size_t n_content,
+                                const char *finish_reason, json_t *take_logprobs,
+                                json_t *take_calls)
+{
+    json_t *msg = json_object();
+    json_t *choice = json_object();
+    if (!msg || !choice) {
+        json_decref(msg);
+        json_decref(choice);
+        json_decref(take_logprobs);
+        json_decref(take_calls);
+        return NULL;
+    }
+    json_object_set_new(msg, "role", json_string("assistant"));
+    json_object_set_new(msg, "content",
+                        content ? hr_api_json_text(content, n_content) : json_null());
+    json_object_set_new(msg, "refusal", json_null());
+    if (take_calls)
+        json_object_set_new(msg, "tool_calls", take_calls);
+    json_object_set_new(choice, "index", json_integer(index));
+    json_object_set_new(choice, "message", msg);
+    json_object_set_new(choice, "logprobs", logprobs_obj(take_logprobs));
+    json_object_set_new(choice, "finish_reason",
+                        json_string(take_calls ? "tool_calls" : finish_reason));
+    return choice;
+}
+
+char *hr_api_chat_completion_choices_json(const char *id, int64_t created, const char *model,
+                                          json_t *take_choices, const struct hr_api_usage *u)
+{
+    json_t *o = envelope(id, "chat.completion", created, model);
+    if (!o || !take_choices) {
+        json_decref(o);
+        json_decref(take_choices);
+        return NULL;
+    }
+    json_object_set_new(o, "choices", take_choices);
+    json_object_set_new(o, "usage", usage_obj(u));
+    return dump(o);
+}
+
 char *hr_api_chat_completion_json(const char *id, int64_t created, const char *model,
                                   const char *content, size_t n_content,
                                   const char *finish_reason, const struct hr_api_usage *u,
                                   json_t *take_logprobs)
 {
-    json_t *o = envelope(id, "chat.completion", created, model);
-    json_t *msg = json_object();
-    json_t *choice = json_object();
     json_t *choices = json_array();
-    if (!o || !msg || !choice || !choices) {
-        json_decref(o);
-        json_decref(msg);
-        json_decref(choice);
-        json_decref(choices);
+    if (choices)
+        json_array_append_new(choices, hr_api_chat_choice_json(0, content, n_content,
+                                                               finish_reason, take_logprobs,
+                                                               NULL));
+    else
         json_decref(take_logprobs);
-        return NULL;
-    }
-    json_object_set_new(msg, "role", json_string("assistant"));
-    json_object_set_new(msg, "content", hr_api_json_text(content, n_content));
-    json_object_set_new(msg, "refusal", json_null());
-    json_object_set_new(choice, "index", json_integer(0));
-    json_object_set_new(choice, "message", msg);
-    json_object_set_new(choice, "logprobs", logprobs_obj(take_logprobs));
-    json_object_set_new(choice, "finish_reason", json_string(finish_reason));
-    json_array_append_new(choices, choice);
-    json_object_set_new(o, "choices", choices);
-    json_object_set_new(o, "usage", usage_obj(u));
-    return dump(o);
+    return hr_api_chat_completion_choices_json(id, created, model, choices, u);
 }
 
 char *hr_api_chat_completion_tools_json(const char *id, int64_t created, const char *model,
                                         const char *content, size_t n_content,
                                         json_t *take_calls, const struct hr_api_usage *u)
 {
-    char *plain = hr_api_chat_completion_json(id, created, model, content ? content : "",
-                                              content ? n_content : 0, "tool_calls", u, NULL);
-    json_t *o = plain ? json_loads(plain, 0, NULL) : NULL;
-    free(plain);
-    json_t *msg = json_object_get(json_array_get(json_object_get(o, "choices"), 0), "message");
-    if (!msg) {
-        json_decref(o);
+    json_t *choices = json_array();
+    if (choices)
+        json_array_append_new(choices, hr_api_chat_choice_json(0, content, n_content, NULL,
+                                                               NULL, take_calls));
+    else
         json_decref(take_calls);
-        return NULL;
-    }
-    if (!content)
-        json_object_set_new(msg, "content", json_null());
-    json_object_set_new(msg, "tool_calls", take_calls);
-    return dump(o);
+    return hr_api_chat_completion_choices_json(id, created, model, choices, u);
 }
 
 char *hr_api_chat_tool_chunk_json(const char *id, int64_t created, const char *model,
-                                  const json_t *calls, bool with_usage_null)
+                                  uint32_t index, const json_t *calls, bool with_usage_null)
 {
-    char *plain = hr_api_chat_chunk_json(id, created, model, NULL, NULL, 0, NULL,
+    char *plain = hr_api_chat_chunk_json(id, created, model, index, NULL, NULL, 0, NULL,
                                          with_usage_null, NULL);
     json_t *o = plain ? json_loads(plain, 0, NULL) : NULL;
     free(plain);
@@ -179,7 +198,8 @@ char *hr_api_chat_tool_chunk_json(const char *id, int64_t created, const char *m
 }
 
 char *hr_api_chat_chunk_json(const char *id, int64_t created, const char *model,
-                             const char *role, const char *content, size_t n_content,
+                             uint32_t index, const char *role, const char *content,
+                             size_t n_content,
                              const char *finish_reason, bool with_usage_null,
                              json_t *take_logprobs)
 {
@@ -199,7 +219,7 @@ char *hr_api_chat_chunk_json(const char *id, int64_t created, const char *model,
         json_object_set_new(delta, "role", json_string(role));
     if (content)
         json_object_set_new(delta, "content", hr_api_json_text(content, n_content));
-    json_object_set_new(choice, "index", json_integer(0));
+    json_object_set_new(choice, "index", json_integer(index));
     json_object_set_new(choice, "delta", delta);
     json_object_set_new(choice, "logprobs", logprobs_obj(take_logprobs));
     json_object_set_new(choice, "finish_reason",

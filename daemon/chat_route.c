@@ -35,31 +35,66 @@ static const char *model_id(const struct hr_http_req *r)
     return r->srv->p.model_id;
 }
 
-/* The logprobs entries gathered so far, handed over (NULL when logprobs are off). */
-static json_t *take_logprobs(struct hr_http_req *r)
+static uint32_t index_of(const struct hr_http_req *r, const struct hr_choice *c)
 {
-    json_t *lp = r->lp_content;
-    r->lp_content = r->logprobs ? json_array() : NULL;
+    return (uint32_t)(c - r->ch);
+}
+
+/* The logprobs entries gathered so far, handed over (NULL when logprobs are off). */
+static json_t *take_logprobs(struct hr_http_req *r, struct hr_choice *c)
+{
+    json_t *lp = c->lp_content;
+    c->lp_content = r->logprobs ? json_array() : NULL;
     return lp;
 }
 
 /* A content chunk with its tokens' logprobs; empty text is sent only when it carries some. */
-static void stream_text(struct hr_http_req *r, const char *text, size_t n)
+static void stream_text(struct hr_http_req *r, struct hr_choice *c, const char *text, size_t n)
 {
-    if (!r->sent_role) {
-        r->sent_role = true;
-        append_sse(r, hr_api_chat_chunk_json(r->cmpl_id, r->created, model_id(r), "assistant",
-                                             "", 0, NULL, r->include_usage, NULL));
+    uint32_t k = index_of(r, c);
+    if (!c->sent_role) {
+        c->sent_role = true;
+        append_sse(r, hr_api_chat_chunk_json(r->cmpl_id, r->created, model_id(r), k,
+                                             "assistant", "", 0, NULL, r->include_usage, NULL));
     }
-    if (n || (r->lp_content && json_array_size(r->lp_content)))
-        append_sse(r, hr_api_chat_chunk_json(r->cmpl_id, r->created, model_id(r), NULL,
+    if (n || (c->lp_content && json_array_size(c->lp_content)))
+        append_sse(r, hr_api_chat_chunk_json(r->cmpl_id, r->created, model_id(r), k, NULL,
                                              text ? text : "", n, NULL, r->include_usage,
-                                             take_logprobs(r)));
+                                             take_logprobs(r, c)));
+}
+
+static const char *choice_finish(const struct hr_choice *c)
+{
+    return c->n_tool_calls ? "tool_calls" : hr_api_finish_reason(c->finish);
 }
 
 const char *hr_chat_finish_reason(const struct hr_http_req *r)
 {
-    return r->n_tool_calls ? "tool_calls" : hr_api_finish_reason(r->finish);
+    return r->n_choices ? choice_finish(&r->ch[0]) : hr_api_finish_reason(r->finish);
+}
+
+bool hr_chat_owns(const struct hr_http_req *r, uint64_t id)
+{
+    return id >= r->id && id - r->id < (r->n_choices ? r->n_choices : 1);
+}
+
+void hr_chat_cancel(struct hr_http_req *r)
+{
+    for (uint32_t k = 0; r->srv->engine && k < r->n_choices; k++)
+        if (!r->ch[k].done)
+            hr_engine_cancel(r->srv->engine, r->id + k);
+}
+
+void hr_chat_free_choices(struct hr_http_req *r)
+{
+    for (uint32_t k = 0; k < r->n_choices; k++) {
+        hr_buf_free(&r->ch[k].text);
+        hr_buf_free(&r->ch[k].tool_held);
+        json_decref(r->ch[k].lp_content);
+    }
+    free(r->ch);
+    r->ch = NULL;
+    r->n_choices = 0;
 }
 
 /* Length of the longest suffix of s[0..n) that is a proper prefix of mark. */
@@ -75,68 +110,82 @@ static size_t partial_mark(const char *s, size_t n, const char *mark)
 /* Streamed text when tools are offered: shown until a call may be starting (the format's
  * opening marker, or for Llama 3 an answer that begins with '{'), then held back until the
  * end, when it is parsed into calls (stream_tool_flush). */
-static void stream_visible(struct hr_http_req *r, const char *text, size_t n)
+static void stream_visible(struct hr_http_req *r, struct hr_choice *c, const char *text,
+                           size_t n)
 {
     if (!r->tools) {
-        stream_text(r, text, n);
+        stream_text(r, c, text, n);
         return;
     }
-    hr_buf_append(&r->tool_held, text, n);
-    if (r->tool_holding)
+    hr_buf_append(&c->tool_held, text, n);
+    if (c->tool_holding)
         return;
-    const char *held = r->tool_held.ptr;
-    size_t len = r->tool_held.len;
-    if (r->tool_format == HR_TOOLS_LLAMA3 && !r->tool_emitted) {
+    const char *held = c->tool_held.ptr;
+    size_t len = c->tool_held.len;
+    if (r->tool_format == HR_TOOLS_LLAMA3 && !c->tool_emitted) {
         size_t i = 0;
         while (i < len && isspace((unsigned char)held[i]))
             i++;
         if (i == len)
             return; /* only whitespace so far: the answer may still be a call */
         if (held[i] == '{') {
-            r->tool_holding = true;
+            c->tool_holding = true;
             return;
         }
     }
     const char *mark = hr_api_tool_start(r->tool_format);
     const char *at = len ? memmem(held, len, mark, strlen(mark)) : NULL;
     size_t show = at ? (size_t)(at - held) : len - partial_mark(held, len, mark);
-    r->tool_holding = at != NULL;
+    c->tool_holding = at != NULL;
     if (show) {
-        stream_text(r, held, show);
-        r->tool_emitted = true;
-        memmove(r->tool_held.ptr, held + show, len - show);
-        r->tool_held.len = len - show;
+        stream_text(r, c, held, show);
+        c->tool_emitted = true;
+        memmove(c->tool_held.ptr, held + show, len - show);
+        c->tool_held.len = len - show;
     }
 }
 
-/* At the end of a stream with tools: the held text as calls (one delta each) and/or text. */
-static void stream_tool_flush(struct hr_http_req *r)
+/* At the end of a streamed choice with tools: the held text as calls (one delta each) and/or
+ * text. */
+static void stream_tool_flush(struct hr_http_req *r, struct hr_choice *c)
 {
-    if (!r->tools || !r->tool_held.len)
+    if (!r->tools || !c->tool_held.len)
         return;
     char *content = NULL;
     size_t n = 0;
-    json_t *calls = hr_api_parse_tool_calls(r->tool_format, r->tool_held.ptr, r->tool_held.len,
+    json_t *calls = hr_api_parse_tool_calls(r->tool_format, c->tool_held.ptr, c->tool_held.len,
                                             r->tools, &content, &n);
     /* a forced answer is only calls: text is a call cut short by max_tokens */
     if (content && !r->tool_forced)
-        stream_text(r, content, n);
+        stream_text(r, c, content, n);
     if (calls && json_array_size(calls)) {
-        r->n_tool_calls = json_array_size(calls);
-        append_sse(r, hr_api_chat_tool_chunk_json(r->cmpl_id, r->created, model_id(r), calls,
-                                                  r->include_usage));
+        c->n_tool_calls = json_array_size(calls);
+        append_sse(r, hr_api_chat_tool_chunk_json(r->cmpl_id, r->created, model_id(r),
+                                                  index_of(r, c), calls, r->include_usage));
     }
     json_decref(calls);
     free(content);
-    r->tool_held.len = 0;
+    c->tool_held.len = 0;
 }
 
+/* A finished choice's last chunks: held text or calls, then its finish_reason. */
+static void stream_choice_finish(struct hr_http_req *r, struct hr_choice *c)
+{
+    if (c->finish_sent)
+        return;
+    c->finish_sent = true;
+    stream_tool_flush(r, c);
+    stream_text(r, c, NULL, 0);
+    append_sse(r, hr_api_chat_chunk_json(r->cmpl_id, r->created, model_id(r), index_of(r, c),
+                                         NULL, NULL, 0, choice_finish(c), r->include_usage,
+                                         NULL));
+}
+
+/* After every choice: the usage chunk (when asked for) and [DONE]. */
 static void stream_finish(struct hr_http_req *r)
 {
-    stream_tool_flush(r);
-    stream_text(r, NULL, 0);
-    append_sse(r, hr_api_chat_chunk_json(r->cmpl_id, r->created, model_id(r), NULL, NULL, 0,
-                                         hr_chat_finish_reason(r), r->include_usage, NULL));
+    for (uint32_t k = 0; k < r->n_choices; k++)
+        stream_choice_finish(r, &r->ch[k]);
     if (r->include_usage) {
         struct hr_api_usage u = {r->n_prompt, r->n_completion, r->n_cached};
         append_sse(r, hr_api_chat_usage_chunk_json(r->cmpl_id, r->created, model_id(r), &u));
@@ -178,7 +227,7 @@ static void on_hangup(uv_poll_t *p, int status, int events)
         return;
     if (r->in_engine && !r->engine_done && r->srv->engine) {
         r->client_gone = true;
-        hr_engine_cancel(r->srv->engine, r->id);
+        hr_chat_cancel(r);
         hr_log(HR_LOG_INFO, "chat", "%s: client hung up; request canceled", r->request_id);
     }
     hr_chat_stop_hangup(r);
@@ -210,36 +259,74 @@ static void resume(struct hr_http_req *r)
     }
 }
 
+/* Records a choice's end; true once every choice has ended. */
+static bool choice_done(struct hr_http_req *r, struct hr_choice *c, const struct hr_event *ev)
+{
+    if (c->done)
+        return r->n_done == r->n_choices;
+    c->done = true;
+    c->finish = ev->finish;
+    c->err = ev->err;
+    snprintf(c->err_msg, sizeof c->err_msg, "%s", ev->err_msg);
+    c->n_completion = ev->n_completion;
+    r->n_completion += ev->n_completion;
+    if (c == r->ch) { /* the prompt's numbers are choice 0's */
+        r->n_prompt = ev->n_prompt;
+        r->n_cached = ev->n_cached;
+        r->queue_ms = ev->queue_ms;
+        r->first_token_ms = ev->first_token_ms;
+    }
+    bool failed = ev->finish == HR_FINISH_ERROR || ev->finish == HR_FINISH_CANCELED;
+    if (failed && r->finish != HR_FINISH_ERROR && r->finish != HR_FINISH_CANCELED) {
+        r->finish = ev->finish;
+        r->err = ev->err;
+        snprintf(r->err_msg, sizeof r->err_msg, "%s", ev->err_msg);
+    } else if (c == r->ch && r->finish != HR_FINISH_ERROR && r->finish != HR_FINISH_CANCELED) {
+        r->finish = ev->finish;
+    }
+    if (failed) /* one choice failed: the answer as a whole cannot be given */
+        hr_chat_cancel(r);
+    return ++r->n_done == r->n_choices;
+}
+
+static bool failed(const struct hr_http_req *r)
+{
+    return r->finish == HR_FINISH_ERROR || r->finish == HR_FINISH_CANCELED;
+}
+
 void hr_chat_on_event(struct hr_http_req *r, const struct hr_event *ev)
 {
+    struct hr_choice *c = &r->ch[ev->req_id - r->id < r->n_choices ? ev->req_id - r->id : 0];
     if (ev->kind == HR_EV_TEXT) {
-        if (ev->logprob && r->lp_content && !r->http_done) {
+        if (ev->logprob && c->lp_content && !r->http_done) {
             json_t *entry =
                 hr_api_logprob_json(hr_engine_model(r->srv->engine)->tok, ev->logprob);
             if (entry)
-                json_array_append_new(r->lp_content, entry);
+                json_array_append_new(c->lp_content, entry);
         }
         if (r->stream && r->responded && !r->http_done)
-            stream_visible(r, ev->text, ev->n_text);
-        else if (r->stream && !r->http_done)
-            hr_buf_append(&r->text, ev->text, ev->n_text); /* before the response is queued */
-        else if (!r->http_done && hr_buf_append(&r->text, ev->text, ev->n_text) != 0)
+            stream_visible(r, c, ev->text, ev->n_text);
+        else if (!r->http_done && hr_buf_append(&c->text, ev->text, ev->n_text) != 0)
             hr_log(HR_LOG_WARN, "chat", "%s: answer longer than the buffer; truncated",
                    r->request_id);
         if (r->stream)
             resume(r);
         return;
     }
+    bool all = false;
+    if (ev->err == HR_ESHUTDOWN) /* the server's own farewell: every choice ends */
+        for (uint32_t k = 0; k < r->n_choices; k++)
+            all = choice_done(r, &r->ch[k], ev);
+    else
+        all = choice_done(r, c, ev);
+    if (r->stream && r->responded && !r->http_done && !all && !failed(r)) {
+        stream_choice_finish(r, c);
+        resume(r);
+    }
+    if (!all)
+        return;
     r->engine_done = true;
     hr_chat_stop_hangup(r);
-    r->finish = ev->finish;
-    r->err = ev->err;
-    snprintf(r->err_msg, sizeof r->err_msg, "%s", ev->err_msg);
-    r->n_prompt = ev->n_prompt;
-    r->n_completion = ev->n_completion;
-    r->n_cached = ev->n_cached;
-    r->queue_ms = ev->queue_ms;
-    r->first_token_ms = ev->first_token_ms;
     hr_server_unlink(r->srv, r);
     if (r->http_done) {
         hr_record_usage(r); /* the client left; the engine has now let go too */
@@ -247,10 +334,10 @@ void hr_chat_on_event(struct hr_http_req *r, const struct hr_event *ev)
         return;
     }
     if (r->stream && r->responded) {
-        if (ev->finish == HR_FINISH_ERROR || ev->finish == HR_FINISH_CANCELED) {
+        if (failed(r)) {
             /* Mid-stream failure: OpenAI sends an error object as an event, then ends. */
             struct hr_api_error e;
-            hr_api_error_from_engine(&e, ev->err ? ev->err : HR_ECANCELED, ev->err_msg);
+            hr_api_error_from_engine(&e, r->err ? r->err : HR_ECANCELED, r->err_msg);
             append_sse(r, hr_api_error_json(&e));
             hr_buf_append(&r->out, "data: [DONE]\n\n", 14);
             r->stream_finished = true;
@@ -327,6 +414,20 @@ enum MHD_Result hr_chat_start(struct hr_http_req *r)
     r->include_usage = req.include_usage;
     r->logprobs = req.logprobs;
     r->created = (int64_t)time(NULL);
+    r->ch = calloc(req.n, sizeof *r->ch);
+    if (!r->ch) {
+        hr_api_chat_req_deinit(&req);
+        return hr_respond_error(r, hr_api_error_set(&e, 500, "server_error", NULL, NULL,
+                                                    "out of memory"));
+    }
+    r->n_choices = req.n;
+    for (uint32_t k = 0; k < req.n; k++) {
+        r->ch[k].text.max = HR_MAX_PROMPT_BYTES;
+        r->ch[k].tool_held.max = HR_MAX_PROMPT_BYTES;
+    }
+    /* one engine id per choice, consecutive */
+    r->id = s->next_id;
+    s->next_id += req.n;
     hr_random_id("chatcmpl-", r->id, r->cmpl_id, sizeof r->cmpl_id);
     hr_buf_free(&r->body); /* req's own JSON tree holds what is still needed */
     return hr_chat_prep_start(r, &req);
@@ -339,9 +440,11 @@ enum MHD_Result hr_chat_submit(struct hr_http_req *r, const struct hr_api_chat_r
     struct hr_api_error e;
     if (!s->engine)
         return hr_respond_shutting_down(r);
-    r->lp_content = req->logprobs ? json_array() : NULL;
+    for (uint32_t k = 0; k < r->n_choices; k++)
+        r->ch[k].lp_content = req->logprobs ? json_array() : NULL;
     struct hr_gen_request g = {0};
     g.id = r->id;
+    g.n_choices = r->n_choices;
     g.tokens = tokens;
     g.n_tokens = n_tokens;
     g.max_tokens = req->max_tokens;
@@ -372,11 +475,46 @@ enum MHD_Result hr_chat_submit(struct hr_http_req *r, const struct hr_api_chat_r
     return MHD_YES;
 }
 
+/* The non-streaming answer: every choice, its calls parsed when tools were offered. */
+static char *completion_json(struct hr_http_req *r)
+{
+    json_t *choices = json_array();
+    for (uint32_t k = 0; choices && k < r->n_choices; k++) {
+        struct hr_choice *c = &r->ch[k];
+        const char *text = c->text.ptr ? c->text.ptr : "";
+        json_t *calls = NULL;
+        char *content = NULL;
+        size_t n = 0;
+        if (r->tools) {
+            calls = hr_api_parse_tool_calls(r->tool_format, text, c->text.len, r->tools,
+                                            &content, &n);
+            if (calls && !json_array_size(calls)) {
+                json_decref(calls);
+                calls = NULL;
+            }
+        }
+        c->n_tool_calls = calls ? json_array_size(calls) : 0;
+        json_t *choice =
+            calls ? hr_api_chat_choice_json(k, n && !r->tool_forced ? content : NULL, n, NULL,
+                                            take_logprobs(r, c), calls)
+                  : hr_api_chat_choice_json(k, text, c->text.len, choice_finish(c),
+                                            take_logprobs(r, c), NULL);
+        free(content);
+        if (json_array_append_new(choices, choice) != 0) {
+            json_decref(choices);
+            choices = NULL;
+        }
+    }
+    struct hr_api_usage u = {r->n_prompt, r->n_completion, r->n_cached};
+    return hr_api_chat_completion_choices_json(r->cmpl_id, r->created, model_id(r), choices,
+                                               &u);
+}
+
 /* Called when a suspended chat request is resumed before its response was queued. */
 enum MHD_Result hr_chat_resume(struct hr_http_req *r)
 {
     struct hr_api_error e;
-    if (r->engine_done && (r->finish == HR_FINISH_ERROR || r->finish == HR_FINISH_CANCELED)) {
+    if (r->engine_done && failed(r)) {
         hr_api_error_from_engine(&e, r->err ? r->err : HR_ECANCELED, r->err_msg);
         if (r->client_gone)
             e.status = 499; /* nobody reads it; the ledger says the client left */
@@ -388,36 +526,18 @@ enum MHD_Result hr_chat_resume(struct hr_http_req *r)
             MHD_suspend_connection(r->conn);
             return MHD_YES;
         }
-        struct hr_api_usage u = {r->n_prompt, r->n_completion, r->n_cached};
-        if (r->tools) {
-            char *content = NULL;
-            size_t n = 0;
-            json_t *calls = hr_api_parse_tool_calls(r->tool_format, r->text.ptr ? r->text.ptr : "",
-                                                    r->text.len, r->tools, &content, &n);
-            r->n_tool_calls = calls ? json_array_size(calls) : 0;
-            char *json = NULL;
-            if (r->n_tool_calls)
-                json = hr_api_chat_completion_tools_json(r->cmpl_id, r->created, model_id(r),
-                                                         n && !r->tool_forced ? content : NULL,
-                                                         n, calls, &u);
-            else
-                json_decref(calls);
-            free(content);
-            if (json)
-                return hr_respond_json(r, 200, json);
-        }
-        return hr_respond_json(
-            r, 200,
-            hr_api_chat_completion_json(r->cmpl_id, r->created, model_id(r),
-                                        r->text.ptr ? r->text.ptr : "", r->text.len,
-                                        hr_api_finish_reason(r->finish), &u,
-                                        take_logprobs(r)));
+        return hr_respond_json(r, 200, completion_json(r));
     }
     /* First event of a stream: the status is now known to be 200; from here MHD writes to
      * the socket and notices a hang-up itself. */
     hr_chat_stop_hangup(r);
-    stream_visible(r, r->text.ptr, r->text.len);
-    hr_buf_free(&r->text);
+    for (uint32_t k = 0; k < r->n_choices; k++) {
+        struct hr_choice *c = &r->ch[k];
+        stream_visible(r, c, c->text.ptr, c->text.len);
+        hr_buf_free(&c->text);
+        if (c->done && !r->engine_done)
+            stream_choice_finish(r, c);
+    }
     if (r->engine_done)
         stream_finish(r);
     struct MHD_Response *resp =

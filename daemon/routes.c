@@ -53,9 +53,7 @@ static struct hr_http_req *req_new(struct hr_server *s, struct MHD_Connection *c
     r->id = s->next_id++;
     r->t_start_ms = hr_now_ms();
     r->body.max = s->p.max_body;
-    r->text.max = HR_MAX_PROMPT_BYTES;
     r->out.max = SIZE_MAX / 2;
-    r->tool_held.max = HR_MAX_PROMPT_BYTES; /* an answer is never longer than the text one */
     snprintf(r->method, sizeof r->method, "%s", method);
     snprintf(r->path, sizeof r->path, "%s", url);
     make_request_id(r);
@@ -89,11 +87,9 @@ void hr_req_free(struct hr_http_req *r)
     hr_text_job_free(r);
     hr_chat_prep_free(r);
     hr_buf_free(&r->body);
-    hr_buf_free(&r->text);
     hr_buf_free(&r->out);
-    json_decref(r->lp_content);
+    hr_chat_free_choices(r);
     json_decref(r->tools);
-    hr_buf_free(&r->tool_held);
     free(r);
 }
 
@@ -331,8 +327,8 @@ void hr_record_usage(struct hr_http_req *r)
 void hr_route_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                         enum MHD_RequestTerminationCode toe)
 {
-    struct hr_server *s = cls;
     struct hr_http_req *r = *con_cls;
+    (void)cls;
     (void)conn;
     if (!r)
         return;
@@ -349,8 +345,7 @@ void hr_route_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (r->in_engine && !r->engine_done) {
         /* The client left first: stop generating for nobody. The DONE event records the usage
          * with the tokens really generated, then frees r. */
-        if (s->engine)
-            hr_engine_cancel(s->engine, r->id);
+        hr_chat_cancel(r);
         return;
     }
     hr_record_usage(r);

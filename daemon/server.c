@@ -87,7 +87,7 @@ static void on_poll(uv_poll_t *p, int status, int events)
 static struct hr_http_req *find_active(struct hr_server *s, uint64_t id)
 {
     for (struct hr_http_req *r = s->active; r; r = r->next)
-        if (r->id == id)
+        if (hr_chat_owns(r, id))
             return r;
     return NULL;
 }

@@ -53,27 +53,41 @@ struct hr_http_req {
     bool include_usage;
     char cmpl_id[48];
     int64_t created;
-    struct hr_buf text;   /* non-stream: generated text so far */
     bool logprobs;
-    json_t *lp_content;
     struct hr_hangup *hangup; /* watches the client's socket while the engine works */
     bool client_gone;         /* it hung up before the answer: canceled, recorded as 499 */
     /* tool calls: the offered tools while answers are parsed for calls, else NULL */
     json_t *tools;
     enum hr_api_tool_format tool_format;
-    struct hr_buf tool_held; /* stream: text not yet shown (a call may be starting) */
-    bool tool_holding;       /* stream: a call has begun; everything else waits for the end */
-    bool tool_forced;        /* tool_choice required/named: the answer is only calls */
-    bool tool_emitted;       /* stream: visible text has been sent */
-    size_t n_tool_calls;   /* logprobs entries not yet sent (non-stream: all of them) */
-    struct hr_buf out;    /* stream: SSE bytes not yet handed to MHD */
+    bool tool_forced;         /* tool_choice required/named: the answer is only calls */
+    /* choice k is engine request id + k */
+    struct hr_choice *ch;
+    uint32_t n_choices, n_done;
+    struct hr_buf out;        /* stream: SSE bytes not yet handed to MHD */
     size_t out_off;
-    bool sent_role;
-    bool stream_finished; /* "data: [DONE]" is in out */
+    bool stream_finished;     /* "data: [DONE]" is in out */
+    /* once every choice is done: the first failure (or choice 0's finish), totals */
     enum hr_finish finish;
     int err;
     char err_msg[256];
     uint32_t n_prompt, n_completion, n_cached, queue_ms, first_token_ms;
+};
+
+/* One choice of a chat request (OpenAI's n). */
+struct hr_choice {
+    struct hr_buf text;       /* non-stream: the answer; stream: text before the response */
+    json_t *lp_content;       /* logprobs entries not yet sent (non-stream: all of them) */
+    struct hr_buf tool_held;  /* stream: text not yet shown (a call may be starting) */
+    bool tool_holding;        /* stream: a call has begun; everything else waits for the end */
+    bool tool_emitted;        /* stream: visible text has been sent */
+    size_t n_tool_calls;
+    bool sent_role;
+    bool done;                /* its DONE event arrived */
+    bool finish_sent;         /* stream: its finish chunk is out */
+    enum hr_finish finish;
+    int err;
+    char err_msg[256];
+    uint32_t n_completion;
 };
 
 struct hr_server {
@@ -124,8 +138,14 @@ void hr_text_job_free(struct hr_http_req *r);
 
 /* chat_route.c */
 enum MHD_Result hr_chat_start(struct hr_http_req *r);
-/* "tool_calls" when the answer held calls, else the engine's finish as OpenAI names it. */
+/* "tool_calls" when choice 0 held calls, else the engine's finish as OpenAI names it. */
 const char *hr_chat_finish_reason(const struct hr_http_req *r);
+/* Whether engine request id belongs to r (one id per choice). */
+bool hr_chat_owns(const struct hr_http_req *r, uint64_t id);
+/* Asks the engine to stop every choice still running. */
+void hr_chat_cancel(struct hr_http_req *r);
+/* Frees the choices (routes.c's request free). */
+void hr_chat_free_choices(struct hr_http_req *r);
 /* chat_prep.c: takes req (moved; deinit'd by this) and renders + tokenizes it on the pool;
  * the connection stays suspended. hr_chat_prep_done runs on the resumed connection. */
 enum MHD_Result hr_chat_prep_start(struct hr_http_req *r, struct hr_api_chat_req *take_req);

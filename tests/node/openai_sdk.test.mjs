@@ -354,3 +354,35 @@ test('a bad schema or grammar is a 400 naming the param', async () => {
   await bad({ response_format: { type: 'yaml' } }, 'response_format.type', /Supported values/);
   await bad({ grammar: 'root ::= nothing\n' }, 'grammar', /line 1 column 10: undefined rule 'nothing'/);
 });
+
+test('n choices: each its own seed, sharing the prompt; streamed by index', async () => {
+  const params = {
+    model,
+    messages: [{ role: 'user', content: 'Write a line about the sea' }],
+    max_tokens: 8,
+    temperature: 0.9,
+    seed: 11,
+    ignore_eos: true,
+  };
+  const r = await client.chat.completions.create({ ...params, n: 3 });
+  assert.equal(r.choices.length, 3);
+  assert.deepEqual(r.choices.map((c) => c.index), [0, 1, 2]);
+  assert.equal(r.usage.completion_tokens, 24);
+  // choice k is what a lone request with seed + k answers
+  for (let k = 0; k < 3; k++) {
+    const alone = await client.chat.completions.create({ ...params, seed: 11 + k });
+    assert.equal(r.choices[k].message.content, alone.choices[0].message.content);
+    assert.equal(r.choices[k].finish_reason, 'length');
+  }
+  assert.notEqual(r.choices[0].message.content, r.choices[1].message.content);
+  const stream = await client.chat.completions.create({ ...params, n: 3, stream: true });
+  const text = ['', '', ''];
+  const finish = [null, null, null];
+  for await (const chunk of stream)
+    for (const c of chunk.choices) {
+      text[c.index] += c.delta.content ?? '';
+      if (c.finish_reason) finish[c.index] = c.finish_reason;
+    }
+  assert.deepEqual(text, r.choices.map((c) => c.message.content));
+  assert.deepEqual(finish, ['length', 'length', 'length']);
+});

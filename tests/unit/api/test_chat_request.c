@@ -152,7 +152,8 @@ static void test_refusals(void **state)
             "stream_options.include_usage", "invalid_type");
     refused("{" M ",\"seed\":\"1\"}", 400, "seed", "invalid_type");
     refused("{" M ",\"user\":5}", 400, "user", "invalid_type");
-    refused("{" M ",\"n\":2}", 400, "n", NULL);
+    refused("{" M ",\"n\":0}", 400, "n", "integer_below_min_value");
+    refused("{" M ",\"n\":129}", 400, "n", "integer_above_max_value");
     refused("{" M ",\"stop\":5}", 400, "stop", "invalid_type");
     refused("{" M ",\"stop\":[\"a\",\"b\",\"c\",\"d\",\"e\"]}", 400, "stop",
             "array_above_max_length");
@@ -404,7 +405,7 @@ static void test_response_shapes(void **state)
                      2);
     json_decref(j);
 
-    j = load(hr_api_chat_chunk_json("chatcmpl-1", 1, "m", "assistant", "", 0, NULL, true, NULL));
+    j = load(hr_api_chat_chunk_json("chatcmpl-1", 1, "m", 0, "assistant", "", 0, NULL, true, NULL));
     c = json_array_get(json_object_get(j, "choices"), 0);
     assert_string_equal(json_string_value(json_object_get(json_object_get(c, "delta"), "role")),
                         "assistant");
@@ -412,8 +413,9 @@ static void test_response_shapes(void **state)
     assert_true(json_is_null(json_object_get(j, "usage")));
     json_decref(j);
 
-    j = load(hr_api_chat_chunk_json("chatcmpl-1", 1, "m", NULL, NULL, 0, "stop", false, NULL));
+    j = load(hr_api_chat_chunk_json("chatcmpl-1", 1, "m", 2, NULL, NULL, 0, "stop", false, NULL));
     c = json_array_get(json_object_get(j, "choices"), 0);
+    assert_int_equal(json_integer_value(json_object_get(c, "index")), 2);
     assert_int_equal(json_object_size(json_object_get(c, "delta")), 0);
     assert_null(json_object_get(j, "usage"));
     json_decref(j);

@@ -186,7 +186,7 @@ static void test_response_json(void **state)
     free(content);
     calls = parse(HR_TOOLS_HERMES, "<tool_call>{\"name\": \"add\", \"arguments\": {}}"
                                    "</tool_call>", &content);
-    s = hr_api_chat_tool_chunk_json("chatcmpl-1", 1, "m", calls, true);
+    s = hr_api_chat_tool_chunk_json("chatcmpl-1", 1, "m", 0, calls, true);
     j = json_loads(s, 0, NULL);
     json_t *d = json_object_get(json_array_get(json_object_get(j, "choices"), 0), "delta");
     json_t *t0 = json_array_get(json_object_get(d, "tool_calls"), 0);

@@ -8,11 +8,11 @@
 #include "../base/err.h"
 #include "grammar_int.h"
 
-static int grow(void **p, uint32_t *cap, uint32_t need, size_t elem)
+int hr_grammar__grow(void **p, uint32_t *cap, uint32_t need, size_t elem, uint32_t first)
 {
     if (need <= *cap)
         return 0;
-    uint32_t nc = *cap ? *cap * 2 : 4;
+    uint32_t nc = *cap ? *cap * 2 : first;
     while (nc < need)
         nc *= 2;
     void *np = realloc(*p, (size_t)nc * elem);
@@ -30,7 +30,7 @@ int hr_grammar__new_rule(struct hr_gbuild *b, uint32_t *id)
                     HR_GRAMMAR_MAX_RULES);
         return HR_EINVAL;
     }
-    if (grow((void **)&b->rules, &b->cap_rules, b->n_rules + 1, sizeof *b->rules))
+    if (hr_grammar__grow((void **)&b->rules, &b->cap_rules, b->n_rules + 1, sizeof *b->rules, 4))
         return HR_ENOMEM;
     memset(&b->rules[b->n_rules], 0, sizeof b->rules[0]);
     *id = b->n_rules++;
@@ -40,7 +40,7 @@ int hr_grammar__new_rule(struct hr_gbuild *b, uint32_t *id)
 int hr_grammar__new_alt(struct hr_gbuild *b, uint32_t rule, uint32_t *alt)
 {
     struct hr_grule *r = &b->rules[rule];
-    if (grow((void **)&r->alts, &r->cap_alts, r->n_alts + 1, sizeof *r->alts))
+    if (hr_grammar__grow((void **)&r->alts, &r->cap_alts, r->n_alts + 1, sizeof *r->alts, 4))
         return HR_ENOMEM;
     memset(&r->alts[r->n_alts], 0, sizeof r->alts[0]);
     *alt = r->n_alts++;
@@ -55,7 +55,7 @@ int hr_grammar__add_sym(struct hr_gbuild *b, uint32_t rule, uint32_t alt, uint32
         return HR_EINVAL;
     }
     struct hr_galt *a = &b->rules[rule].alts[alt];
-    if (grow((void **)&a->s, &a->cap, a->n + 1, sizeof *a->s))
+    if (hr_grammar__grow((void **)&a->s, &a->cap, a->n + 1, sizeof *a->s, 4))
         return HR_ENOMEM;
     a->s[a->n++] = sym;
     return 0;
@@ -67,7 +67,7 @@ int hr_grammar__new_set(struct hr_gbuild *b, const uint64_t set[4], uint32_t *id
         hr_diag_set(b->d, "grammar has too many character sets");
         return HR_EINVAL;
     }
-    if (grow((void **)&b->sets, &b->cap_sets, b->n_sets + 1, sizeof *b->sets))
+    if (hr_grammar__grow((void **)&b->sets, &b->cap_sets, b->n_sets + 1, sizeof *b->sets, 4))
         return HR_ENOMEM;
     memcpy(b->sets[b->n_sets], set, sizeof b->sets[0]);
     *id = b->n_sets++;

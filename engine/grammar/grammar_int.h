@@ -67,6 +67,10 @@ struct hr_grammar_vocab {
     uint32_t *tok_off;   /* n_vocab + 1; EOG and control tokens are empty */
 };
 
+/* gbnf_build.c: makes room for need elements of elem bytes in *p (capacity *cap, doubling from
+ * first). HR_ENOMEM leaves *p as it was. */
+int hr_grammar__grow(void **p, uint32_t *cap, uint32_t need, size_t elem, uint32_t first);
+
 #endif
 
 /* ---- the GBNF builder, shared by gbnf.c (syntax) and gbnf_build.c (checks, layout) ---- */

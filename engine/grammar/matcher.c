@@ -29,20 +29,6 @@ static uint32_t mix(uint64_t x)
     return (uint32_t)x;
 }
 
-static int grow(void **p, uint32_t *cap, uint32_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    uint32_t nc = *cap ? *cap * 2 : 64;
-    while (nc < need)
-        nc *= 2;
-    void *np = realloc(*p, (size_t)nc * elem);
-    if (!np)
-        return HR_ENOMEM;
-    *p = np;
-    *cap = nc;
-    return 0;
-}
 
 static int set_err(struct hr_grammar_state *s, int err)
 {
@@ -106,7 +92,8 @@ static int32_t intern_frame(struct hr_grammar_state *s, uint32_t pos, int32_t pa
         set_err(s, HR_ERANGE);
         return -2;
     }
-    if (grow((void **)&s->frames, &s->cap_frames, s->n_frames + 1, sizeof *s->frames)) {
+    if (hr_grammar__grow((void **)&s->frames, &s->cap_frames, s->n_frames + 1,
+                         sizeof *s->frames, 64)) {
         set_err(s, HR_ENOMEM);
         return -2;
     }
@@ -144,7 +131,7 @@ static int push_work(struct hr_grammar_state *s, uint32_t pos, int32_t parent)
     if (s->n_work >= MAX_WORK || s->budget == 0)
         return set_err(s, HR_ERANGE);
     s->budget--;
-    if (grow((void **)&s->work, &s->cap_work, s->n_work + 1, sizeof *s->work))
+    if (hr_grammar__grow((void **)&s->work, &s->cap_work, s->n_work + 1, sizeof *s->work, 64))
         return set_err(s, HR_ENOMEM);
     s->work[s->n_work++] = (struct gs_work){pos, parent};
     return 0;
@@ -177,7 +164,8 @@ static int expand(struct hr_grammar_state *s, bool *accepting)
                 if (f >= 0) {
                     if (s->n_out >= HR_GRAMMAR_MAX_STACKS)
                         return set_err(s, HR_ERANGE);
-                    if (grow((void **)&s->out, &s->cap_out, s->n_out + 1, sizeof *s->out))
+                    if (hr_grammar__grow((void **)&s->out, &s->cap_out, s->n_out + 1,
+                                         sizeof *s->out, 64))
                         return set_err(s, HR_ENOMEM);
                     s->out[s->n_out++] = f;
                 }
@@ -237,8 +225,9 @@ static int32_t intern_state(struct hr_grammar_state *s, bool accepting)
         return GS_DEAD;
     }
     uint32_t old_cap = s->cap_states;
-    if (grow((void **)&s->states, &s->cap_states, s->n_states + 1, sizeof *s->states) ||
-        grow((void **)&s->items, &s->cap_items, s->n_items + n, sizeof *s->items)) {
+    if (hr_grammar__grow((void **)&s->states, &s->cap_states, s->n_states + 1,
+                         sizeof *s->states, 64) ||
+        hr_grammar__grow((void **)&s->items, &s->cap_items, s->n_items + n, sizeof *s->items, 64)) {
         set_err(s, HR_ENOMEM);
         return GS_DEAD;
     }
@@ -357,7 +346,8 @@ static int rebuild(struct hr_grammar_state *s)
             if ((f = intern_frame(s, chain[o + k], f)) < 0)
                 rc = set_err(s, HR_EINTERNAL);
         o += len[i];
-        if (rc == 0 && grow((void **)&s->out, &s->cap_out, s->n_out + 1, sizeof *s->out))
+        if (rc == 0 && hr_grammar__grow((void **)&s->out, &s->cap_out, s->n_out + 1,
+                                        sizeof *s->out, 64))
             rc = set_err(s, HR_ENOMEM);
         if (rc == 0)
             s->out[s->n_out++] = f;

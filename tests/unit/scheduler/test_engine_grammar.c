@@ -11,65 +11,9 @@
 #include <string.h>
 
 #include "engine/engine.h"
+#include "engine_tu.h"
 
 static char model_path[512];
-
-struct waiter {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int notified;
-};
-
-static void on_notify(void *ud)
-{
-    struct waiter *w = ud;
-    pthread_mutex_lock(&w->mu);
-    w->notified++;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-}
-
-struct result {
-    uint64_t id;
-    char text[8192];
-    size_t n_text;
-    bool done;
-    struct hr_event ev;
-};
-
-static void collect(struct hr_engine *e, struct waiter *w, struct result *rs, size_t n)
-{
-    for (;;) {
-        struct hr_event *evs = hr_engine_take_events(e);
-        for (struct hr_event *ev = evs; ev; ev = ev->next) {
-            struct result *r = NULL;
-            for (size_t i = 0; i < n; i++)
-                if (rs[i].id == ev->req_id)
-                    r = &rs[i];
-            assert_non_null(r);
-            if (ev->kind == HR_EV_TEXT) {
-                assert_true(r->n_text + ev->n_text < sizeof r->text);
-                memcpy(r->text + r->n_text, ev->text, ev->n_text);
-                r->n_text += ev->n_text;
-                r->text[r->n_text] = '\0';
-            } else {
-                r->done = true;
-                r->ev = *ev;
-            }
-        }
-        hr_event_free_list(evs);
-        bool all = true;
-        for (size_t i = 0; i < n; i++)
-            all = all && rs[i].done;
-        if (all)
-            return;
-        pthread_mutex_lock(&w->mu);
-        while (!w->notified)
-            pthread_cond_wait(&w->cv, &w->mu);
-        w->notified = 0;
-        pthread_mutex_unlock(&w->mu);
-    }
-}
 
 static struct hr_engine *start(struct waiter *w, uint32_t parallel)
 {
@@ -129,7 +73,7 @@ static void test_sentences_and_stop(void **state)
         assert_int_equal(hr_engine_submit(e, &c, NULL), 0);
         assert_int_equal(hr_engine_submit(e, &plain, NULL), 0);
         collect(e, &w, rs, 2);
-        assert_int_equal(rs[0].ev.finish, HR_FINISH_STOP);
+        assert_int_equal(rs[0].done_ev.finish, HR_FINISH_STOP);
         bool yes = strncmp(rs[0].text, "yes ", 4) == 0, no = strncmp(rs[0].text, "no ", 3) == 0;
         assert_true(yes || no);
         size_t k = yes ? 4 : 3, digits = 0;
@@ -140,7 +84,7 @@ static void test_sentences_and_stop(void **state)
         assert_true(digits >= 1 && digits <= 2);
         assert_string_equal(rs[0].text + k, ".");
         assert_string_equal(rs[1].text, alone[0].text);
-        assert_int_equal(rs[1].ev.finish, HR_FINISH_LENGTH);
+        assert_int_equal(rs[1].done_ev.finish, HR_FINISH_LENGTH);
     }
     /* greedy too; and the request keeps its own reference after the caller drops its */
     struct hr_gen_request c = req(50, 40, 0, 0);
@@ -149,7 +93,7 @@ static void test_sentences_and_stop(void **state)
     hr_grammar_unref(g);
     struct result one[1] = {{.id = 50}};
     collect(e, &w, one, 1);
-    assert_int_equal(one[0].ev.finish, HR_FINISH_STOP);
+    assert_int_equal(one[0].done_ev.finish, HR_FINISH_STOP);
     assert_true(one[0].n_text >= 4 && one[0].text[one[0].n_text - 1] == '.');
     hr_engine_free(e);
 }
@@ -165,8 +109,8 @@ static void test_length_and_errors(void **state)
     struct result rs[1] = {{.id = 1}};
     assert_int_equal(hr_engine_submit(e, &c, NULL), 0);
     collect(e, &w, rs, 1);
-    assert_int_equal(rs[0].ev.finish, HR_FINISH_LENGTH);
-    assert_int_equal(rs[0].ev.n_completion, 5);
+    assert_int_equal(rs[0].done_ev.finish, HR_FINISH_LENGTH);
+    assert_int_equal(rs[0].done_ev.n_completion, 5);
     for (size_t i = 0; i < rs[0].n_text; i++)
         assert_int_equal(rs[0].text[i], "ab"[i % 2]);
     hr_grammar_unref(g);
@@ -186,9 +130,9 @@ static void test_length_and_errors(void **state)
     struct result bad[1] = {{.id = 2}};
     assert_int_equal(hr_engine_submit(e, &c, NULL), 0);
     collect(e, &w, bad, 1);
-    assert_int_equal(bad[0].ev.finish, HR_FINISH_ERROR);
-    assert_int_equal(bad[0].ev.err, HR_ERANGE);
-    assert_non_null(strstr(bad[0].ev.err_msg, "too ambiguous"));
+    assert_int_equal(bad[0].done_ev.finish, HR_FINISH_ERROR);
+    assert_int_equal(bad[0].done_ev.err, HR_ERANGE);
+    assert_non_null(strstr(bad[0].done_ev.err_msg, "too ambiguous"));
     hr_grammar_unref(g);
     hr_engine_free(e);
 }

@@ -171,37 +171,10 @@ char *hr_api_chat_completion_tools_json(const char *id, int64_t created, const c
     return hr_api_chat_completion_choices_json(id, created, model, choices, u);
 }
 
-char *hr_api_chat_tool_chunk_json(const char *id, int64_t created, const char *model,
-                                  uint32_t index, const json_t *calls, bool with_usage_null)
-{
-    char *plain = hr_api_chat_chunk_json(id, created, model, index, NULL, NULL, 0, NULL,
-                                         with_usage_null, NULL);
-    json_t *o = plain ? json_loads(plain, 0, NULL) : NULL;
-    free(plain);
-    json_t *delta = json_object_get(json_array_get(json_object_get(o, "choices"), 0), "delta");
-    json_t *list = json_array();
-    if (!delta || !list) {
-        json_decref(o);
-        json_decref(list);
-        return NULL;
-    }
-    size_t i;
-    json_t *c;
-    json_array_foreach(calls, i, c)
-    {
-        json_t *d = json_deep_copy(c);
-        json_object_set_new(d, "index", json_integer((json_int_t)i));
-        json_array_append_new(list, d);
-    }
-    json_object_set_new(delta, "tool_calls", list);
-    return dump(o);
-}
-
-char *hr_api_chat_chunk_json(const char *id, int64_t created, const char *model,
-                             uint32_t index, const char *role, const char *content,
-                             size_t n_content,
-                             const char *finish_reason, bool with_usage_null,
-                             json_t *take_logprobs)
+/* A chunk object of choice `index` (see hr_api_chat_chunk_json); NULL without memory. */
+static json_t *chunk_obj(const char *id, int64_t created, const char *model, uint32_t index,
+                         const char *role, const char *content, size_t n_content,
+                         const char *finish_reason, bool with_usage_null, json_t *take_logprobs)
 {
     json_t *o = envelope(id, "chat.completion.chunk", created, model);
     json_t *delta = json_object();
@@ -228,6 +201,39 @@ char *hr_api_chat_chunk_json(const char *id, int64_t created, const char *model,
     json_object_set_new(o, "choices", choices);
     if (with_usage_null)
         json_object_set_new(o, "usage", json_null());
+    return o;
+}
+
+char *hr_api_chat_chunk_json(const char *id, int64_t created, const char *model,
+                             uint32_t index, const char *role, const char *content,
+                             size_t n_content, const char *finish_reason, bool with_usage_null,
+                             json_t *take_logprobs)
+{
+    return dump(chunk_obj(id, created, model, index, role, content, n_content, finish_reason,
+                          with_usage_null, take_logprobs));
+}
+
+char *hr_api_chat_tool_chunk_json(const char *id, int64_t created, const char *model,
+                                  uint32_t index, const json_t *calls, bool with_usage_null)
+{
+    json_t *o = chunk_obj(id, created, model, index, NULL, NULL, 0, NULL, with_usage_null,
+                          NULL);
+    json_t *delta = json_object_get(json_array_get(json_object_get(o, "choices"), 0), "delta");
+    json_t *list = json_array();
+    if (!delta || !list) {
+        json_decref(o);
+        json_decref(list);
+        return NULL;
+    }
+    size_t i;
+    json_t *c;
+    json_array_foreach(calls, i, c)
+    {
+        json_t *d = json_deep_copy(c);
+        json_object_set_new(d, "index", json_integer((json_int_t)i));
+        json_array_append_new(list, d);
+    }
+    json_object_set_new(delta, "tool_calls", list);
     return dump(o);
 }
 

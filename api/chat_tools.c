@@ -16,10 +16,8 @@ static int invalid(struct hr_api_error *e, const char *param, const char *msg)
     return -1;
 }
 
-/* OpenAI's rule for function names: 1-64 of a-z, A-Z, 0-9, '_' and '-'. */
-static bool valid_name(const char *s)
+bool hr_api__valid_name(const char *s, size_t n)
 {
-    size_t n = strlen(s);
     if (n == 0 || n > 64)
         return false;
     for (size_t i = 0; i < n; i++)
@@ -45,7 +43,8 @@ static int check_tool(json_t *tool, size_t i, json_t *tools, struct hr_api_error
         return hr_api__bad_type(e, param, "an object", fn ? fn : json_null());
     json_t *name = json_object_get(fn, "name");
     snprintf(param, sizeof param, "tools[%zu].function.name", i);
-    if (!json_is_string(name) || !valid_name(json_string_value(name)))
+    if (!json_is_string(name) ||
+        !hr_api__valid_name(json_string_value(name), json_string_length(name)))
         return invalid(e, param, "A function name must be 1 to 64 characters of a-z, A-Z, "
                                  "0-9, underscores and dashes.");
     for (size_t k = 0; k < i; k++) {

@@ -5,6 +5,7 @@
  * large schema makes slow, runs on a worker thread (hr_api_chat_compile_grammar), and its
  * errors are 400s naming the param too. */
 #include "api.h"
+#include "api_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -24,18 +25,6 @@ static int missing(struct hr_api_error *e, const char *param)
     return -1;
 }
 
-static bool name_ok(const char *s, size_t n)
-{
-    if (n == 0 || n > 64)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-'))
-            return false;
-    }
-    return true;
-}
 
 static int parse_json_schema(struct hr_api_chat_req *r, json_t *js, struct hr_api_error *e)
 {
@@ -50,7 +39,7 @@ static int parse_json_schema(struct hr_api_chat_req *r, json_t *js, struct hr_ap
     if (!json_is_string(name))
         return param_err(e, "invalid_type", "response_format.json_schema.name",
                          "expected a string.");
-    if (!name_ok(json_string_value(name), json_string_length(name)))
+    if (!hr_api__valid_name(json_string_value(name), json_string_length(name)))
         return param_err(e, "invalid_value", "response_format.json_schema.name",
                          "must be 1 to 64 characters of a-z, A-Z, 0-9, underscores and "
                          "dashes.");

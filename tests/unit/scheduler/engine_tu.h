@@ -7,6 +7,7 @@
 #include "testutil.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "engine/engine.h"
@@ -68,6 +69,22 @@ static inline void collect(struct hr_engine *e, struct waiter *w, struct result 
         w->notified = 0;
         pthread_mutex_unlock(&w->mu);
     }
+}
+
+/* Writes the tiny preset (F32) with this seed to a temporary file named name; 0 or an error. */
+static inline int tu_write_tiny_model(const char *name, uint64_t seed, char *path, size_t cap)
+{
+    tu_tmpfile(name, path, cap);
+    struct hr_synth_params p = {0};
+    p.preset = "tiny";
+    p.type = HR_TYPE_F32;
+    p.out_path = path;
+    p.seed = seed;
+    struct hr_diag d = {{0}};
+    int rc = hr_synth_write(&p, &d);
+    if (rc != 0)
+        fprintf(stderr, "synth: %s\n", d.msg);
+    return rc;
 }
 
 #endif

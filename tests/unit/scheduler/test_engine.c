@@ -385,17 +385,7 @@ static void test_n_choices(void **state)
 static int setup(void **state)
 {
     (void)state;
-    tu_tmpfile("engine-tiny.gguf", model_path, sizeof model_path);
-    struct hr_synth_params p = {0};
-    p.preset = "tiny";
-    p.type = HR_TYPE_F32;
-    p.out_path = model_path;
-    p.seed = 1;
-    struct hr_diag d = {{0}};
-    int rc = hr_synth_write(&p, &d);
-    if (rc != 0)
-        fprintf(stderr, "synth: %s\n", d.msg);
-    return rc;
+    return tu_write_tiny_model("engine-tiny.gguf", 1, model_path, sizeof model_path);
 }
 
 int main(void)

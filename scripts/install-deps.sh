@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Installs what hearth needs to build, run and test on Debian 12 (run as root, e.g. with sudo):
-# the toolchain, the libraries it links, and the test tools (cmocka, clang for the second
+# Installs what hearth needs to build, run and test on Debian 12, as root (it calls sudo
+# itself when another user runs it): the toolchain, the libraries it links, and the test tools (cmocka, clang for the second
 # compiler and sanitizers, sqlite3, curl, numpy/jinja2/jsonschema oracles, Node.js for the
 # openai SDK).
 set -euo pipefail
+# Root installs directly (a fresh Debian 12 often has no sudo); anyone else goes through sudo.
+if [ "$(id -u)" != 0 ]; then
+    exec sudo "$0" "$@"
+fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \

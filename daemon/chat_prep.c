@@ -74,9 +74,9 @@ enum MHD_Result hr_chat_prep_start(struct hr_http_req *r, struct hr_api_chat_req
     p->req = *take_req;
     memset(take_req, 0, sizeof *take_req);
     p->r = r;
-    p->model = hr_engine_model(s->engine);
-    p->n_ctx = hr_engine_n_ctx(s->engine);
-    p->tool_format = s->tool_format;
+    p->model = hr_engine_model(r->model->engine);
+    p->n_ctx = hr_engine_n_ctx(r->model->engine);
+    p->tool_format = r->model->tool_format;
     p->work.data = p;
     r->prep = p;
     r->in_work = true;

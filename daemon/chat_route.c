@@ -32,7 +32,7 @@ static int append_sse(struct hr_http_req *r, char *json)
 
 static const char *model_id(const struct hr_http_req *r)
 {
-    return r->srv->p.model_id;
+    return r->model->id;
 }
 
 static uint32_t index_of(const struct hr_http_req *r, const struct hr_choice *c)
@@ -80,9 +80,10 @@ bool hr_chat_owns(const struct hr_http_req *r, uint64_t id)
 
 void hr_chat_cancel(struct hr_http_req *r)
 {
-    for (uint32_t k = 0; r->srv->engine && k < r->n_choices; k++)
+    struct hr_engine *eng = r->model ? r->model->engine : NULL;
+    for (uint32_t k = 0; eng && k < r->n_choices; k++)
         if (!r->ch[k].done)
-            hr_engine_cancel(r->srv->engine, r->id + k);
+            hr_engine_cancel(eng, r->id + k);
 }
 
 void hr_chat_free_choices(struct hr_http_req *r)
@@ -225,7 +226,7 @@ static void on_hangup(uv_poll_t *p, int status, int events)
     struct hr_http_req *r = h->r;
     if (!r || (status >= 0 && !(events & UV_DISCONNECT)))
         return;
-    if (r->in_engine && !r->engine_done && r->srv->engine) {
+    if (r->in_engine && !r->engine_done && r->model->engine) {
         r->client_gone = true;
         hr_chat_cancel(r);
         hr_log(HR_LOG_INFO, "chat", "%s: client hung up; request canceled", r->request_id);
@@ -300,7 +301,7 @@ void hr_chat_on_event(struct hr_http_req *r, const struct hr_event *ev)
     if (ev->kind == HR_EV_TEXT) {
         if (ev->logprob && c->lp_content && !r->http_done) {
             json_t *entry =
-                hr_api_logprob_json(hr_engine_model(r->srv->engine)->tok, ev->logprob);
+                hr_api_logprob_json(hr_engine_model(r->model->engine)->tok, ev->logprob);
             if (entry)
                 json_array_append_new(c->lp_content, entry);
         }
@@ -378,24 +379,18 @@ enum MHD_Result hr_chat_start(struct hr_http_req *r)
         hr_api_chat_req_deinit(&req);
         return hr_respond_error(r, &e);
     }
-    if (strcmp(req.model, s->p.model_id) != 0) {
-        hr_api_error_set(&e, 404, "invalid_request_error", "model_not_found", "model",
-                         "The model '%.128s' does not exist or you do not have access to it.",
-                         req.model);
+    enum MHD_Result ret;
+    if (!hr_model_acquire(r, req.model, &ret)) {
+        hr_api_chat_req_deinit(&req);
+        return ret;
+    }
+    struct hr_served *m = r->model;
+    if (hr_api_chat_check_vocab(&req, (int32_t)hr_engine_model(m->engine)->n_vocab, &e) != 0) {
         hr_api_chat_req_deinit(&req);
         return hr_respond_error(r, &e);
-    }
-    if (s->engine &&
-        hr_api_chat_check_vocab(&req, (int32_t)hr_engine_model(s->engine)->n_vocab, &e) != 0) {
-        hr_api_chat_req_deinit(&req);
-        return hr_respond_error(r, &e);
-    }
-    if (!s->engine) {
-        hr_api_chat_req_deinit(&req);
-        return hr_respond_shutting_down(r);
     }
     if (req.tools && req.tool_choice != HR_TOOL_CHOICE_NONE) {
-        if (s->tool_format == HR_TOOLS_NONE) {
+        if (m->tool_format == HR_TOOLS_NONE) {
             hr_api_chat_req_deinit(&req);
             return hr_respond_error(
                 r, hr_api_error_set(&e, 400, "invalid_request_error", "unsupported_parameter",
@@ -406,7 +401,7 @@ enum MHD_Result hr_chat_start(struct hr_http_req *r)
                                     "tool_choice 'none'."));
         }
         r->tools = json_incref(req.tools);
-        r->tool_format = s->tool_format;
+        r->tool_format = m->tool_format;
         r->tool_forced = req.tool_choice == HR_TOOL_CHOICE_REQUIRED ||
                          req.tool_choice == HR_TOOL_CHOICE_NAMED;
     }
@@ -438,7 +433,7 @@ enum MHD_Result hr_chat_submit(struct hr_http_req *r, const struct hr_api_chat_r
 {
     struct hr_server *s = r->srv;
     struct hr_api_error e;
-    if (!s->engine)
+    if (!r->model->engine)
         return hr_respond_shutting_down(r);
     for (uint32_t k = 0; k < r->n_choices; k++)
         r->ch[k].lp_content = req->logprobs ? json_array() : NULL;
@@ -457,7 +452,7 @@ enum MHD_Result hr_chat_submit(struct hr_http_req *r, const struct hr_api_chat_r
     g.timeout_ms = s->p.request_timeout_ms;
     g.grammar = req->grammar;
     struct hr_diag d = {{0}};
-    int rc = hr_engine_submit(s->engine, &g, &d);
+    int rc = hr_engine_submit(r->model->engine, &g, &d);
     if (rc != 0) {
         hr_api_error_from_engine(&e, rc, d.msg[0] ? d.msg : NULL);
         if (rc == HR_EFULL)

@@ -96,15 +96,17 @@ static struct hr_http_req *find_active(struct hr_server *s, uint64_t id)
 static void on_async(uv_async_t *a)
 {
     struct hr_server *s = a->data;
-    if (!s->engine)
-        return;
-    struct hr_event *events = hr_engine_take_events(s->engine);
-    for (struct hr_event *ev = events; ev; ev = ev->next) {
-        struct hr_http_req *r = find_active(s, ev->req_id);
-        if (r)
-            hr_chat_on_event(r, ev);
+    for (size_t i = 0; i < s->n_models; i++) {
+        if (!s->models[i].engine)
+            continue;
+        struct hr_event *events = hr_engine_take_events(s->models[i].engine);
+        for (struct hr_event *ev = events; ev; ev = ev->next) {
+            struct hr_http_req *r = find_active(s, ev->req_id);
+            if (r)
+                hr_chat_on_event(r, ev);
+        }
+        hr_event_free_list(events);
     }
-    hr_event_free_list(events);
     hr_server_kick(s);
 }
 
@@ -132,8 +134,10 @@ static void server_stop(struct hr_server *s)
         return;
     s->stopping = true;
     hr_log(HR_LOG_INFO, "server", "stopping");
-    hr_engine_free(s->engine);
-    s->engine = NULL;
+    for (size_t i = 0; i < s->n_models; i++) {
+        hr_engine_free(s->models[i].engine);
+        s->models[i].engine = NULL;
+    }
     while (s->active) {
         struct hr_http_req *r = s->active;
         struct hr_event ev = {0};
@@ -229,30 +233,44 @@ int hr_server_run(const struct hr_server_params *p, struct hr_model *take_model,
         hr_model_free(take_model);
         return HR_ENOMEM;
     }
+    s->models = calloc(1, sizeof *s->models);
+    if (!s->models) {
+        free(s);
+        hr_model_free(take_model);
+        return HR_ENOMEM;
+    }
+    s->n_models = 1;
     s->p = *p;
     s->next_id = 1;
     s->loop = uv_default_loop();
+    struct hr_served *m = &s->models[0];
+    m->srv = s;
+    snprintf(m->id, sizeof m->id, "%s", p->model_id);
+    m->created = p->model_created;
+    m->is_demo = p->is_demo;
     const struct hr_dtype_info *ti = hr_dtype_get(take_model->file_type);
-    snprintf(s->quant, sizeof s->quant, "%s", ti ? ti->name : "unknown");
+    snprintf(m->quant, sizeof m->quant, "%s", ti ? ti->name : "unknown");
     uv_async_init(s->loop, &s->async, on_async);
     s->async.data = s;
-    int rc = hr_engine_new(&s->engine, take_model, &p->engine, notify_from_engine, &s->async, d);
+    int rc = hr_engine_new(&m->engine, take_model, &p->engine, notify_from_engine, &s->async, d);
     if (rc != 0) {
         uv_close((uv_handle_t *)&s->async, NULL);
         uv_run(s->loop, UV_RUN_DEFAULT);
+        free(s->models);
         free(s);
         return rc;
     }
-    s->tool_format = hr_api_tool_format(hr_chat_template_source(hr_engine_model(s->engine)->chat));
+    m->tool_format = hr_api_tool_format(hr_chat_template_source(hr_engine_model(m->engine)->chat));
     rc = start_http(s, d);
     if (rc != 0) {
-        hr_engine_free(s->engine);
+        hr_engine_free(m->engine);
         if (s->mhd)
             MHD_stop_daemon(s->mhd);
         uv_close((uv_handle_t *)&s->async, NULL);
         if (uv_is_active((uv_handle_t *)&s->poll))
             uv_close((uv_handle_t *)&s->poll, NULL);
         uv_run(s->loop, UV_RUN_DEFAULT);
+        free(s->models);
         free(s);
         return rc;
     }
@@ -262,14 +280,15 @@ int hr_server_run(const struct hr_server_params *p, struct hr_model *take_model,
     uv_signal_start(&s->sig_int, on_signal, SIGINT);
     uv_signal_start(&s->sig_term, on_signal, SIGTERM);
     hr_log(HR_LOG_INFO, "server", "serving model '%s' (%s, context %u, %u parallel)%s",
-           p->model_id, hr_model_type_name(hr_engine_model(s->engine)),
-           hr_engine_n_ctx(s->engine), p->engine.n_parallel,
+           p->model_id, hr_model_type_name(hr_engine_model(m->engine)),
+           hr_engine_n_ctx(m->engine), p->engine.n_parallel,
            p->is_demo ? " - a RANDOM-WEIGHT DEMO model for checking the plumbing: its answers "
                         "are noise; start with --model FILE.gguf to serve a real model"
                       : "");
     hr_server_kick(s);
     uv_run(s->loop, UV_RUN_DEFAULT);
     uv_loop_close(s->loop);
+    free(s->models);
     free(s);
     return 0;
 }

@@ -23,6 +23,19 @@ void hr_buf_free(struct hr_buf *b);
 
 struct hr_server;
 
+/* A model the server can serve (models.c), known by the id clients put in "model". Requests
+ * that use it hold it (n_users) from hr_model_acquire to their free. */
+struct hr_served {
+    struct hr_server *srv;
+    char id[256];
+    int64_t created;  /* unix seconds: the file's mtime */
+    bool is_demo;     /* random weights: owned_by "hearth-demo" */
+    char quant[16];   /* the file's type name, e.g. "Q8_0" */
+    enum hr_api_tool_format tool_format; /* how its chat template writes tool calls */
+    struct hr_engine *engine; /* NULL: not loaded (or the server is stopping) */
+    uint32_t n_users;
+};
+
 /* One HTTP request, from MHD's first call to its completion callback. Freed only when the
  * HTTP side is done and, if it went to the engine, the engine sent its final event. */
 struct hr_http_req {
@@ -37,6 +50,7 @@ struct hr_http_req {
     struct hr_buf body;
     bool body_too_large;
     bool routed;
+    bool model_wait;  /* suspended until its model loads; then routed again */
     bool responded;   /* a response is queued */
     bool suspended;
     bool http_done;   /* MHD's completion callback ran */
@@ -48,6 +62,7 @@ struct hr_http_req {
     bool work_done;
     int status;       /* HTTP status sent */
     const char *endpoint; /* for the usage row; NULL: not recorded */
+    struct hr_served *model; /* held since hr_model_acquire; NULL before */
     /* chat */
     bool stream;
     bool include_usage;
@@ -98,12 +113,11 @@ struct hr_server {
     uv_timer_t timer;
     uv_async_t async;
     uv_signal_t sig_int, sig_term;
-    struct hr_engine *engine;
-    enum hr_api_tool_format tool_format; /* how the served model writes tool calls */
+    struct hr_served *models; /* n_models of them */
+    size_t n_models;
     struct hr_http_req *active; /* requests the engine holds */
     uint64_t next_id;
     bool stopping;
-    char quant[16];
 };
 
 /* routes.c */
@@ -130,6 +144,16 @@ void hr_random_id(const char *prefix, uint64_t salt, char *out, size_t cap);
 void hr_req_free(struct hr_http_req *r);
 /* Hands the finished request's usage row to the store (once both sides are done). */
 void hr_record_usage(struct hr_http_req *r);
+
+/* models.c: the model a request names, held by r from here on. True: r->model is set and
+ * loaded, go on. False: *ret is what the handler returns, either an answer already queued
+ * (404 model_not_found, 503) or a wait for the model to load, after which the route's handler
+ * runs again from the start (so handlers must acquire before they change anything). */
+bool hr_model_acquire(struct hr_http_req *r, const char *name, enum MHD_Result *ret);
+/* Lets go of r->model (routes.c's request free). */
+void hr_model_release(struct hr_http_req *r);
+/* The model requests name when they name none (/tokenize...): the first one. */
+const char *hr_model_default_id(const struct hr_server *s);
 
 /* text_routes.c: which is 0 tokenize, 1 detokenize, 2 apply-template */
 enum MHD_Result hr_text_start(struct hr_http_req *r, int which);

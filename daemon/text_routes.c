@@ -121,13 +121,14 @@ enum MHD_Result hr_text_start(struct hr_http_req *r, int which)
 {
     struct hr_server *s = r->srv;
     struct hr_api_error e;
-    if (!s->engine)
-        return hr_respond_shutting_down(r);
+    enum MHD_Result ret;
+    if (!hr_model_acquire(r, hr_model_default_id(s), &ret))
+        return ret;
     struct hr_text_job *j = calloc(1, sizeof *j);
     if (!j)
         return MHD_NO;
     j->r = r;
-    j->model = hr_engine_model(s->engine);
+    j->model = hr_engine_model(r->model->engine);
     j->kind = (enum text_kind)which;
     const char *body = r->body.ptr ? r->body.ptr : "";
     int rc;

@@ -161,6 +161,9 @@ struct hr_api_model_info {
     uint32_t context_length;
     const char *quantization; /* "F32", "Q4_0"... */
     const char *description;  /* NULL or a note for people */
+    const char *sha256;       /* the file's digest, or NULL while it is being computed */
+    const char *status;       /* "loaded", "loading", "unloaded" */
+    uint32_t parallel;        /* sequences generated at once */
 };
 
 char *hr_api_models_json(const struct hr_api_model_info *models, size_t n);

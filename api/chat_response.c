@@ -264,6 +264,12 @@ static json_t *model_obj(const struct hr_api_model_info *m)
     if (m->description)
         json_object_set_new(o, "description",
                             hr_api_json_text(m->description, strlen(m->description)));
+    /* Provenance: which bytes exactly are being run (null until the digest is computed). */
+    json_object_set_new(o, "sha256", m->sha256 ? json_string(m->sha256) : json_null());
+    if (m->status)
+        json_object_set_new(o, "status", json_string(m->status));
+    if (m->parallel)
+        json_object_set_new(o, "parallel", json_integer(m->parallel));
     return o;
 }
 

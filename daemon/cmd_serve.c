@@ -12,11 +12,11 @@
 #include "daemon/commands.h"
 #include "daemon/config.h"
 #include "daemon/log_sink.h"
+#include "daemon/serve_models.h"
 #include "daemon/server.h"
 #include "daemon/store/store.h"
 #include "engine/engine.h"
 
-#define DEMO_FILE "demo-tiny.gguf"
 #define DEMO_ID "hearth-demo"
 
 /* mkdir -p with mode 0700 for the directories we create (they will hold usage data). */
@@ -36,39 +36,6 @@ static int make_dirs(const char *path)
         *p = '/';
     }
     return mkdir(buf, 0700) != 0 && errno != EEXIST ? -1 : 0;
-}
-
-/* The id clients use: the file's base name without ".gguf". */
-static void id_from_path(const char *path, char *out, size_t cap)
-{
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    size_t n = strlen(base);
-    if (n > 5 && strcmp(base + n - 5, ".gguf") == 0)
-        n -= 5;
-    if (n >= cap)
-        n = cap - 1;
-    memcpy(out, base, n);
-    out[n] = '\0';
-}
-
-/* A whole small file (templates are < 1 MiB) into a malloc'd buffer. */
-static char *read_small_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = malloc(HR_JINJA_MAX_SOURCE + 1);
-    size_t n = buf ? fread(buf, 1, HR_JINJA_MAX_SOURCE + 1, f) : 0;
-    fclose(f);
-    if (!buf || n > HR_JINJA_MAX_SOURCE) {
-        free(buf);
-        errno = EFBIG;
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
 }
 
 static int ensure_demo_model(const char *path)
@@ -111,6 +78,7 @@ int hr_cmd_serve(int argc, char **argv)
     }
     if (hr_config_parse_args(&cfg, argc, argv, &d) != 0) {
         fprintf(stderr, "hearth: %s\n", d.msg);
+        hr_config_deinit(&cfg);
         return 2;
     }
     hr_log_sink_install();
@@ -121,69 +89,32 @@ int hr_cmd_serve(int argc, char **argv)
     if (make_dirs(data_dir) != 0) {
         fprintf(stderr, "hearth: %s: cannot create the data directory: %s\n", data_dir,
                 strerror(errno));
+        hr_config_deinit(&cfg);
         return 1;
     }
-    char model_path[HR_CONFIG_STR + 64], db_path[HR_CONFIG_STR + 64], model_id[256];
-    bool is_demo = cfg.model[0] == '\0';
-    if (is_demo)
-        snprintf(model_path, sizeof model_path, "%s/%s", data_dir, DEMO_FILE);
-    else
-        snprintf(model_path, sizeof model_path, "%s", cfg.model);
+    char db_path[HR_CONFIG_STR + 64];
     if (cfg.db[0])
         snprintf(db_path, sizeof db_path, "%s", cfg.db);
     else
         snprintf(db_path, sizeof db_path, "%s/hearth.db", data_dir);
-    if (cfg.model_id[0])
-        snprintf(model_id, sizeof model_id, "%s", cfg.model_id);
-    else if (is_demo)
-        snprintf(model_id, sizeof model_id, "%s", DEMO_ID);
-    else
-        id_from_path(model_path, model_id, sizeof model_id);
-
-    if (is_demo && ensure_demo_model(model_path) != 0)
-        return 1;
-    struct hr_model *model = NULL;
-    int rc = hr_model_load(&model, model_path, &d);
+    struct hr_model_list list;
+    int rc = hr_serve_models_collect(&cfg, data_dir, &list, &d);
     if (rc != 0) {
-        fprintf(stderr, "hearth: %s\n", d.msg[0] ? d.msg : hr_err_str(rc));
+        fprintf(stderr, "hearth: %s\n", d.msg);
+        hr_config_deinit(&cfg);
+        return 2;
+    }
+    if (list.is_demo && ensure_demo_model(list.specs[0].path) != 0) {
+        hr_serve_models_free(&list);
+        hr_config_deinit(&cfg);
         return 1;
     }
-    if (cfg.chat_template[0]) {
-        size_t len = 0;
-        char *src = read_small_file(cfg.chat_template, &len);
-        struct hr_diag td = {{0}};
-        if (!src) {
-            fprintf(stderr, "hearth: %s: cannot read the chat template: %s\n", cfg.chat_template,
-                    strerror(errno));
-            hr_model_free(model);
-            return 2;
-        }
-        rc = hr_model_set_chat_template(model, src, len, &td);
-        free(src);
-        if (rc) {
-            fprintf(stderr, "hearth: %s: %s\n", cfg.chat_template, td.msg);
-            hr_model_free(model);
-            return 2;
-        }
-        hr_log(HR_LOG_INFO, "serve", "chat template: %s (--chat-template)", cfg.chat_template);
-    } else if (hr_chat_template_is_default(model->chat)) {
-        hr_log(HR_LOG_INFO, "serve", "chat template: the model has none; using the ChatML "
-                                     "default");
-    } else {
-        hr_log(HR_LOG_INFO, "serve", "chat template: the model's own (tokenizer.chat_template)");
-    }
-    /* A model make-model wrote is random noise whatever its path: say so to clients too. */
-    bool synthetic = false;
-    if (hr_gguf_get_bool(model->gguf, "hearth.synthetic", &synthetic, NULL) == 0 && synthetic)
-        is_demo = true;
-    struct stat st;
-    int64_t created = stat(model_path, &st) == 0 ? (int64_t)st.st_mtime : 0;
-
     struct hr_store *store = NULL;
     rc = hr_store_open(&store, db_path, &d);
     if (rc != 0) {
         fprintf(stderr, "hearth: %s\n", d.msg[0] ? d.msg : hr_err_str(rc));
-        hr_model_free(model);
+        hr_serve_models_free(&list);
+        hr_config_deinit(&cfg);
         return 1;
     }
     hr_log(HR_LOG_INFO, "serve", "usage database %s", db_path);
@@ -194,9 +125,10 @@ int hr_cmd_serve(int argc, char **argv)
     sp.port = (uint16_t)cfg.port;
     sp.max_body = (uint64_t)cfg.max_body;
     sp.request_timeout_ms = (uint32_t)cfg.request_timeout * 1000;
-    sp.model_id = model_id;
-    sp.model_created = created;
-    sp.is_demo = is_demo;
+    sp.models = list.specs;
+    sp.n_models = list.n;
+    sp.keep_alive_s = (uint32_t)cfg.keep_alive;
+    sp.max_loaded = (uint32_t)cfg.max_loaded;
     sp.engine.n_threads = cfg.threads ? (uint32_t)cfg.threads : (uint32_t)(ncpu > 0 ? ncpu : 1);
     sp.engine.n_ctx = (uint32_t)cfg.ctx;
     sp.engine.n_parallel = (uint32_t)cfg.parallel;
@@ -208,11 +140,13 @@ int hr_cmd_serve(int argc, char **argv)
                         : !strcmp(cfg.kv_type, "q8_0") ? HR_KV_Q8_0
                                                        : HR_KV_F16;
     sp.store = store;
-    rc = hr_server_run(&sp, model, &d);
+    rc = hr_server_run(&sp, &d);
     hr_store_close(store);
+    hr_serve_models_free(&list);
+    hr_config_deinit(&cfg);
     if (rc != 0) {
         fprintf(stderr, "hearth: %s\n", d.msg[0] ? d.msg : hr_err_str(rc));
-        return 1;
+        return rc == HR_EINVAL ? 2 : 1; /* a template or setting the operator must fix */
     }
     hr_log(HR_LOG_INFO, "serve", "stopped");
     return 0;

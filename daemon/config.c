@@ -62,6 +62,14 @@ static const struct setting settings[] = {
     BOOL(prefix_cache, "--prefix-cache", 1, "reuse the KV cache of identical prompt prefixes "
                                             "across requests (answers are bit-identical either "
                                             "way; see Privacy)"),
+    STR(models_dir, "--models-dir", "", "directory whose *.gguf files are all served, each "
+                                        "under its file name without .gguf, loaded on first "
+                                        "use"),
+    INT(keep_alive, "--keep-alive", 300, 0, 31536000, "seconds a model loaded on use stays "
+                                                      "loaded while idle; 0: until stopped"),
+    INT(max_loaded, "--max-loaded", 2, 1, 64, "models loaded on use held at once (the least "
+                                              "recently used idle one is unloaded for "
+                                              "another)"),
     INT(max_queue, "--max-queue", 256, 0, 100000, "waiting requests beyond which the API "
                                                   "answers 503 with Retry-After"),
     INT(request_timeout, "--request-timeout", 0, 0, 86400, "seconds a chat request may run "
@@ -193,6 +201,12 @@ int hr_config_load_file(struct hr_config *c, const char *path, struct hr_diag *d
     int rc = 0;
     json_object_foreach(root, key, v)
     {
+        if (strcmp(key, "models") == 0) {
+            rc = hr_config_models_parse(c, v, path, d);
+            if (rc)
+                break;
+            continue;
+        }
         const struct setting *s = NULL;
         for (size_t i = 0; i < N_SETTINGS; i++)
             if (strcmp(settings[i].name, key) == 0)

@@ -9,10 +9,24 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "engine/base/diag.h"
 #include "engine/base/log.h"
 
 #define HR_CONFIG_STR 4096
+
+#define HR_CONFIG_MAX_MODELS 64
+
+/* One entry of the config file's "models" list. */
+struct hr_config_model {
+    char id[256];
+    char path[HR_CONFIG_STR];
+    char chat_template[HR_CONFIG_STR]; /* "" = the model's own */
+    int64_t ctx;      /* 0 = the server's --ctx */
+    int64_t parallel; /* 0 = the server's --parallel */
+    bool preload;     /* loaded at start and never unloaded */
+};
 
 struct hr_config {
     char model[HR_CONFIG_STR];    /* GGUF path; "" = the demo model */
@@ -33,15 +47,27 @@ struct hr_config {
     int64_t request_timeout;      /* seconds; 0 = no limit */
     char kv_type[8];              /* "f16" (default), "f32" or "q8_0" */
     bool prefix_cache;
+    char models_dir[HR_CONFIG_STR]; /* "" = none; else every *.gguf there, loaded on use */
+    int64_t keep_alive;           /* seconds an on-demand model stays loaded idle; 0 = ever */
+    int64_t max_loaded;           /* on-demand models loaded at once */
     enum hr_log_level log_level;
+    struct hr_config_model *models; /* the file's "models" list (n_models), malloc'd */
+    size_t n_models;
 };
 
 void hr_config_defaults(struct hr_config *c);
+/* Frees the models list. */
+void hr_config_deinit(struct hr_config *c);
 /* Applies a JSON config file on top of c. HR_EINVAL with a diag "FILE: KEY: problem". */
 int hr_config_load_file(struct hr_config *c, const char *path, struct hr_diag *d);
 /* Applies argv[1..argc) on top of c: first the file named by --config (anywhere on the line),
  * then every --flag VALUE / --flag=VALUE. HR_EINVAL with a diag naming the flag or file. */
 int hr_config_parse_args(struct hr_config *c, int argc, char **argv, struct hr_diag *d);
+/* config_models.c: reads the file's "models" list (an array of objects) into c, replacing
+ * any earlier one. HR_EINVAL with "FILE: models[i].KEY: problem". */
+int hr_config_models_parse(struct hr_config *c, json_t *list, const char *path,
+                           struct hr_diag *d);
+
 /* The data directory: the setting, else the environment's defaults. */
 const char *hr_config_data_dir(const struct hr_config *c, char *buf, size_t cap);
 void hr_config_print_help(FILE *out);

@@ -110,7 +110,7 @@ static void on_async(uv_async_t *a)
     hr_server_kick(s);
 }
 
-static void notify_from_engine(void *ud)
+void hr_server_notify(void *ud)
 {
     uv_async_send(ud);
 }
@@ -126,18 +126,24 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     hr_log(HR_LOG_WARN, "http", "%s", msg);
 }
 
-/* Stops in order: the engine (running requests end canceled), then every request still
- * waiting on it is completed so MHD can close its connection, then MHD, then the handles. */
+/* The last step of stopping, once no model work is left on the pool (an engine being made
+ * or stopped there still holds the async handle). */
+static void close_handles(struct hr_server *s)
+{
+    uv_close((uv_handle_t *)&s->async, NULL);
+    uv_close((uv_handle_t *)&s->sig_int, NULL);
+    uv_close((uv_handle_t *)&s->sig_term, NULL);
+}
+
+/* Stops in order: the engines (running requests end canceled), then every request still
+ * waiting on one is completed so MHD can close its connection, then MHD, then the handles. */
 static void server_stop(struct hr_server *s)
 {
     if (s->stopping)
         return;
     s->stopping = true;
     hr_log(HR_LOG_INFO, "server", "stopping");
-    for (size_t i = 0; i < s->n_models; i++) {
-        hr_engine_free(s->models[i].engine);
-        s->models[i].engine = NULL;
-    }
+    hr_models_stop(s, close_handles); /* the engines first: no event comes after this */
     while (s->active) {
         struct hr_http_req *r = s->active;
         struct hr_event ev = {0};
@@ -154,9 +160,6 @@ static void server_stop(struct hr_server *s)
     s->mhd = NULL;
     uv_close((uv_handle_t *)&s->poll, NULL);
     uv_close((uv_handle_t *)&s->timer, NULL);
-    uv_close((uv_handle_t *)&s->async, NULL);
-    uv_close((uv_handle_t *)&s->sig_int, NULL);
-    uv_close((uv_handle_t *)&s->sig_term, NULL);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -225,50 +228,29 @@ static int start_http(struct hr_server *s, struct hr_diag *d)
     return 0;
 }
 
-int hr_server_run(const struct hr_server_params *p, struct hr_model *take_model,
-                  struct hr_diag *d)
+int hr_server_run(const struct hr_server_params *p, struct hr_diag *d)
 {
     struct hr_server *s = calloc(1, sizeof *s);
-    if (!s) {
-        hr_model_free(take_model);
+    if (!s)
         return HR_ENOMEM;
-    }
-    s->models = calloc(1, sizeof *s->models);
-    if (!s->models) {
-        free(s);
-        hr_model_free(take_model);
-        return HR_ENOMEM;
-    }
-    s->n_models = 1;
     s->p = *p;
     s->next_id = 1;
     s->loop = uv_default_loop();
-    struct hr_served *m = &s->models[0];
-    m->srv = s;
-    snprintf(m->id, sizeof m->id, "%s", p->model_id);
-    m->created = p->model_created;
-    m->is_demo = p->is_demo;
-    const struct hr_dtype_info *ti = hr_dtype_get(take_model->file_type);
-    snprintf(m->quant, sizeof m->quant, "%s", ti ? ti->name : "unknown");
     uv_async_init(s->loop, &s->async, on_async);
     s->async.data = s;
-    int rc = hr_engine_new(&m->engine, take_model, &p->engine, notify_from_engine, &s->async, d);
+    int rc = hr_models_start(s, d);
+    if (rc == 0)
+        rc = start_http(s, d);
     if (rc != 0) {
-        uv_close((uv_handle_t *)&s->async, NULL);
-        uv_run(s->loop, UV_RUN_DEFAULT);
-        free(s->models);
-        free(s);
-        return rc;
-    }
-    m->tool_format = hr_api_tool_format(hr_chat_template_source(hr_engine_model(m->engine)->chat));
-    rc = start_http(s, d);
-    if (rc != 0) {
-        hr_engine_free(m->engine);
         if (s->mhd)
             MHD_stop_daemon(s->mhd);
-        uv_close((uv_handle_t *)&s->async, NULL);
+        s->mhd = NULL;
+        s->stopping = true;
         if (uv_is_active((uv_handle_t *)&s->poll))
             uv_close((uv_handle_t *)&s->poll, NULL);
+        if (s->models)
+            hr_models_stop(s, NULL);
+        uv_close((uv_handle_t *)&s->async, NULL);
         uv_run(s->loop, UV_RUN_DEFAULT);
         free(s->models);
         free(s);
@@ -279,12 +261,6 @@ int hr_server_run(const struct hr_server_params *p, struct hr_model *take_model,
     s->sig_int.data = s->sig_term.data = s;
     uv_signal_start(&s->sig_int, on_signal, SIGINT);
     uv_signal_start(&s->sig_term, on_signal, SIGTERM);
-    hr_log(HR_LOG_INFO, "server", "serving model '%s' (%s, context %u, %u parallel)%s",
-           p->model_id, hr_model_type_name(hr_engine_model(m->engine)),
-           hr_engine_n_ctx(m->engine), p->engine.n_parallel,
-           p->is_demo ? " - a RANDOM-WEIGHT DEMO model for checking the plumbing: its answers "
-                        "are noise; start with --model FILE.gguf to serve a real model"
-                      : "");
     hr_server_kick(s);
     uv_run(s->loop, UV_RUN_DEFAULT);
     uv_loop_close(s->loop);

@@ -13,22 +13,36 @@
 
 struct hr_store;
 
+/* One model to serve, known to clients by id. */
+struct hr_model_spec {
+    const char *id;
+    const char *path;          /* GGUF file */
+    const char *chat_template; /* NULL/"": the model's own; else a Jinja file to use instead */
+    uint32_t n_ctx;            /* 0: the server's engine.n_ctx */
+    uint32_t n_parallel;       /* 0: the server's engine.n_parallel */
+    bool preload;              /* loaded before listening and never unloaded; others load on
+                                  first use and unload after keep_alive_s idle */
+    bool optional;             /* found in a directory: a file that does not load is logged
+                                  and left out instead of stopping the start */
+};
+
 struct hr_server_params {
     const char *host;      /* numeric address or name, e.g. "127.0.0.1", "::1", "0.0.0.0" */
     uint16_t port;         /* 0: any free port (logged) */
     uint64_t max_body;     /* request body limit in bytes (413 beyond) */
-    const char *model_id;  /* the id clients use in "model" */
-    int64_t model_created; /* unix seconds (the file's mtime) */
-    bool is_demo;          /* random-weight demo model: owned_by "hearth-demo" */
+    const struct hr_model_spec *models; /* n_models, at least one, ids unique */
+    size_t n_models;
+    uint32_t keep_alive_s; /* an idle on-demand model unloads after this; 0: never */
+    uint32_t max_loaded;   /* on-demand models loaded at once */
     uint32_t request_timeout_ms; /* chat requests end with a 504 after this long; 0: never */
     struct hr_engine_params engine;
     struct hr_store *store; /* usage rows go here; may be NULL */
 };
 
-/* Starts the engine on take_model (owned from here on, also on failure), binds, serves until
- * a signal, then stops cleanly: engine stopped, connections closed, every finished request's
- * usage row handed to the store. Returns 0, or an error with diag (bind failure...). */
-int hr_server_run(const struct hr_server_params *p, struct hr_model *take_model,
-                  struct hr_diag *d);
+/* Checks every model (preloaded ones are loaded and their engines started), binds, serves
+ * until a signal, then stops cleanly: engines stopped, connections closed, every finished
+ * request's usage row handed to the store. Returns 0, or an error with diag naming the model
+ * file or the address. */
+int hr_server_run(const struct hr_server_params *p, struct hr_diag *d);
 
 #endif

@@ -5,6 +5,7 @@
 #define HR_SERVER_INT_H
 
 #include <microhttpd.h>
+#include <stdatomic.h>
 #include <uv.h>
 
 #include "api/api.h"
@@ -23,17 +24,34 @@ void hr_buf_free(struct hr_buf *b);
 
 struct hr_server;
 
+enum hr_served_state {
+    HR_SERVED_UNLOADED,
+    HR_SERVED_LOADING,   /* its model and engine are being made on the worker pool */
+    HR_SERVED_LOADED,
+    HR_SERVED_UNLOADING, /* its engine is being stopped on the worker pool */
+};
+
 /* A model the server can serve (models.c), known by the id clients put in "model". Requests
- * that use it hold it (n_users) from hr_model_acquire to their free. */
+ * that use it hold it (n_users) from hr_model_acquire to their free; requests that find it
+ * unloaded wait in waiters until it loads. */
 struct hr_served {
     struct hr_server *srv;
     char id[256];
+    char path[4096];
+    char chat_template[4096]; /* "" = the model's own */
+    uint32_t n_ctx, n_parallel; /* the spec's; 0 = the server's */
+    bool pinned;      /* preloaded; never unloaded */
     int64_t created;  /* unix seconds: the file's mtime */
     bool is_demo;     /* random weights: owned_by "hearth-demo" */
     char quant[16];   /* the file's type name, e.g. "Q8_0" */
+    uint32_t n_ctx_train;
+    char sha256[65];  /* "" until computed (in the background after start) */
+    enum hr_served_state state;
     enum hr_api_tool_format tool_format; /* how its chat template writes tool calls */
-    struct hr_engine *engine; /* NULL: not loaded (or the server is stopping) */
+    struct hr_engine *engine; /* set while LOADED */
     uint32_t n_users;
+    double last_used_ms;
+    struct hr_http_req *waiters; /* through wait_next */
 };
 
 /* One HTTP request, from MHD's first call to its completion callback. Freed only when the
@@ -51,6 +69,9 @@ struct hr_http_req {
     bool body_too_large;
     bool routed;
     bool model_wait;  /* suspended until its model loads; then routed again */
+    struct hr_served *wait_model; /* the model it waits for (in its waiters list), or NULL */
+    struct hr_http_req *wait_next;
+    char wait_err[256]; /* the load failed (or the server stops): answered with this */
     bool responded;   /* a response is queued */
     bool suspended;
     bool http_done;   /* MHD's completion callback ran */
@@ -115,6 +136,10 @@ struct hr_server {
     uv_signal_t sig_int, sig_term;
     struct hr_served *models; /* n_models of them */
     size_t n_models;
+    uv_timer_t idle_timer;    /* unloads on-demand models idle for keep_alive_s */
+    uint32_t n_model_work;    /* loads, unloads and hashing on the pool */
+    atomic_bool stop_hashing;
+    void (*models_stopped)(struct hr_server *s); /* hr_models_stop's done, while work runs */
     struct hr_http_req *active; /* requests the engine holds */
     uint64_t next_id;
     bool stopping;
@@ -150,10 +175,36 @@ void hr_record_usage(struct hr_http_req *r);
  * (404 model_not_found, 503) or a wait for the model to load, after which the route's handler
  * runs again from the start (so handlers must acquire before they change anything). */
 bool hr_model_acquire(struct hr_http_req *r, const char *name, enum MHD_Result *ret);
-/* Lets go of r->model (routes.c's request free). */
+/* Lets go of r->model, or leaves its model's waiters (routes.c's request free). */
 void hr_model_release(struct hr_http_req *r);
 /* The model requests name when they name none (/tokenize...): the first one. */
 const char *hr_model_default_id(const struct hr_server *s);
+/* Start-up, before listening: checks every model file, loads the preloaded ones, starts the
+ * idle timer and the background hashing. Error with d naming the file. */
+int hr_models_start(struct hr_server *s, struct hr_diag *d);
+/* Shutdown: engines stopped, waiting requests failed and resumed; calls done(s) once no
+ * model work is left on the pool (then the loop's handles may close). */
+void hr_models_stop(struct hr_server *s, void (*done)(struct hr_server *s));
+/* 200 when every preloaded model is loaded and no engine's queue is full (GET /ready). */
+enum MHD_Result hr_models_ready_route(struct hr_http_req *r);
+/* "loaded", "loading", "unloaded" */
+const char *hr_served_status(const struct hr_served *m);
+
+/* model_open.c */
+struct hr_model_facts {
+    int64_t created; /* the file's mtime */
+    char quant[16];
+    uint32_t n_ctx_train;
+    bool is_demo;
+    bool default_template; /* it has none: ChatML stands in */
+    enum hr_api_tool_format tool_format;
+};
+/* Loads path (tmpl: NULL/"" or a Jinja file overriding its template), fills facts and, when
+ * out is not NULL, starts an engine on it with ep that wakes notify_ud (a uv_async_t) through
+ * hr_server_notify; with out NULL the model is freed again (a check). Any thread. */
+int hr_model_open(const char *path, const char *tmpl, const struct hr_engine_params *ep,
+                  void *notify_ud, struct hr_engine **out, struct hr_model_facts *facts,
+                  struct hr_diag *d);
 
 /* text_routes.c: which is 0 tokenize, 1 detokenize, 2 apply-template */
 enum MHD_Result hr_text_start(struct hr_http_req *r, int which);
@@ -190,5 +241,7 @@ void hr_server_kick(struct hr_server *s); /* run MHD now and re-arm its timer */
 void hr_work_finished(struct hr_http_req *r);
 void hr_server_unlink(struct hr_server *s, struct hr_http_req *r);
 double hr_now_ms(void);
+/* The engines' notify callback: uv_async_send(ud). Any thread. */
+void hr_server_notify(void *ud);
 
 #endif

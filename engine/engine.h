@@ -145,6 +145,8 @@ int hr_engine_new(struct hr_engine **out, struct hr_model *take_model,
 void hr_engine_free(struct hr_engine *e);
 const struct hr_model *hr_engine_model(const struct hr_engine *e);
 uint32_t hr_engine_n_ctx(const struct hr_engine *e);
+/* Whether a submit now would answer HR_EFULL (max_queue requests are waiting). Any thread. */
+bool hr_engine_queue_full(struct hr_engine *e);
 
 /* Queues a request. HR_EFULL when max_queue requests are waiting, HR_EINVAL for bad
  * parameters (diag names the field), HR_ESHUTDOWN when stopping. Any thread. */

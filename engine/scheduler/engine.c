@@ -636,6 +636,14 @@ int hr_engine_submit(struct hr_engine *e, const struct hr_gen_request *r, struct
     return rc;
 }
 
+bool hr_engine_queue_full(struct hr_engine *e)
+{
+    pthread_mutex_lock(&e->mu);
+    bool full = e->n_pending + 1 > e->p.max_queue + e->p.n_parallel;
+    pthread_mutex_unlock(&e->mu);
+    return full;
+}
+
 void hr_engine_cancel(struct hr_engine *e, uint64_t req_id)
 {
     struct cancel_req *c = malloc(sizeof *c);

@@ -424,7 +424,7 @@ static void test_response_shapes(void **state)
     assert_int_equal(json_array_size(json_object_get(j, "choices")), 0);
     json_decref(j);
 
-    struct hr_api_model_info m = {"tiny", 5, "hearth-demo", 512, "F16", NULL};
+    struct hr_api_model_info m = {"tiny", 5, "hearth-demo", 512, "F16", NULL, NULL, NULL, 0};
     j = load(hr_api_models_json(&m, 1));
     assert_string_equal(json_string_value(json_object_get(j, "object")), "list");
     json_t *m0 = json_array_get(json_object_get(j, "data"), 0);

@@ -186,6 +186,11 @@ int hr_api_tool_grammar(const struct hr_api_chat_req *r, enum hr_api_tool_format
 json_t *hr_api_parse_tool_calls(enum hr_api_tool_format f, const char *text, size_t n,
                                 const json_t *tools, char **content, size_t *n_content);
 
+/* The optional "model" of a text endpoint's body ("" when absent); a 400 for a body that is
+ * not a JSON object or a model that is not a string. */
+int hr_api_body_model(const char *body, size_t n, char *out, size_t cap,
+                      struct hr_api_error *e);
+
 /* POST /tokenize. Strings point into root until deinit. */
 struct hr_api_tokenize_req {
     json_t *root;

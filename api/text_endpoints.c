@@ -2,6 +2,7 @@
  * "parse_special", "with_pieces"}, POST /detokenize {"tokens"}, POST /apply-template
  * {"messages", "tools"} — parsing with OpenAI-style 400s, and the response JSON. Pure
  * functions: the tokenizing itself runs off the loop (daemon/text_routes.c). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +43,23 @@ static int opt_bool(json_t *root, const char *key, bool *out, struct hr_api_erro
         return bad(e, key, "expected a boolean");
     *out = json_is_true(v);
     return 0;
+}
+
+int hr_api_body_model(const char *body, size_t n, char *out, size_t cap,
+                      struct hr_api_error *e)
+{
+    out[0] = '\0';
+    json_t *root = load_object(body, n, e);
+    if (!root)
+        return -1;
+    json_t *m = json_object_get(root, "model");
+    int rc = 0;
+    if (m && !json_is_null(m) && (!json_is_string(m) || json_string_length(m) >= cap))
+        rc = bad(e, "model", "'model' must be a model id (a string)");
+    else if (m && json_is_string(m))
+        snprintf(out, cap, "%s", json_string_value(m));
+    json_decref(root);
+    return rc;
 }
 
 int hr_api_tokenize_parse(const char *body, size_t n, struct hr_api_tokenize_req *r,

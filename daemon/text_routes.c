@@ -122,7 +122,11 @@ enum MHD_Result hr_text_start(struct hr_http_req *r, int which)
     struct hr_server *s = r->srv;
     struct hr_api_error e;
     enum MHD_Result ret;
-    if (!hr_model_acquire(r, hr_model_default_id(s), &ret))
+    char name[256];
+    const char *body0 = r->body.ptr ? r->body.ptr : "";
+    if (hr_api_body_model(body0, r->body.len, name, sizeof name, &e) != 0)
+        return hr_respond_error(r, &e);
+    if (!hr_model_acquire(r, name[0] ? name : hr_model_default_id(s), &ret))
         return ret;
     struct hr_text_job *j = calloc(1, sizeof *j);
     if (!j)

@@ -67,6 +67,15 @@ check "the preloaded model answers" json_true "$WORK/body" "j['model'] == 'pinne
 http POST /v1/chat/completions '{"model":"nope","messages":[{"role":"user","content":"Hi"}]}'
 check "an unknown model is a 404 model_not_found" is_error 404 invalid_request_error model model_not_found
 
+http POST /tokenize '{"model":"gamma","content":"Hello"}'
+check "/tokenize takes a model" json_true "$WORK/body" "len(j['tokens']) >= 1"
+http POST /tokenize '{"content":"Hello"}'
+check "/tokenize without a model uses the first" json_true "$WORK/body" "len(j['tokens']) >= 1"
+http POST /tokenize '{"model":"nope","content":"Hello"}'
+check "/tokenize with an unknown model: 404" is_error 404 invalid_request_error model model_not_found
+http POST /detokenize '{"model":5,"tokens":[1]}'
+check "/detokenize with a model that is not a string: 400" is_error 400 invalid_request_error model
+
 # Two models wanted at once with one slot: the second waits for the first to go idle.
 body() { echo "{\"model\":\"$1\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"max_tokens\":24,\"temperature\":0}"; }
 curl -sS -o "$WORK/c1.json" -w '%{http_code}' -H 'Content-Type: application/json' --data-binary "$(body gamma)" "$BASE/v1/chat/completions" > "$WORK/s1" &

@@ -123,6 +123,45 @@ static void test_file_errors(void **state)
     assert_non_null(strstr(d.msg, "/nonexistent/hearth.json"));
 }
 
+/* The "models" list: every field read; every problem names the entry and the key. */
+static void test_models_list(void **state)
+{
+    (void)state;
+    const char *path = write_cfg("models.json",
+                                 "{\"models\": [{\"id\": \"a\", \"path\": \"/m/a.gguf\"},"
+                                 " {\"id\": \"b\", \"path\": \"b.gguf\", \"ctx\": 256,"
+                                 " \"parallel\": 2, \"chat_template\": \"t.jinja\","
+                                 " \"preload\": true}], \"port\": 9}");
+    struct hr_config c;
+    hr_config_defaults(&c);
+    struct hr_diag d = {{0}};
+    assert_int_equal(hr_config_load_file(&c, path, &d), 0);
+    assert_int_equal(c.n_models, 2);
+    assert_string_equal(c.models[0].id, "a");
+    assert_string_equal(c.models[0].path, "/m/a.gguf");
+    assert_int_equal(c.models[0].ctx, 0);
+    assert_false(c.models[0].preload);
+    assert_string_equal(c.models[1].chat_template, "t.jinja");
+    assert_int_equal(c.models[1].ctx, 256);
+    assert_int_equal(c.models[1].parallel, 2);
+    assert_true(c.models[1].preload);
+    assert_int_equal(c.port, 9);
+    hr_config_deinit(&c);
+    assert_null(c.models);
+    file_error("{\"models\": {}}", "models", "array");
+    file_error("{\"models\": [5]}", "models[0]", "object");
+    file_error("{\"models\": [{\"path\": \"p\"}]}", "models[0].id", "missing");
+    file_error("{\"models\": [{\"id\": \"a\", \"path\": \"\"}]}", "models[0].path", NULL);
+    file_error("{\"models\": [{\"id\": \"a\", \"path\": \"p\", \"size\": 1}]}", "models[0]",
+               "unknown key 'size'");
+    file_error("{\"models\": [{\"id\": \"a\", \"path\": \"p\", \"parallel\": 999}]}",
+               "models[0].parallel", "0..256");
+    file_error("{\"models\": [{\"id\": \"a\", \"path\": \"p\", \"preload\": 1}]}",
+               "models[0].preload", "true or false");
+    file_error("{\"models\": [{\"id\": \"a\", \"path\": \"p\"}, {\"id\": \"a\", \"path\": \"q\"}]}",
+               "models[1].id", "models[0]");
+}
+
 static void test_flag_errors(void **state)
 {
     (void)state;
@@ -189,6 +228,7 @@ int main(void)
         cmocka_unit_test(test_repo_config_equals_defaults),
         cmocka_unit_test(test_precedence),
         cmocka_unit_test(test_file_errors),
+        cmocka_unit_test(test_models_list),
         cmocka_unit_test(test_flag_errors),
         cmocka_unit_test(test_data_dir_resolution),
         cmocka_unit_test(test_help_lists_every_flag),

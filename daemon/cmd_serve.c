@@ -194,6 +194,9 @@ int hr_cmd_serve(int argc, char **argv)
     sp.port = (uint16_t)cfg.port;
     sp.max_body = (uint64_t)cfg.max_body;
     sp.request_timeout_ms = (uint32_t)cfg.request_timeout * 1000;
+    sp.idle_timeout_s = (uint32_t)cfg.idle_timeout;
+    sp.read_timeout_s = (uint32_t)cfg.read_timeout;
+    sp.cors_origins = cfg.cors_origins;
     sp.model_id = model_id;
     sp.model_created = created;
     sp.is_demo = is_demo;

@@ -150,6 +150,7 @@ static void server_stop(struct hr_server *s)
     }
     uv_poll_stop(&s->poll);
     uv_timer_stop(&s->timer);
+    hr_conn_timer_stop(s);
     MHD_stop_daemon(s->mhd);
     s->mhd = NULL;
     uv_close((uv_handle_t *)&s->poll, NULL);
@@ -200,8 +201,10 @@ static int start_http(struct hr_server *s, struct hr_diag *d)
     s->mhd = MHD_start_daemon(
         flags, s->p.port, NULL, NULL, hr_route_access, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
         s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED,
-        hr_route_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)300,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000, MHD_OPTION_END);
+        hr_route_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)s->p.idle_timeout_s,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)HR_HTTP_CONN_MEMORY, MHD_OPTION_NOTIFY_CONNECTION, hr_conn_notify, s,
+        MHD_OPTION_URI_LOG_CALLBACK, hr_conn_uri_log, s, MHD_OPTION_END);
     if (!s->mhd) {
         hr_diag_set(d, "cannot listen on %s port %u (address in use, or not permitted)",
                     s->p.host, s->p.port);
@@ -243,6 +246,7 @@ int hr_server_run(const struct hr_server_params *p, struct hr_model *take_model,
     s->p = *p;
     s->next_id = 1;
     s->loop = uv_default_loop();
+    hr_metrics_init(&s->metrics);
     struct hr_served *m = &s->models[0];
     m->srv = s;
     snprintf(m->id, sizeof m->id, "%s", p->model_id);
@@ -279,6 +283,7 @@ int hr_server_run(const struct hr_server_params *p, struct hr_model *take_model,
     s->sig_int.data = s->sig_term.data = s;
     uv_signal_start(&s->sig_int, on_signal, SIGINT);
     uv_signal_start(&s->sig_term, on_signal, SIGTERM);
+    hr_conn_timer_start(s);
     hr_log(HR_LOG_INFO, "server", "serving model '%s' (%s, context %u, %u parallel)%s",
            p->model_id, hr_model_type_name(hr_engine_model(m->engine)),
            hr_engine_n_ctx(m->engine), p->engine.n_parallel,

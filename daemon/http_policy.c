@@ -1,0 +1,123 @@
+/* Rules every request meets whatever its route: CORS headers and preflights for the origins
+ * --cors-origins allows (none by default, so browsers on other sites cannot read answers),
+ * and the media type a request body must declare. Routing and the answers themselves are
+ * routes.c's. Loop thread. */
+#include "server_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Headers a browser may send cross-origin when its preflight names none we can echo: the
+ * openai SDK's (it adds x-stainless-* telemetry headers to every request) and ours. */
+#define FIXED_ALLOW_HEADERS                                                                   \
+    "authorization, content-type, x-request-id, openai-organization, openai-project, "        \
+    "openai-beta, x-stainless-arch, x-stainless-lang, x-stainless-os, "                       \
+    "x-stainless-package-version, x-stainless-runtime, x-stainless-runtime-version, "         \
+    "x-stainless-retry-count, x-stainless-timeout, x-stainless-async, "                       \
+    "x-stainless-helper-method, x-stainless-poll-helper"
+/* Preflight answers may be cached this long (Chromium caps it at 2 hours anyway). */
+#define MAX_AGE_S "7200"
+#define MAX_ECHO_HEADERS 2048
+
+/* Whether origin is in the comma-separated list (case-insensitive: scheme and host are);
+ * *any is set when the list holds "*". */
+static bool origin_allowed(const char *list, const char *origin, bool *any)
+{
+    size_t n_origin = origin ? strlen(origin) : 0;
+    bool found = false;
+    *any = false;
+    for (const char *p = list; *p;) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        const char *end = p;
+        while (*end && *end != ',')
+            end++;
+        const char *last = end;
+        while (last > p && (last[-1] == ' ' || last[-1] == '\t'))
+            last--;
+        size_t n = (size_t)(last - p);
+        if (n == 1 && *p == '*')
+            *any = true;
+        else if (n && n == n_origin && strncasecmp(p, origin, n) == 0)
+            found = true;
+        p = end;
+    }
+    return n_origin && (found || *any);
+}
+
+static const char *header(struct hr_http_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+void hr_cors_add_headers(struct hr_http_req *r, struct MHD_Response *resp)
+{
+    const char *list = r->srv->p.cors_origins;
+    if (!list || !*list)
+        return;
+    const char *origin = header(r, "Origin");
+    bool any = false;
+    bool ok = origin_allowed(list, origin, &any);
+    if (!any) /* the answer depends on Origin: caches must keep one per origin */
+        MHD_add_response_header(resp, "Vary", "Origin");
+    if (!ok)
+        return;
+    /* The origin is echoed only when it equals a configured one, so it is safe to send. */
+    MHD_add_response_header(resp, "Access-Control-Allow-Origin", any ? "*" : origin);
+    MHD_add_response_header(resp, "Access-Control-Expose-Headers", "x-request-id, retry-after");
+}
+
+/* Requested header names are echoed only when they are a plain list of tokens. */
+static bool plain_header_list(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > MAX_ECHO_HEADERS)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == ',' || c == ' '))
+            return false;
+    }
+    return true;
+}
+
+bool hr_cors_preflight(struct hr_http_req *r, const char *allow, enum MHD_Result *ret)
+{
+    const char *list = r->srv->p.cors_origins;
+    bool any = false;
+    if (!list || !*list || !header(r, "Access-Control-Request-Method") ||
+        !origin_allowed(list, header(r, "Origin"), &any))
+        return false;
+    const char *want = header(r, "Access-Control-Request-Headers");
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    if (resp) {
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+        MHD_add_response_header(resp, "Access-Control-Allow-Methods", allow);
+        MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+                                want && plain_header_list(want) ? want : FIXED_ALLOW_HEADERS);
+        MHD_add_response_header(resp, "Access-Control-Max-Age", MAX_AGE_S);
+    }
+    *ret = hr_queue(r, 204, resp);
+    return true;
+}
+
+bool hr_content_type_ok(struct MHD_Connection *conn)
+{
+    const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (!ct)
+        return true; /* curl -d aside, clients without one send JSON: take it as JSON */
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    if (!*ct)
+        return true;
+    static const char json[] = "application/json";
+    if (strncasecmp(ct, json, sizeof json - 1) != 0)
+        return false;
+    ct += sizeof json - 1;
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    return *ct == '\0' || *ct == ';';
+}

@@ -119,12 +119,15 @@ static void write_timeout(struct hr_http_conn *c, int fd)
     char *json = hr_api_error_json(&e);
     if (!json)
         return;
-    char msg[1024];
+    char cors[512] = "";
+    if (c->req && hr_cors_header_lines(c->req, cors, sizeof cors) >= (int)sizeof cors)
+        cors[0] = '\0'; /* an origin too long to repeat: no CORS headers then */
+    char msg[2048];
     int n = snprintf(msg, sizeof msg,
                      "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
-                     "Content-Type: application/json\r\nContent-Length: %zu\r\n%s%s%s\r\n%s",
+                     "Content-Type: application/json\r\nContent-Length: %zu\r\n%s%s%s%s\r\n%s",
                      strlen(json), c->req ? "x-request-id: " : "",
-                     c->req ? c->req->request_id : "", c->req ? "\r\n" : "", json);
+                     c->req ? c->req->request_id : "", c->req ? "\r\n" : "", cors, json);
     free(json);
     /* Best effort: the socket's buffer is empty (nothing is written while a request is read),
      * so it fits; a client that cannot take it loses nothing it was owed. */

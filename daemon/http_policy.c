@@ -4,6 +4,7 @@
  * routes.c's. Loop thread. */
 #include "server_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -51,21 +52,43 @@ static const char *header(struct hr_http_req *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
-void hr_cors_add_headers(struct hr_http_req *r, struct MHD_Response *resp)
+/* What r's answer says about CORS: *vary when it depends on Origin (caches must keep one
+ * answer per origin), and the Access-Control-Allow-Origin value, or NULL for none. */
+static const char *allow_origin(struct hr_http_req *r, bool *vary)
 {
     const char *list = r->srv->p.cors_origins;
+    *vary = false;
     if (!list || !*list)
-        return;
+        return NULL;
     const char *origin = header(r, "Origin");
     bool any = false;
     bool ok = origin_allowed(list, origin, &any);
-    if (!any) /* the answer depends on Origin: caches must keep one per origin */
-        MHD_add_response_header(resp, "Vary", "Origin");
-    if (!ok)
-        return;
+    *vary = !any;
     /* The origin is echoed only when it equals a configured one, so it is safe to send. */
-    MHD_add_response_header(resp, "Access-Control-Allow-Origin", any ? "*" : origin);
-    MHD_add_response_header(resp, "Access-Control-Expose-Headers", "x-request-id, retry-after");
+    return ok ? (any ? "*" : origin) : NULL;
+}
+
+#define EXPOSE "x-request-id, retry-after"
+
+void hr_cors_add_headers(struct hr_http_req *r, struct MHD_Response *resp)
+{
+    bool vary;
+    const char *acao = allow_origin(r, &vary);
+    if (vary)
+        MHD_add_response_header(resp, "Vary", "Origin");
+    if (!acao)
+        return;
+    MHD_add_response_header(resp, "Access-Control-Allow-Origin", acao);
+    MHD_add_response_header(resp, "Access-Control-Expose-Headers", EXPOSE);
+}
+
+int hr_cors_header_lines(struct hr_http_req *r, char *buf, size_t cap)
+{
+    bool vary;
+    const char *acao = allow_origin(r, &vary);
+    return snprintf(buf, cap, "%s%s%s%s", vary ? "Vary: Origin\r\n" : "",
+                    acao ? "Access-Control-Allow-Origin: " : "", acao ? acao : "",
+                    acao ? "\r\nAccess-Control-Expose-Headers: " EXPOSE "\r\n" : "");
 }
 
 /* Requested header names are echoed only when they are a plain list of tokens. */

@@ -235,6 +235,9 @@ void hr_chat_on_event(struct hr_http_req *r, const struct hr_event *ev);
 /* http_policy.c: CORS (--cors-origins) and the media type of request bodies. */
 /* Adds the CORS headers to resp when r's Origin is allowed. */
 void hr_cors_add_headers(struct hr_http_req *r, struct MHD_Response *resp);
+/* The same as raw header lines ("Name: value\r\n"...) for answers written without MHD;
+ * snprintf's return. */
+int hr_cors_header_lines(struct hr_http_req *r, char *buf, size_t cap);
 /* r is a CORS preflight (OPTIONS with Access-Control-Request-Method) from an allowed
  * origin: queues its 204 for a route allowing the methods in allow and returns true. */
 bool hr_cors_preflight(struct hr_http_req *r, const char *allow, enum MHD_Result *ret);

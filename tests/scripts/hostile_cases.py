@@ -222,7 +222,8 @@ check("form-encoded body (curl -d without -H): 415", status == 415, status)
 status, _, _ = request("POST", "/v1/chat/completions", json.dumps(CHAT),
                        {"Content-Type": "application/jsonl"})
 check("application/jsonl: 415", status == 415, status)
-for ct in ["application/json; charset=utf-8", "Application/JSON", "application/json ;charset=UTF-8"]:
+for ct in ["application/json; charset=utf-8", "Application/JSON",
+           "application/json ;charset=UTF-8"]:
     status, _, _ = request("POST", "/v1/chat/completions", json.dumps(CHAT), {"Content-Type": ct})
     check("Content-Type %r accepted" % ct, status == 200, status)
 s = connect()
@@ -246,7 +247,7 @@ check("64 MiB body with Content-Length: 413 envelope",
       got and got[0][0] == 413 and error_of(got[0][2]), got[:1])
 s = connect()
 s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-          b"Transfer-Encoding: chunked\r\n\r\n")
+          b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
 chunk = b"%x\r\n%s\r\n" % (1 << 20, b"y" * (1 << 20))
 t0 = time.monotonic()
 try:
@@ -282,7 +283,8 @@ def trickle_body():
     s = connect()
     body = json.dumps(CHAT).encode()
     s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
-              b"\r\nx-request-id: slow-body\r\nContent-Length: %d\r\n\r\n" % len(body))
+              b"\r\nx-request-id: slow-body\r\nOrigin: " + ALLOWED.encode() +
+              b"\r\nContent-Length: %d\r\n\r\n" % len(body))
     t0 = time.monotonic()
     s.settimeout(0.2)
     got = b""
@@ -347,9 +349,10 @@ for t in threads:
 t, got = results["body"]
 r = parse_responses(got)
 print("# body at 1 byte/0.8 s: answered after %.1f s" % t)
-check("slow body: 408 request_timeout after --read-timeout",
+check("slow body: 408 request_timeout (with CORS) after --read-timeout",
       r and r[0][0] == 408 and (error_of(r[0][2]) or {}).get("code") == "request_timeout"
-      and r[0][1].get("x-request-id") == "slow-body" and 1.5 < t < 6, (t, got[:200]))
+      and r[0][1].get("x-request-id") == "slow-body" and 1.5 < t < 6 and
+      r[0][1].get("access-control-allow-origin") == ALLOWED, (t, got[:300]))
 t, got = results["headers"]
 r = parse_responses(got)
 print("# headers at 1 byte/0.8 s: answered after %.1f s" % t)

@@ -346,21 +346,23 @@ check("while slow clients trickle, others are served", served == [200, 200] and
       "body" not in results and "headers" not in results, (served, list(results)))
 for t in threads:
     t.join()
+# Bounds are behaviour, not speed: never before the deadline, and long before the trickle
+# would have ended by itself (about 50 s).
 t, got = results["body"]
 r = parse_responses(got)
 print("# body at 1 byte/0.8 s: answered after %.1f s" % t)
 check("slow body: 408 request_timeout (with CORS) after --read-timeout",
       r and r[0][0] == 408 and (error_of(r[0][2]) or {}).get("code") == "request_timeout"
-      and r[0][1].get("x-request-id") == "slow-body" and 1.5 < t < 6 and
+      and r[0][1].get("x-request-id") == "slow-body" and 1.5 < t < 30 and
       r[0][1].get("access-control-allow-origin") == ALLOWED, (t, got[:300]))
 t, got = results["headers"]
 r = parse_responses(got)
 print("# headers at 1 byte/0.8 s: answered after %.1f s" % t)
-check("slow headers: 408 after --read-timeout", r and r[0][0] == 408 and 1.5 < t < 6,
+check("slow headers: 408 after --read-timeout", r and r[0][0] == 408 and 1.5 < t < 30,
       (t, got[:200]))
 t, got = results["idle"]
 print("# idle connection closed after %.1f s" % t)
-check("idle connection closed after --idle-timeout, nothing sent", got == b"" and 3 < t < 10,
+check("idle connection closed after --idle-timeout, nothing sent", got == b"" and 3.5 < t < 19,
       (t, got[:100]))
 
 # --- keep-alive and pipelining ------------------------------------------------------------

@@ -55,8 +55,7 @@ void hr_metrics_init(struct hr_metrics *m)
 void hr_metrics_count(struct hr_metrics *m, const char *endpoint, int status)
 {
     for (size_t i = 0; i < m->n_req; i++) {
-        /* endpoints are static strings from the route table, so pointers compare */
-        if (m->req[i].endpoint == endpoint && m->req[i].status == status) {
+        if (m->req[i].status == status && strcmp(m->req[i].endpoint, endpoint) == 0) {
             m->req[i].n++;
             return;
         }

@@ -54,7 +54,7 @@ struct hr_metrics_hist {
 
 struct hr_metrics {
     struct {
-        const char *endpoint; /* a route's path (static), or "other" */
+        const char *endpoint; /* a route's path or "other": static strings */
         int status;
         uint64_t n;
     } req[HR_METRICS_MAX_SERIES];

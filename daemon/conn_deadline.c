@@ -1,15 +1,11 @@
-/* Deadlines on reading requests. MHD's connection timeout (--idle-timeout) restarts at every
- * byte, so a client sending one byte a second could hold a connection for hours. Every
- * connection is tracked here from MHD's start notice to its close, in one of three phases:
- * IDLE (no request line yet) may last --idle-timeout, READING (request line in, headers or
- * body still coming) --read-timeout, BUSY (read, being answered) is left to MHD's timeout.
+/* Deadlines on reading requests, which MHD's own timeout cannot give (it restarts at every
+ * byte, so one byte a second could hold a connection for hours): each connection is tracked
+ * as idle (--idle-timeout), reading (--read-timeout: 408) or busy (MHD's timeout only), by
+ * MHD's notices and the access handler, and a timer enforces both. Loop thread.
  *
- * A request past its read deadline is found by the access handler (routes.c) when its next
- * bytes arrive, or by a timer when it sends nothing or is still in its headers (MHD calls no
- * handler before they are complete). Only right after the headers does MHD take an answer;
- * otherwise the 408 is written to the socket directly, which is safe because MHD writes
- * nothing while it reads a request, and the socket is shut down so MHD closes the
- * connection. Loop thread. */
+ * MHD takes an answer only right after the headers, not while a body arrives or headers are
+ * still coming; then the 408 is written to the socket directly (safe: MHD writes nothing
+ * while it reads a request) and the socket is shut down, so MHD closes the connection. */
 #include "server_int.h"
 
 #include <stdio.h>

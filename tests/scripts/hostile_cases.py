@@ -132,7 +132,10 @@ def parse_metrics(text):
         base = re.sub(r'_(bucket|sum|count)$', "", name)
         if name not in types and not (base in types and types[base] == "histogram"):
             problems.append("sample before its TYPE: " + line)
-        samples[(name, tuple(sorted(labels)))] = value
+        key = (name, tuple(sorted(labels)))
+        if key in samples:
+            problems.append("duplicate series: " + line)
+        samples[key] = value
     # histograms: buckets cumulative, +Inf equal to _count
     for name, kind in types.items():
         if kind != "histogram":

@@ -1,7 +1,7 @@
 /* Rules every request meets whatever its route: CORS headers and preflights for the origins
  * --cors-origins allows (none by default, so browsers on other sites cannot read answers),
- * and the media type a request body must declare. Routing and the answers themselves are
- * routes.c's. Loop thread. */
+ * the media type a request body must declare, and how URLs are unescaped. Routing and the
+ * answers themselves are routes.c's. Loop thread. */
 #include "server_int.h"
 
 #include <stdio.h>
@@ -143,4 +143,35 @@ bool hr_content_type_ok(struct MHD_Connection *conn)
     while (*ct == ' ' || *ct == '\t')
         ct++;
     return *ct == '\0' || *ct == ';';
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+size_t hr_http_unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls;
+    (void)conn;
+    size_t o = 0;
+    for (size_t i = 0; s[i]; i++) {
+        int hi = s[i] == '%' ? hex_value(s[i + 1]) : -1;
+        int lo = hi >= 0 ? hex_value(s[i + 2]) : -1;
+        /* %00 stays as written: a NUL would end the path early ("/health%00x" is no route) */
+        if (lo >= 0 && (hi | lo) != 0) {
+            s[o++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            s[o++] = s[i];
+        }
+    }
+    s[o] = '\0';
+    return o;
 }

@@ -204,7 +204,8 @@ static int start_http(struct hr_server *s, struct hr_diag *d)
         hr_route_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)s->p.idle_timeout_s,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)HR_HTTP_CONN_MEMORY, MHD_OPTION_NOTIFY_CONNECTION, hr_conn_notify, s,
-        MHD_OPTION_URI_LOG_CALLBACK, hr_conn_uri_log, s, MHD_OPTION_END);
+        MHD_OPTION_URI_LOG_CALLBACK, hr_conn_uri_log, s, MHD_OPTION_UNESCAPE_CALLBACK,
+        hr_http_unescape, s, MHD_OPTION_END);
     if (!s->mhd) {
         hr_diag_set(d, "cannot listen on %s port %u (address in use, or not permitted)",
                     s->p.host, s->p.port);

@@ -241,6 +241,9 @@ int hr_cors_header_lines(struct hr_http_req *r, char *buf, size_t cap);
 /* r is a CORS preflight (OPTIONS with Access-Control-Request-Method) from an allowed
  * origin: queues its 204 for a route allowing the methods in allow and returns true. */
 bool hr_cors_preflight(struct hr_http_req *r, const char *allow, enum MHD_Result *ret);
+/* MHD_OPTION_UNESCAPE_CALLBACK: %HH decoded in place, except %00, which stays literal so no
+ * path holds a NUL. Returns the new length. */
+size_t hr_http_unescape(void *cls, struct MHD_Connection *conn, char *s);
 /* True when the request has no Content-Type or an application/json one (any parameters). */
 bool hr_content_type_ok(struct MHD_Connection *conn);
 

@@ -401,6 +401,14 @@ check("pipelined: four requests answered in order",
       b'"tokens"' in got[1][2] and b'chat.completion' in got[2][2] and b'"list"' in got[3][2],
       [(g[0], g[1].get("x-request-id")) for g in got])
 
+# --- odd request lines ----------------------------------------------------------------------
+for path, want in [("/health%00x", 404), ("/v1/chat/completions%00", 404), ("/heal%74h", 200),
+                   ("/health?x=1", 200), ("/" + "a" * 40000, 414)]:
+    s = connect()
+    s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % path.encode())
+    got = parse_responses(read_all(s, 10))
+    check("GET %s: %d" % (path[:24], want), got and got[0][0] == want, got[:1])
+
 # --- HEAD ---------------------------------------------------------------------------------
 for path in ["/health", "/v1/models", "/v1/models/tiny"]:
     gs, gh, gb = request("GET", path)

@@ -534,7 +534,8 @@ check("token counters grew", m3[("hearth_prompt_tokens_total", ())] > 0 and
 check("latency histograms filled", m3[("hearth_request_duration_seconds_count", ())] > 10 and
       m3[("hearth_time_to_first_token_seconds_count", ())] > 0 and
       m3[("hearth_queue_wait_seconds_count", ())] > 0)
-check("requests in flight: this scrape", m3[("hearth_requests_in_flight", ())] >= 1)
+check("requests in flight: only this scrape (every other one was accounted for)",
+      m3[("hearth_requests_in_flight", ())] == 1, m3[("hearth_requests_in_flight", ())])
 status, _, data = request("POST", "/v1/chat/completions", CHAT)
 check("after all of it, a normal chat request succeeds",
       status == 200 and json.loads(data)["choices"][0]["message"]["role"] == "assistant",

@@ -102,7 +102,7 @@ bool hr_conn_read_expired(const struct hr_http_req *r)
 {
     double since = r->hconn && r->hconn->phase == HR_CONN_READING ? r->hconn->t_phase_ms
                                                                   : r->t_start_ms;
-    return hr_now_ms() - since > r->srv->p.read_timeout_s * 1e3;
+    return r->srv->p.read_timeout_s && hr_now_ms() - since > r->srv->p.read_timeout_s * 1e3;
 }
 
 /* The 408 for a request whose handler cannot be reached: written to the socket directly. */
@@ -170,10 +170,12 @@ static void on_tick(uv_timer_t *t)
     for (struct hr_http_conn *c = s->conns, *next; c; c = next) {
         next = c->next;
         double age = now - c->t_phase_ms;
-        if (c->phase == HR_CONN_READING && age > s->p.read_timeout_s * 1e3) {
+        if (c->phase == HR_CONN_READING && s->p.read_timeout_s &&
+            age > s->p.read_timeout_s * 1e3) {
             expire(c, true);
             any = true;
-        } else if (c->phase == HR_CONN_IDLE && age > s->p.idle_timeout_s * 1e3) {
+        } else if (c->phase == HR_CONN_IDLE && s->p.idle_timeout_s &&
+                   age > s->p.idle_timeout_s * 1e3) {
             expire(c, false);
             any = true;
         }

@@ -21,8 +21,8 @@ struct hr_server_params {
     int64_t model_created; /* unix seconds (the file's mtime) */
     bool is_demo;          /* random-weight demo model: owned_by "hearth-demo" */
     uint32_t request_timeout_ms; /* chat requests end with a 504 after this long; 0: never */
-    uint32_t idle_timeout_s; /* idle keep-alive connections close after this long */
-    uint32_t read_timeout_s; /* a request's headers and body must arrive within this (408) */
+    uint32_t idle_timeout_s; /* idle keep-alive connections close after this long; 0: never */
+    uint32_t read_timeout_s; /* headers and body must arrive within this (408); 0: no limit */
     const char *cors_origins; /* "": no CORS headers; "*"; or comma-separated origins */
     struct hr_engine_params engine;
     struct hr_store *store; /* usage rows go here; may be NULL */

@@ -129,6 +129,9 @@ int hr_cmd_serve(int argc, char **argv)
     sp.n_models = list.n;
     sp.keep_alive_s = (uint32_t)cfg.keep_alive;
     sp.max_loaded = (uint32_t)cfg.max_loaded;
+    sp.idle_timeout_s = (uint32_t)cfg.idle_timeout;
+    sp.read_timeout_s = (uint32_t)cfg.read_timeout;
+    sp.cors_origins = cfg.cors_origins;
     sp.engine.n_threads = cfg.threads ? (uint32_t)cfg.threads : (uint32_t)(ncpu > 0 ? ncpu : 1);
     sp.engine.n_ctx = (uint32_t)cfg.ctx;
     sp.engine.n_parallel = (uint32_t)cfg.parallel;

@@ -78,6 +78,14 @@ static const struct setting settings[] = {
                                                            "its KV is freed; 0: no limit"),
     INT(max_body, "--max-body", 16777216, 1024, 1073741824, "largest request body in bytes "
                                                             "(413 beyond)"),
+    INT(idle_timeout, "--idle-timeout", 60, 1, 86400, "seconds an idle keep-alive connection "
+                                                     "(or one that stops reading its answer) "
+                                                     "stays open"),
+    INT(read_timeout, "--read-timeout", 30, 1, 86400, "seconds a request's headers and body may "
+                                                     "take to arrive (408 and close beyond)"),
+    STR(cors_origins, "--cors-origins", "", "browser origins allowed by CORS, comma-separated "
+                                            "(e.g. https://app.example.com), or *; empty: no "
+                                            "CORS headers"),
     {"log_level", "--log-level", K_LEVEL, offsetof(struct hr_config, log_level), 0, "info", 0,
      0, 0, "debug, info, warn or error"},
 };

@@ -45,6 +45,9 @@ struct hr_config {
     int64_t max_queue;
     int64_t max_body;
     int64_t request_timeout;      /* seconds; 0 = no limit */
+    int64_t idle_timeout;         /* seconds */
+    int64_t read_timeout;         /* seconds */
+    char cors_origins[HR_CONFIG_STR]; /* "" = no CORS; "*"; or comma-separated origins */
     char kv_type[8];              /* "f16" (default), "f32" or "q8_0" */
     bool prefix_cache;
     char models_dir[HR_CONFIG_STR]; /* "" = none; else every *.gguf there, loaded on use */

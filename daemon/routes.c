@@ -1,5 +1,7 @@
 /* Request dispatch: the MHD access handler collects the body (refusing more than --max-body
- * with 413), routes by method and path, answers the simple routes (/health, /v1/models),
+ * with 413, a body declared as other than JSON with 415, a read past --read-timeout with 408;
+ * CORS and the deadlines live in http_policy.c and conn_deadline.c), routes by method and
+ * path, answers the simple routes (/health, /v1/models; /metrics in metrics.c),
  * hands chat completions to chat_route.c, and on completion records the usage row and frees
  * the request when nothing else holds it. Every error uses OpenAI's envelope. Loop thread. */
 #include "server_int.h"
@@ -99,6 +101,8 @@ enum MHD_Result hr_queue(struct hr_http_req *r, int status, struct MHD_Response 
     if (!resp)
         return MHD_NO;
     MHD_add_response_header(resp, "x-request-id", r->request_id);
+    hr_cors_add_headers(r, resp);
+    hr_conn_busy(r);
     enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned int)status, resp);
     MHD_destroy_response(resp);
     r->status = status;
@@ -223,6 +227,7 @@ static const struct {
 } routes[] = {
     {"/health", false, "GET, HEAD", NULL, health_route},
     {"/ready", false, "GET, HEAD", NULL, hr_models_ready_route},
+    {"/metrics", false, "GET, HEAD", NULL, hr_metrics_route},
     {"/v1/models", false, "GET, HEAD", "/v1/models", models_route},
     {"/v1/models/", true, "GET, HEAD", "/v1/models", model_route},
     {"/v1/chat/completions", false, "POST", "/v1/chat/completions", hr_chat_start},
@@ -240,6 +245,12 @@ static int find_route(const char *path)
             return (int)i;
     }
     return -1;
+}
+
+const char *hr_route_endpoint(const char *path)
+{
+    int ri = find_route(path);
+    return ri >= 0 ? routes[ri].endpoint : NULL;
 }
 
 static bool method_allowed(const char *allow, const char *method)
@@ -262,6 +273,9 @@ static enum MHD_Result route(struct hr_http_req *r)
                                                     r->path));
     }
     if (strcmp(r->method, "OPTIONS") == 0) {
+        enum MHD_Result ret;
+        if (hr_cors_preflight(r, routes[ri].allow, &ret))
+            return ret;
         struct MHD_Response *resp =
             MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
         if (resp)
@@ -282,11 +296,43 @@ static enum MHD_Result too_large(struct hr_http_req *r)
 {
     struct hr_api_error e;
     r->body_too_large = true;
-    r->endpoint = find_route(r->path) >= 0 ? r->path : NULL;
+    r->endpoint = hr_route_endpoint(r->path);
     return hr_respond_error(r, hr_api_error_set(&e, 413, "invalid_request_error",
                                                 "request_too_large", NULL,
                                                 "Request body exceeds the limit of %" PRIu64
                                                 " bytes.", r->srv->p.max_body));
+}
+
+/* A body declared as something other than JSON: 415 before any of it is read. */
+static enum MHD_Result unsupported_type(struct hr_http_req *r, int ri)
+{
+    struct hr_api_error e;
+    const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_TYPE);
+    char shown[65];
+    size_t n = 0;
+    for (; ct && ct[n] && n < sizeof shown - 1; n++)
+        shown[n] = ct[n] >= 0x20 && ct[n] < 0x7f ? ct[n] : '?';
+    shown[n] = '\0';
+    r->endpoint = routes[ri].endpoint;
+    return hr_respond_error(r, hr_api_error_set(&e, 415, "invalid_request_error",
+                                                "unsupported_media_type", NULL,
+                                                "Unsupported Content-Type '%s': request bodies "
+                                                "are JSON; send 'Content-Type: "
+                                                "application/json'.", shown));
+}
+
+/* Headers and body took longer than --read-timeout (conn_deadline.c). */
+static enum MHD_Result read_timeout(struct hr_http_req *r)
+{
+    struct hr_api_error e;
+    r->endpoint = hr_route_endpoint(r->path);
+    hr_log(HR_LOG_INFO, "http", "%s: request not read within %u s; 408, closing",
+           r->request_id, r->srv->p.read_timeout_s);
+    return hr_respond_error(r, hr_api_error_set(&e, 408, "invalid_request_error",
+                                                "request_timeout", NULL,
+                                                "The request was not received within %u "
+                                                "seconds.", r->srv->p.read_timeout_s));
 }
 
 enum MHD_Result hr_route_access(void *cls, struct MHD_Connection *conn, const char *url,
@@ -302,6 +348,12 @@ enum MHD_Result hr_route_access(void *cls, struct MHD_Connection *conn, const ch
         if (!r)
             return MHD_NO;
         *con_cls = r;
+        s->metrics.in_flight++;
+        int ri = find_route(url);
+        r->route = ri >= 0 ? routes[ri].path : NULL;
+        hr_conn_attach(r);
+        if (hr_conn_read_expired(r))
+            return read_timeout(r);
         /* Refuse an announced oversized body before reading any of it. */
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -311,6 +363,9 @@ enum MHD_Result hr_route_access(void *cls, struct MHD_Connection *conn, const ch
             if (end != cl && n > s->p.max_body)
                 return too_large(r);
         }
+        if (ri >= 0 && strcmp(method, "POST") == 0 && method_allowed(routes[ri].allow, method) &&
+            !hr_content_type_ok(conn))
+            return unsupported_type(r, ri);
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -318,12 +373,22 @@ enum MHD_Result hr_route_access(void *cls, struct MHD_Connection *conn, const ch
         *upload_data_size = 0;
         if (r->responded)
             return MHD_YES; /* discarding the rest of a refused body */
-        if (hr_buf_append(&r->body, upload_data, n) != 0)
-            return too_large(r);
+        /* MHD takes no answer while a body arrives: these end the read their own ways. */
+        if (hr_conn_read_expired(r))
+            return hr_conn_expire(r) ? MHD_YES : MHD_NO;
+        if (r->body_too_large)
+            return MHD_YES; /* discarded until its end (bounded by the read deadline) */
+        if (hr_buf_append(&r->body, upload_data, n) != 0) {
+            r->body_too_large = true;
+            hr_buf_free(&r->body);
+        }
         return MHD_YES;
     }
     if (r->responded)
         return MHD_YES;
+    if (r->body_too_large) /* a body without Content-Length grew past the limit */
+        return too_large(r);
+    hr_conn_busy(r); /* the whole request is in */
     if (!r->routed || r->model_wait) {
         r->routed = true;
         r->model_wait = false;
@@ -339,6 +404,7 @@ enum MHD_Result hr_route_access(void *cls, struct MHD_Connection *conn, const ch
 void hr_record_usage(struct hr_http_req *r)
 {
     struct hr_server *s = r->srv;
+    hr_metrics_request_done(&s->metrics, r);
     if (!s->p.store || !r->endpoint)
         return;
     struct hr_usage_row row;
@@ -375,6 +441,7 @@ void hr_route_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     *con_cls = NULL;
     r->http_done = true;
+    hr_conn_detach(r);
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && r->status == 200)
         r->status = 499; /* the stream did not reach its end */
     hr_log(HR_LOG_INFO, "http", "%s %s %s %d %.0fms", r->request_id, r->method, r->path,
@@ -386,6 +453,8 @@ void hr_route_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (r->in_engine && !r->engine_done) {
         /* The client left first: stop generating for nobody. The DONE event records the usage
          * with the tokens really generated, then frees r. */
+        hr_log(HR_LOG_INFO, "http", "%s: client left before the end; engine request canceled",
+               r->request_id);
         hr_chat_cancel(r);
         return;
     }

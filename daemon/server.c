@@ -156,6 +156,7 @@ static void server_stop(struct hr_server *s)
     }
     uv_poll_stop(&s->poll);
     uv_timer_stop(&s->timer);
+    hr_conn_timer_stop(s);
     MHD_stop_daemon(s->mhd);
     s->mhd = NULL;
     uv_close((uv_handle_t *)&s->poll, NULL);
@@ -203,8 +204,11 @@ static int start_http(struct hr_server *s, struct hr_diag *d)
     s->mhd = MHD_start_daemon(
         flags, s->p.port, NULL, NULL, hr_route_access, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
         s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED,
-        hr_route_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)300,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000, MHD_OPTION_END);
+        hr_route_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)s->p.idle_timeout_s,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)HR_HTTP_CONN_MEMORY, MHD_OPTION_NOTIFY_CONNECTION, hr_conn_notify, s,
+        MHD_OPTION_URI_LOG_CALLBACK, hr_conn_uri_log, s, MHD_OPTION_UNESCAPE_CALLBACK,
+        hr_http_unescape, s, MHD_OPTION_END);
     if (!s->mhd) {
         hr_diag_set(d, "cannot listen on %s port %u (address in use, or not permitted)",
                     s->p.host, s->p.port);
@@ -236,6 +240,7 @@ int hr_server_run(const struct hr_server_params *p, struct hr_diag *d)
     s->p = *p;
     s->next_id = 1;
     s->loop = uv_default_loop();
+    hr_metrics_init(&s->metrics);
     uv_async_init(s->loop, &s->async, on_async);
     s->async.data = s;
     int rc = hr_models_start(s, d);
@@ -261,6 +266,7 @@ int hr_server_run(const struct hr_server_params *p, struct hr_diag *d)
     s->sig_int.data = s->sig_term.data = s;
     uv_signal_start(&s->sig_int, on_signal, SIGINT);
     uv_signal_start(&s->sig_term, on_signal, SIGTERM);
+    hr_conn_timer_start(s);
     hr_server_kick(s);
     uv_run(s->loop, UV_RUN_DEFAULT);
     uv_loop_close(s->loop);

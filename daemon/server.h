@@ -35,6 +35,9 @@ struct hr_server_params {
     uint32_t keep_alive_s; /* an idle on-demand model unloads after this; 0: never */
     uint32_t max_loaded;   /* on-demand models loaded at once */
     uint32_t request_timeout_ms; /* chat requests end with a 504 after this long; 0: never */
+    uint32_t idle_timeout_s; /* idle keep-alive connections close after this long; 0: never */
+    uint32_t read_timeout_s; /* headers and body must arrive within this (408); 0: no limit */
+    const char *cors_origins; /* "": no CORS headers; "*"; or comma-separated origins */
     struct hr_engine_params engine;
     struct hr_store *store; /* usage rows go here; may be NULL */
 };

@@ -23,6 +23,48 @@ int hr_buf_append(struct hr_buf *b, const void *data, size_t n);
 void hr_buf_free(struct hr_buf *b);
 
 struct hr_server;
+struct hr_http_req;
+
+/* One TCP connection from MHD's start notice to its close (conn_deadline.c), for the
+ * deadlines MHD's own timeout cannot give: its inactivity timer restarts at every byte. */
+enum hr_conn_phase {
+    HR_CONN_IDLE,    /* waiting for a request line (fresh, or after an answer) */
+    HR_CONN_READING, /* request line in; headers and body still arriving */
+    HR_CONN_BUSY,    /* request read (or answered early): no read deadline */
+};
+
+struct hr_http_conn {
+    struct hr_server *srv;
+    struct MHD_Connection *conn;
+    struct hr_http_conn *prev, *next; /* in srv->conns */
+    struct hr_http_req *req;          /* the request whose headers are in, while it is read */
+    enum hr_conn_phase phase;
+    double t_phase_ms;                /* when phase began (hr_now_ms) */
+};
+
+/* The /metrics registry (metrics.c), updated on the loop thread only. Histograms keep
+ * per-bucket counts; the text output makes them cumulative. */
+#define HR_METRICS_MAX_BUCKETS 16
+struct hr_metrics_hist {
+    const double *le; /* upper bounds in seconds, ascending; n_le of them, +Inf implied */
+    size_t n_le;
+    uint64_t n[HR_METRICS_MAX_BUCKETS + 1];
+    uint64_t count;
+    double sum_s;
+};
+
+struct hr_metrics {
+    struct {
+        const char *endpoint; /* a route's path or "other": static strings */
+        int status;
+        uint64_t n;
+    } req[HR_METRICS_MAX_SERIES];
+    size_t n_req;
+    uint64_t n_dropped; /* requests beyond HR_METRICS_MAX_SERIES series */
+    uint64_t prompt_tokens, completion_tokens, cached_tokens;
+    struct hr_metrics_hist duration, first_token, queue_wait;
+    int64_t in_flight; /* requests begun and not yet recorded */
+};
 
 enum hr_served_state {
     HR_SERVED_UNLOADED,
@@ -82,6 +124,8 @@ struct hr_http_req {
     bool in_work;     /* job queued: freed by its after-work callback if HTTP ends first */
     bool work_done;
     int status;       /* HTTP status sent */
+    const char *route; /* the matched route's path (static, a metrics label); NULL: none */
+    struct hr_http_conn *hconn; /* its connection while MHD holds the request, else NULL */
     const char *endpoint; /* for the usage row; NULL: not recorded */
     struct hr_served *model; /* held since hr_model_acquire; NULL before */
     /* chat */
@@ -141,6 +185,9 @@ struct hr_server {
     atomic_bool stop_hashing;
     void (*models_stopped)(struct hr_server *s); /* hr_models_stop's done, while work runs */
     struct hr_http_req *active; /* requests the engine holds */
+    struct hr_http_conn *conns; /* every open connection (conn_deadline.c) */
+    uv_timer_t deadline_timer;
+    struct hr_metrics metrics;
     uint64_t next_id;
     bool stopping;
 };
@@ -167,6 +214,8 @@ enum MHD_Result hr_respond_error_hdr(struct hr_http_req *r, const struct hr_api_
 /* prefix + 24 random hex digits ("chatcmpl-...", "req_..."). */
 void hr_random_id(const char *prefix, uint64_t salt, char *out, size_t cap);
 void hr_req_free(struct hr_http_req *r);
+/* The name usage rows of the route serving path carry (NULL: none, or no such route). */
+const char *hr_route_endpoint(const char *path);
 /* Hands the finished request's usage row to the store (once both sides are done). */
 void hr_record_usage(struct hr_http_req *r);
 
@@ -233,6 +282,48 @@ enum MHD_Result hr_chat_resume(struct hr_http_req *r);
 /* Stops watching for the client hanging up (also before r is freed). */
 void hr_chat_stop_hangup(struct hr_http_req *r);
 void hr_chat_on_event(struct hr_http_req *r, const struct hr_event *ev);
+
+/* http_policy.c: CORS (--cors-origins) and the media type of request bodies. */
+/* Adds the CORS headers to resp when r's Origin is allowed. */
+void hr_cors_add_headers(struct hr_http_req *r, struct MHD_Response *resp);
+/* The same as raw header lines ("Name: value\r\n"...) for answers written without MHD;
+ * snprintf's return. */
+int hr_cors_header_lines(struct hr_http_req *r, char *buf, size_t cap);
+/* r is a CORS preflight (OPTIONS with Access-Control-Request-Method) from an allowed
+ * origin: queues its 204 for a route allowing the methods in allow and returns true. */
+bool hr_cors_preflight(struct hr_http_req *r, const char *allow, enum MHD_Result *ret);
+/* MHD_OPTION_UNESCAPE_CALLBACK: %HH decoded in place, except %00, which stays literal so no
+ * path holds a NUL. Returns the new length. */
+size_t hr_http_unescape(void *cls, struct MHD_Connection *conn, char *s);
+/* True when the request has no Content-Type or an application/json one (any parameters). */
+bool hr_content_type_ok(struct MHD_Connection *conn);
+
+/* conn_deadline.c: connection tracking (MHD_OPTION_NOTIFY_CONNECTION, URI_LOG_CALLBACK) and
+ * the idle and read deadlines, checked by a timer and by the access handler. */
+void hr_conn_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                    enum MHD_ConnectionNotificationCode toe);
+void *hr_conn_uri_log(void *cls, const char *uri, struct MHD_Connection *conn);
+/* r's headers are in: links r to its connection. */
+void hr_conn_attach(struct hr_http_req *r);
+/* r is read or answered (BUSY), or done with its connection (detached, IDLE again). */
+void hr_conn_busy(struct hr_http_req *r);
+void hr_conn_detach(struct hr_http_req *r);
+/* Whether r has been reading for longer than --read-timeout. */
+bool hr_conn_read_expired(const struct hr_http_req *r);
+/* Ends r's read at once: a 408 written to the socket, which is then shut down (MHD takes
+ * no answer while a body arrives). False: r's connection is untracked; close it. */
+bool hr_conn_expire(struct hr_http_req *r);
+void hr_conn_timer_start(struct hr_server *s);
+void hr_conn_timer_stop(struct hr_server *s);
+
+/* metrics.c */
+void hr_metrics_init(struct hr_metrics *m);
+/* A finished request (hr_record_usage): counters and histograms; in_flight drops. */
+void hr_metrics_request_done(struct hr_metrics *m, const struct hr_http_req *r);
+/* A request refused before routing (a read timeout in its headers). */
+void hr_metrics_count(struct hr_metrics *m, const char *endpoint, int status);
+/* GET /metrics: Prometheus text exposition format 0.0.4. */
+enum MHD_Result hr_metrics_route(struct hr_http_req *r);
 
 /* server.c */
 void hr_server_kick(struct hr_server *s); /* run MHD now and re-arm its timer */

@@ -51,5 +51,11 @@
 
 /* HTTP: OpenAI accepts bodies of a few MiB; 16 MiB is the default --max-body. */
 #define HR_HTTP_DEFAULT_MAX_BODY (16u << 20)
+/* libmicrohttpd's per-connection memory: request line, headers and the read and write
+ * buffers. Real clients send a few KiB of headers (the openai SDK about 600 bytes); beyond
+ * this MHD answers 431 and closes. 1000 connections then hold at most 32 MiB. */
+#define HR_HTTP_CONN_MEMORY (32u << 10)
+/* Metrics series (endpoint x status pairs): routes and statuses are both a short fixed list. */
+#define HR_METRICS_MAX_SERIES 256
 
 #endif

@@ -7,6 +7,8 @@ import OpenAI from 'openai';
 const baseURL = process.env.HEARTH_URL;
 const model = process.env.HEARTH_MODEL;
 const client = new OpenAI({ baseURL, apiKey: 'unused', maxRetries: 0, timeout: 60_000 });
+// fetch sends a string body as text/plain, which the server refuses with 415.
+const json = { 'Content-Type': 'application/json' };
 
 test('models.list returns the served model', async () => {
   const ids = [];
@@ -117,12 +119,12 @@ test('stop strings end the answer before them, streaming or not', async () => {
 test('logit_bias +100 forces a token, and ids outside the vocabulary are refused', async () => {
   const root = baseURL.replace(/\/v1$/, '');
   const tok = await (await fetch(`${root}/tokenize`, {
-    method: 'POST',
+    method: 'POST', headers: json,
     body: JSON.stringify({ content: ' hello', add_special: false }),
   })).json();
   const id = tok.tokens[tok.tokens.length - 1];
   const piece = (await (await fetch(`${root}/detokenize`, {
-    method: 'POST',
+    method: 'POST', headers: json,
     body: JSON.stringify({ tokens: [id, id, id, id] }),
   })).json()).content;
   const r = await client.chat.completions.create({
@@ -302,7 +304,7 @@ test('response_format json_object: a JSON object', async () => {
   const ids = [];
   for (const s of ['"', '}']) {
     const t = await (await fetch(`${root}/tokenize`, {
-      method: 'POST', body: JSON.stringify({ content: s, add_special: false }),
+      method: 'POST', headers: json, body: JSON.stringify({ content: s, add_special: false }),
     })).json();
     ids.push(t.tokens[t.tokens.length - 1]);
   }

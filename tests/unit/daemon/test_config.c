@@ -37,6 +37,9 @@ static void test_defaults(void **state)
     assert_string_equal(c.model, "");
     assert_int_equal(c.parallel, 4);
     assert_int_equal(c.max_body, 16777216);
+    assert_int_equal(c.idle_timeout, 60);
+    assert_int_equal(c.read_timeout, 30);
+    assert_string_equal(c.cors_origins, ""); /* no CORS unless asked for */
     assert_int_equal(c.log_level, HR_LOG_INFO);
     assert_true(c.prefix_cache);
 }
@@ -110,6 +113,9 @@ static void test_file_errors(void **state)
     file_error("{\"port\": -1}", "port", "0..65535");
     file_error("{\"parallel\": 0}", "parallel", "1..256");
     file_error("{\"max_body\": 1}", "max_body", NULL);
+    file_error("{\"read_timeout\": 0}", "read_timeout", "1..86400");
+    file_error("{\"idle_timeout\": 90000}", "idle_timeout", "1..86400");
+    file_error("{\"cors_origins\": [\"*\"]}", "cors_origins", "string");
     file_error("{\"host\": 5}", "host", "string");
     file_error("{\"log_level\": \"loud\"}", "log_level", NULL);
     file_error("{\"kv_type\": \"q4\"}", "kv_type", "f16, f32, q8_0");

@@ -212,6 +212,50 @@ char *hr_api_text_json(const char *key, const char *text, size_t n);
 /* A template value tree from JSON (objects keep their key order). NULL without memory. */
 struct hr_jval *hr_api_jval_from_json(const json_t *j);
 
+/* POST /v1/completions (legacy text completion): the sampling fields as a chat request reads
+ * them (base: no messages; logprobs/top_logprobs set from the integer `logprobs`), and the
+ * prompts. Strings point into base.root until hr_api_completion_req_deinit. */
+struct hr_api_prompt {
+    const char *text; /* NULL: given as token ids */
+    size_t len;
+    int32_t *ids;     /* malloc'd when given as ids (not yet checked against a vocab) */
+    size_t n_ids;
+};
+
+struct hr_api_completion_req {
+    struct hr_api_chat_req base;
+    struct hr_api_prompt *prompts; /* n_prompts (1..), malloc'd */
+    size_t n_prompts;
+    bool echo;                     /* each choice's text starts with its prompt */
+};
+
+/* Parses and validates (max_tokens 16 when absent, as OpenAI); 0 or -1 with e filled. */
+int hr_api_completion_parse(const char *body, size_t n, struct hr_api_completion_req *out,
+                            struct hr_api_error *e);
+/* Token ids and logit_bias inside a vocabulary of n_vocab. */
+int hr_api_completion_check_vocab(const struct hr_api_completion_req *r, int32_t n_vocab,
+                                  struct hr_api_error *e);
+void hr_api_completion_req_deinit(struct hr_api_completion_req *r);
+
+/* Legacy completion responses (object "text_completion", id "cmpl-..."). One choice; text
+ * NULL gives ""; finish_reason NULL gives null (a streamed chunk before its end); logprobs:
+ * NULL (null) or a hr_api_completion_logprobs_json object, moved in. */
+json_t *hr_api_completion_choice_json(uint32_t index, const char *text, size_t n_text,
+                                      const char *finish_reason, json_t *take_logprobs);
+/* The whole answer: choices (moved in) and usage. */
+char *hr_api_completion_json(const char *id, int64_t created, const char *model,
+                             json_t *take_choices, const struct hr_api_usage *u);
+/* A streaming chunk of one choice (moved in); with_usage_null adds "usage": null. */
+char *hr_api_completion_chunk_json(const char *id, int64_t created, const char *model,
+                                   json_t *take_choice, bool with_usage_null);
+/* The include_usage chunk: "choices": [] and the usage. */
+char *hr_api_completion_usage_chunk_json(const char *id, int64_t created, const char *model,
+                                         const struct hr_api_usage *u);
+/* The legacy logprobs object {"tokens", "token_logprobs", "top_logprobs": [{token: lp}],
+ * "text_offset"} of entries built by hr_api_logprob_json (borrowed). *text_offset: the
+ * character offset of the first token in the choice's text, advanced past the last. */
+json_t *hr_api_completion_logprobs_json(const json_t *entries, size_t *text_offset);
+
 /* "system_fingerprint" value: identifies the build serving the request. */
 const char *hr_api_system_fingerprint(void);
 

@@ -86,6 +86,10 @@ struct hr_http_req {
     int err;
     char err_msg[256];
     uint32_t n_prompt, n_completion, n_cached, queue_ms, first_token_ms;
+    /* completions and responses (gen_int.h): their shapes (NULL: chat's) and data */
+    const struct hr_gen_format *fmt;
+    struct hr_gen_data *gen;
+    uint32_t n_per_prompt; /* choices per prompt (completions' several prompts); 0: all */
 };
 
 /* One choice of a chat request (OpenAI's n). */
@@ -103,6 +107,7 @@ struct hr_choice {
     int err;
     char err_msg[256];
     uint32_t n_completion;
+    size_t text_offset;       /* completions: characters of text so far (logprobs) */
 };
 
 struct hr_server {
@@ -182,6 +187,11 @@ enum MHD_Result hr_chat_resume(struct hr_http_req *r);
 /* Stops watching for the client hanging up (also before r is freed). */
 void hr_chat_stop_hangup(struct hr_http_req *r);
 void hr_chat_on_event(struct hr_http_req *r, const struct hr_event *ev);
+
+/* completion_route.c, responses_route.c */
+enum MHD_Result hr_completion_start(struct hr_http_req *r);
+enum MHD_Result hr_responses_start(struct hr_http_req *r);
+void hr_gen_free(struct hr_http_req *r);
 
 /* server.c */
 void hr_server_kick(struct hr_server *s); /* run MHD now and re-arm its timer */

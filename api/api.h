@@ -256,6 +256,57 @@ char *hr_api_completion_usage_chunk_json(const char *id, int64_t created, const 
  * character offset of the first token in the choice's text, advanced past the last. */
 json_t *hr_api_completion_logprobs_json(const json_t *entries, size_t *text_offset);
 
+/* POST /v1/responses (the Responses API): instructions and input as chat messages (base.msgs,
+ * rendered by the model's chat template), max_output_tokens as base.max_tokens, text.format
+ * as base's grammar fields; no tools yet. Strings point into base.root until
+ * hr_api_responses_req_deinit. */
+struct hr_api_responses_req {
+    struct hr_api_chat_req base;
+    json_t *echo; /* owned: the request fields a response object repeats (instructions,
+                     max_output_tokens, temperature, top_p, text, tools...) */
+};
+
+int hr_api_responses_parse(const char *body, size_t n, struct hr_api_responses_req *out,
+                           struct hr_api_error *e);
+void hr_api_responses_req_deinit(struct hr_api_responses_req *r);
+
+/* Response objects (object "response"). status "in_progress", "completed" or "incomplete"
+ * (incomplete_details.reason "max_output_tokens"); text NULL: no output yet; u NULL: usage
+ * null; echo (borrowed) adds the request's fields. */
+struct hr_api_response_info {
+    const char *id;     /* "resp_..." */
+    int64_t created_at; /* unix seconds */
+    const char *model;
+    const char *status;
+    const char *msg_id; /* the output message's id, "msg_..." */
+    const char *text;
+    size_t n_text;
+    const struct hr_api_usage *u;
+    const json_t *echo;
+};
+
+json_t *hr_api_response_obj(const struct hr_api_response_info *ri);
+/* The output message item {type "message", id, status, role, content}; text NULL gives an
+ * empty content list (the item as first announced). */
+json_t *hr_api_response_message_json(const char *msg_id, const char *status, const char *text,
+                                     size_t n_text);
+/* One output_text content part. */
+json_t *hr_api_response_text_part_json(const char *text, size_t n_text);
+/* Streaming events: {"type", "sequence_number", key: value} with value moved in (key
+ * "response", "item" with output_index 0, ...); for the events of a content part, item_id,
+ * output_index 0 and content_index 0 are added, and "logprobs": [] to text events. */
+char *hr_api_response_event_json(const char *type, uint64_t seq, const char *key,
+                                 json_t *take_value);
+char *hr_api_response_item_event_json(const char *type, uint64_t seq, json_t *take_item);
+char *hr_api_response_part_event_json(const char *type, uint64_t seq, const char *item_id,
+                                      const char *key, json_t *take_value);
+/* The same with value the string text[0..n) (invalid UTF-8 replaced). */
+char *hr_api_response_text_event_json(const char *type, uint64_t seq, const char *item_id,
+                                      const char *key, const char *text, size_t n);
+/* The error event of a stream that fails: {"type": "error", "sequence_number", "code",
+ * "message", "param"}. */
+char *hr_api_response_error_event_json(uint64_t seq, const struct hr_api_error *e);
+
 /* "system_fingerprint" value: identifies the build serving the request. */
 const char *hr_api_system_fingerprint(void);
 

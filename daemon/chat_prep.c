@@ -210,8 +210,8 @@ enum MHD_Result hr_chat_prep_done(struct hr_http_req *r)
     } else if (p->rc != 0) {
         struct hr_api_error e;
         hr_api_error_from_engine(&e, p->rc, p->msg[0] ? p->msg : NULL);
-        if (p->raw && strcmp(e.param, "messages") == 0)
-            snprintf(e.param, sizeof e.param, "prompt"); /* a completion has no messages */
+        if (r->fmt && strcmp(e.param, "messages") == 0) /* its own name for the prompt */
+            snprintf(e.param, sizeof e.param, "%s", r->fmt->prompt_param);
         ret = hr_respond_error(r, &e);
     } else if (p->raw) {
         struct hr_gen_data *g = r->gen;

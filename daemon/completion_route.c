@@ -127,6 +127,7 @@ static char *answer_json(struct hr_http_req *r)
 }
 
 static const struct hr_gen_format completion_format = {
+    .prompt_param = "prompt",
     .stream_start = NULL,
     .stream_text = stream_text,
     .stream_choice_end = stream_choice_end,

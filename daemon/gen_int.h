@@ -9,6 +9,8 @@
 
 /* Called by chat_route.c where chat writes its own shapes. */
 struct hr_gen_format {
+    /* The param that errors about the prompt name ("prompt", "input"). */
+    const char *prompt_param;
     /* The first bytes of a stream, once its status is known to be 200 (NULL: none). */
     void (*stream_start)(struct hr_http_req *r);
     /* New text of choice c (text may be NULL with n 0: only pending logprobs, or the

@@ -220,6 +220,7 @@ static const struct {
     {"/v1/models/", true, "GET, HEAD", "/v1/models", model_route},
     {"/v1/chat/completions", false, "POST", "/v1/chat/completions", hr_chat_start},
     {"/v1/completions", false, "POST", "/v1/completions", hr_completion_start},
+    {"/v1/responses", false, "POST", "/v1/responses", hr_responses_start},
     {"/tokenize", false, "POST", "/tokenize", tokenize_route},
     {"/detokenize", false, "POST", "/detokenize", detokenize_route},
     {"/apply-template", false, "POST", "/apply-template", template_route},

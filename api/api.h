@@ -257,9 +257,9 @@ char *hr_api_completion_usage_chunk_json(const char *id, int64_t created, const 
 json_t *hr_api_completion_logprobs_json(const json_t *entries, size_t *text_offset);
 
 /* POST /v1/responses (the Responses API): instructions and input as chat messages (base.msgs,
- * rendered by the model's chat template), max_output_tokens as base.max_tokens, text.format
- * as base's grammar fields; no tools yet. Strings point into base.root until
- * hr_api_responses_req_deinit. */
+ * rendered by the model's chat template), function tools and tool_choice as chat's,
+ * max_output_tokens as base.max_tokens, text.format as base's grammar fields. Strings point
+ * into base.root until hr_api_responses_req_deinit. */
 struct hr_api_responses_req {
     struct hr_api_chat_req base;
     json_t *echo; /* owned: the request fields a response object repeats (instructions,
@@ -271,8 +271,9 @@ int hr_api_responses_parse(const char *body, size_t n, struct hr_api_responses_r
 void hr_api_responses_req_deinit(struct hr_api_responses_req *r);
 
 /* Response objects (object "response"). status "in_progress", "completed" or "incomplete"
- * (incomplete_details.reason "max_output_tokens"); text NULL: no output yet; u NULL: usage
- * null; echo (borrowed) adds the request's fields. */
+ * (incomplete_details.reason "max_output_tokens"); output: the message when text is not NULL,
+ * then a function_call item per entry of calls (hr_api_parse_tool_calls' array, borrowed;
+ * NULL: none); u NULL: usage null; echo (borrowed) adds the request's fields. */
 struct hr_api_response_info {
     const char *id;     /* "resp_..." */
     int64_t created_at; /* unix seconds */
@@ -281,6 +282,7 @@ struct hr_api_response_info {
     const char *msg_id; /* the output message's id, "msg_..." */
     const char *text;
     size_t n_text;
+    const json_t *calls;
     const struct hr_api_usage *u;
     const json_t *echo;
 };
@@ -290,6 +292,11 @@ json_t *hr_api_response_obj(const struct hr_api_response_info *ri);
  * empty content list (the item as first announced). */
 json_t *hr_api_response_message_json(const char *msg_id, const char *status, const char *text,
                                      size_t n_text);
+/* A function_call output item of a call as hr_api_parse_tool_calls gives it: {type, id
+ * "fc_...", call_id, name, arguments ("" unless with_arguments), status}. */
+json_t *hr_api_response_call_json(const json_t *call, const char *status, bool with_arguments);
+/* The id of that item, into out. */
+void hr_api_response_call_id(const json_t *call, char *out, size_t cap);
 /* One output_text content part. */
 json_t *hr_api_response_text_part_json(const char *text, size_t n_text);
 /* Streaming events: {"type", "sequence_number", key: value} with value moved in (key
@@ -297,7 +304,13 @@ json_t *hr_api_response_text_part_json(const char *text, size_t n_text);
  * output_index 0 and content_index 0 are added, and "logprobs": [] to text events. */
 char *hr_api_response_event_json(const char *type, uint64_t seq, const char *key,
                                  json_t *take_value);
-char *hr_api_response_item_event_json(const char *type, uint64_t seq, json_t *take_item);
+char *hr_api_response_item_event_json(const char *type, uint64_t seq, uint32_t output_index,
+                                      json_t *take_item);
+/* response.function_call_arguments.delta/.done: {type, sequence_number, item_id,
+ * output_index, key: text}. */
+char *hr_api_response_args_event_json(const char *type, uint64_t seq, const char *item_id,
+                                      uint32_t output_index, const char *key,
+                                      const char *text);
 char *hr_api_response_part_event_json(const char *type, uint64_t seq, const char *item_id,
                                       const char *key, json_t *take_value);
 /* The same with value the string text[0..n) (invalid UTF-8 replaced). */

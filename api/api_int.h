@@ -28,6 +28,9 @@ int hr_api__get_bool(json_t *root, const char *key, bool *out, struct hr_api_err
  * (required when need_model). */
 int hr_api__parse_begin(const char *body, size_t n, bool need_model, struct hr_api_chat_req *r,
                         struct hr_api_error *e);
+/* messages (a chat messages array) into r->msgs; hr_api_chat_template_messages reads their
+ * tool fields from r->root's "messages", so msgs must be that array. */
+int hr_api__parse_messages(struct hr_api_chat_req *r, json_t *msgs, struct hr_api_error *e);
 /* stream and stream_options; max tokens under key (1..2^32-1); temperature and top_p; seed
  * (a random one when absent) and user. */
 int hr_api__parse_stream(struct hr_api_chat_req *r, json_t *root, struct hr_api_error *e);
@@ -43,6 +46,12 @@ int hr_api__parse_sampling(struct hr_api_chat_req *r, json_t *root, struct hr_ap
  * params errors name start with prefix; schema_param (static) is what compile errors name. */
 int hr_api__parse_schema_format(struct hr_api_chat_req *r, json_t *js, const char *prefix,
                                 const char *schema_param, struct hr_api_error *e);
+/* responses_input.c: a Responses request's instructions and input as a new chat "messages"
+ * array (*out); its tools and tool_choice in chat's shapes (new references, NULL when absent).
+ * 0, or -1 with a 400 naming the Responses param. */
+int hr_api__responses_messages(json_t *root, json_t **out, struct hr_api_error *e);
+int hr_api__responses_tools(json_t *root, json_t **tools_out, json_t **choice_out,
+                            struct hr_api_error *e);
 /* chat_response.c: {id, object, created, model, system_fingerprint}; the chat usage object;
  * compact JSON text of take (decref'd), NULL without memory. */
 json_t *hr_api__envelope(const char *id, const char *object, int64_t created,

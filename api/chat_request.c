@@ -193,7 +193,7 @@ static int parse_content(struct hr_api_chat_req *r, size_t i, json_t *content, c
     return 0;
 }
 
-static int parse_messages(struct hr_api_chat_req *r, json_t *msgs, struct hr_api_error *e)
+int hr_api__parse_messages(struct hr_api_chat_req *r, json_t *msgs, struct hr_api_error *e)
 {
     if (!msgs) {
         hr_api_error_set(e, 400, "invalid_request_error", "missing_required_parameter",
@@ -528,7 +528,7 @@ static int parse(const char *body, size_t n, bool need_model, struct hr_api_chat
     if (hr_api__parse_begin(body, n, need_model, r, e) != 0)
         return -1;
     json_t *root = r->root;
-    if (parse_messages(r, json_object_get(root, "messages"), e) != 0 ||
+    if (hr_api__parse_messages(r, json_object_get(root, "messages"), e) != 0 ||
         hr_api__parse_sampling(r, root, e) != 0 ||
         hr_api__parse_max_tokens(r, root, "max_completion_tokens", e) != 0 ||
         parse_logprobs(r, root, e) != 0 || hr_api__parse_tools(r, root, e) != 0 ||

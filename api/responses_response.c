@@ -9,7 +9,14 @@
  *   response.output_text.done                     {..., text, logprobs}
  *   response.content_part.done                    {..., part}
  *   response.output_item.done                     {output_index, item}
+ * then per function call (output_index after the message, if there is one):
+ *   response.output_item.added                    {output_index, item} (arguments "")
+ *   response.function_call_arguments.delta        {item_id, output_index, delta}
+ *   response.function_call_arguments.done         {item_id, output_index, arguments}
+ *   response.output_item.done                     {output_index, item}
+ * and last:
  *   response.completed | response.incomplete      {response} (the whole object)
+ * The message's events come only when there is text (or no call at all).
  * A failure after the stream began is an `error` event {code, message, param}. Loop thread
  * (pure functions). */
 #include "api.h"
@@ -17,6 +24,51 @@
 #include "json_text.h"
 
 #include <string.h>
+
+void hr_api_response_call_id(const json_t *call, char *out, size_t cap)
+{
+    const char *id = json_string_value(json_object_get(call, "id"));
+    if (!id)
+        id = "";
+    if (strncmp(id, "call_", 5) == 0)
+        id += 5;
+    snprintf(out, cap, "fc_%s", id);
+}
+
+json_t *hr_api_response_call_json(const json_t *call, const char *status, bool with_arguments)
+{
+    const json_t *fn = json_object_get(call, "function");
+    const char *name = json_string_value(json_object_get(fn, "name"));
+    const char *args = json_string_value(json_object_get(fn, "arguments"));
+    const char *call_id = json_string_value(json_object_get(call, "id"));
+    char id[96];
+    hr_api_response_call_id(call, id, sizeof id);
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "type", json_string("function_call"));
+    json_object_set_new(o, "id", json_string(id));
+    json_object_set_new(o, "call_id", json_string(call_id ? call_id : ""));
+    json_object_set_new(o, "name", json_string(name ? name : ""));
+    json_object_set_new(o, "arguments", json_string(with_arguments && args ? args : ""));
+    json_object_set_new(o, "status", json_string(status));
+    return o;
+}
+
+char *hr_api_response_args_event_json(const char *type, uint64_t seq, const char *item_id,
+                                      uint32_t output_index, const char *key,
+                                      const char *text)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "type", json_string(type));
+    json_object_set_new(o, "sequence_number", json_integer((json_int_t)seq));
+    json_object_set_new(o, "item_id", json_string(item_id));
+    json_object_set_new(o, "output_index", json_integer(output_index));
+    json_object_set_new(o, key, hr_api_json_text(text, strlen(text)));
+    return hr_api__dump(o);
+}
 
 json_t *hr_api_response_text_part_json(const char *text, size_t n_text)
 {
@@ -79,12 +131,15 @@ json_t *hr_api_response_obj(const struct hr_api_response_info *ri)
                             ? json_pack("{s:s}", "reason", "max_output_tokens")
                             : json_null());
     json_object_set_new(o, "model", hr_api_json_text(ri->model, strlen(ri->model)));
-    if (ri->text) {
-        const char *st = strcmp(ri->status, "completed") == 0 ? "completed" : "incomplete";
+    const char *st = strcmp(ri->status, "completed") == 0 ? "completed" : "incomplete";
+    if (ri->text)
         json_array_append_new(output,
                               hr_api_response_message_json(ri->msg_id, st, ri->text,
                                                            ri->n_text));
-    }
+    size_t i;
+    json_t *call;
+    json_array_foreach(ri->calls, i, call)
+        json_array_append_new(output, hr_api_response_call_json(call, st, true));
     json_object_set_new(o, "output", output);
     json_object_set_new(o, "usage", ri->u ? usage_obj(ri->u) : json_null());
     if (ri->echo)
@@ -107,7 +162,8 @@ char *hr_api_response_event_json(const char *type, uint64_t seq, const char *key
     return hr_api__dump(o);
 }
 
-char *hr_api_response_item_event_json(const char *type, uint64_t seq, json_t *take_item)
+char *hr_api_response_item_event_json(const char *type, uint64_t seq, uint32_t output_index,
+                                      json_t *take_item)
 {
     json_t *o = json_object();
     if (!o || !take_item) {
@@ -117,7 +173,7 @@ char *hr_api_response_item_event_json(const char *type, uint64_t seq, json_t *ta
     }
     json_object_set_new(o, "type", json_string(type));
     json_object_set_new(o, "sequence_number", json_integer((json_int_t)seq));
-    json_object_set_new(o, "output_index", json_integer(0));
+    json_object_set_new(o, "output_index", json_integer(output_index));
     json_object_set_new(o, "item", take_item);
     return hr_api__dump(o);
 }

@@ -184,8 +184,12 @@ static void stream_tool_flush(struct hr_http_req *r, struct hr_choice *c)
         stream_text(r, c, content, n);
     if (calls && json_array_size(calls)) {
         c->n_tool_calls = json_array_size(calls);
-        append_sse(r, hr_api_chat_tool_chunk_json(r->cmpl_id, r->created, model_id(r),
-                                                  index_of(r, c), calls, r->include_usage));
+        if (r->fmt)
+            r->fmt->stream_calls(r, c, calls);
+        else
+            append_sse(r, hr_api_chat_tool_chunk_json(r->cmpl_id, r->created, model_id(r),
+                                                      index_of(r, c), calls,
+                                                      r->include_usage));
     }
     json_decref(calls);
     free(content);
@@ -411,6 +415,27 @@ static ssize_t sse_reader(void *cls, uint64_t pos, char *buf, size_t max)
     return 0;
 }
 
+bool hr_chat_take_tools(struct hr_http_req *r, const struct hr_api_chat_req *req,
+                        struct hr_api_error *e)
+{
+    struct hr_served *m = r->model;
+    if (!req->tools || req->tool_choice == HR_TOOL_CHOICE_NONE)
+        return true;
+    if (m->tool_format == HR_TOOLS_NONE) {
+        hr_api_error_set(e, 400, "invalid_request_error", "unsupported_parameter", "tools",
+                         "This model's chat template does not show how it writes tool calls "
+                         "(Hearth reads Hermes/Qwen <tool_call>, Llama 3 JSON and Mistral "
+                         "[TOOL_CALLS] calls); serve it with a --chat-template that has one, or "
+                         "send tool_choice 'none'.");
+        return false;
+    }
+    r->tools = json_incref(req->tools);
+    r->tool_format = m->tool_format;
+    r->tool_forced = req->tool_choice == HR_TOOL_CHOICE_REQUIRED ||
+                     req->tool_choice == HR_TOOL_CHOICE_NAMED;
+    return true;
+}
+
 enum MHD_Result hr_chat_start(struct hr_http_req *r)
 {
     struct hr_server *s = r->srv;
@@ -430,21 +455,9 @@ enum MHD_Result hr_chat_start(struct hr_http_req *r)
         hr_api_chat_req_deinit(&req);
         return hr_respond_error(r, &e);
     }
-    if (req.tools && req.tool_choice != HR_TOOL_CHOICE_NONE) {
-        if (m->tool_format == HR_TOOLS_NONE) {
-            hr_api_chat_req_deinit(&req);
-            return hr_respond_error(
-                r, hr_api_error_set(&e, 400, "invalid_request_error", "unsupported_parameter",
-                                    "tools", "This model's chat template does not show how it "
-                                    "writes tool calls (Hearth reads Hermes/Qwen <tool_call>, "
-                                    "Llama 3 JSON and Mistral [TOOL_CALLS] calls); serve it "
-                                    "with a --chat-template that has one, or send "
-                                    "tool_choice 'none'."));
-        }
-        r->tools = json_incref(req.tools);
-        r->tool_format = m->tool_format;
-        r->tool_forced = req.tool_choice == HR_TOOL_CHOICE_REQUIRED ||
-                         req.tool_choice == HR_TOOL_CHOICE_NAMED;
+    if (!hr_chat_take_tools(r, &req, &e)) {
+        hr_api_chat_req_deinit(&req);
+        return hr_respond_error(r, &e);
     }
     r->stream = req.stream;
     r->include_usage = req.include_usage;

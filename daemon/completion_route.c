@@ -19,6 +19,7 @@ void hr_gen_data_free(struct hr_gen_data *g)
     free(g->echo_text);
     free(g->echo_len);
     json_decref(g->resp_echo);
+    json_decref(g->calls);
     hr_buf_free(&g->stream_text);
     free(g);
 }

@@ -17,6 +17,9 @@ struct hr_gen_format {
      * choice's end). */
     void (*stream_text)(struct hr_http_req *r, struct hr_choice *c, const char *text,
                         size_t n);
+    /* The tool calls parsed from choice c's held-back text (hr_api_parse_tool_calls' array,
+     * borrowed), after its visible text; NULL for kinds without tools. */
+    void (*stream_calls)(struct hr_http_req *r, struct hr_choice *c, const json_t *calls);
     /* Choice c has ended (its finish is set). */
     void (*stream_choice_end)(struct hr_http_req *r, struct hr_choice *c);
     /* Every choice has ended: the stream's last bytes; sets r->stream_finished. */
@@ -39,6 +42,8 @@ struct hr_gen_data {
     char msg_id[48];      /* the output message's id */
     uint64_t seq;         /* the next event's sequence_number */
     struct hr_buf stream_text; /* the streamed text, repeated by the done events */
+    bool msg_open, msg_closed; /* stream: the message item's added / done events are out */
+    json_t *calls;             /* the answer's tool calls (owned), NULL: none */
 };
 
 void hr_gen_data_free(struct hr_gen_data *g);
@@ -48,6 +53,10 @@ void hr_gen_data_free(struct hr_gen_data *g);
 int hr_gen_append_sse(struct hr_http_req *r, const char *event, char *json);
 /* Choice c's logprobs entries gathered so far, handed over (NULL when logprobs are off). */
 json_t *hr_gen_take_logprobs(struct hr_http_req *r, struct hr_choice *c);
+/* The offered tools into r (parsed for calls in the answer) unless tool_choice is none;
+ * false with a 400 naming tools when the model's template has no call format Hearth reads. */
+bool hr_chat_take_tools(struct hr_http_req *r, const struct hr_api_chat_req *req,
+                        struct hr_api_error *e);
 /* Submits n_prompts prompts, each for r->n_per_prompt consecutive choices. */
 enum MHD_Result hr_gen_submit_prompts(struct hr_http_req *r, const struct hr_api_chat_req *req,
                                       int32_t *const *tokens, const size_t *n_tokens,

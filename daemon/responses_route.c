@@ -1,8 +1,9 @@
 /* POST /v1/responses (OpenAI's Responses API) on the loop: validate (api/), render and
  * tokenize the conversation on the pool as chat does (chat_prep.c), let chat_route.c run the
  * one choice, and write it as a `response` object or as the typed event stream drawn atop
- * api/responses_response.c. Nothing is stored: previous_response_id is refused. Loop
- * thread. */
+ * api/responses_response.c; with tools, the answer is parsed for calls (held back while
+ * streaming, as chat does) that become function_call items. Nothing is stored:
+ * previous_response_id is refused. Loop thread. */
 #include "gen_int.h"
 
 #include <stdlib.h>
@@ -15,9 +16,10 @@ static const char *status_of(const struct hr_http_req *r)
     return r->ch[0].finish == HR_FINISH_LENGTH ? "incomplete" : "completed";
 }
 
-/* The response object: text NULL while in progress (no output, no usage). */
+/* The response object. Output: the message when text is not NULL, then the calls; usage
+ * once it is done. */
 static json_t *response(struct hr_http_req *r, const char *status, const char *text,
-                        size_t n_text)
+                        size_t n_text, const json_t *calls)
 {
     struct hr_api_usage u = {r->n_prompt, r->n_completion, r->n_cached};
     struct hr_api_response_info ri = {
@@ -28,19 +30,19 @@ static json_t *response(struct hr_http_req *r, const char *status, const char *t
         .msg_id = r->gen->msg_id,
         .text = text,
         .n_text = n_text,
-        .u = text ? &u : NULL,
+        .calls = calls,
+        .u = strcmp(status, "in_progress") != 0 ? &u : NULL,
         .echo = r->gen->resp_echo,
     };
     return hr_api_response_obj(&ri);
 }
 
-/* Appends one typed event; its sequence number is taken here, so the numbers count every
- * event written, in order. */
 static void event(struct hr_http_req *r, const char *type, char *json)
 {
     hr_gen_append_sse(r, type, json);
 }
 
+/* Sequence numbers count every event in the order written. */
 static uint64_t next_seq(struct hr_http_req *r)
 {
     return r->gen->seq++;
@@ -48,15 +50,24 @@ static uint64_t next_seq(struct hr_http_req *r)
 
 static void stream_start(struct hr_http_req *r)
 {
-    struct hr_gen_data *g = r->gen;
     static const char *const opening[] = {"response.created", "response.in_progress"};
     for (size_t i = 0; i < 2; i++)
         event(r, opening[i],
               hr_api_response_event_json(opening[i], next_seq(r), "response",
-                                         response(r, "in_progress", NULL, 0)));
+                                         response(r, "in_progress", NULL, 0, NULL)));
+}
+
+/* The message item opens with its first text, so an answer that is only tool calls has
+ * none. */
+static void open_message(struct hr_http_req *r)
+{
+    struct hr_gen_data *g = r->gen;
+    if (g->msg_open)
+        return;
+    g->msg_open = true;
     event(r, "response.output_item.added",
           hr_api_response_item_event_json(
-              "response.output_item.added", next_seq(r),
+              "response.output_item.added", next_seq(r), 0,
               hr_api_response_message_json(g->msg_id, "in_progress", NULL, 0)));
     event(r, "response.content_part.added",
           hr_api_response_part_event_json("response.content_part.added", next_seq(r),
@@ -64,25 +75,14 @@ static void stream_start(struct hr_http_req *r)
                                           hr_api_response_text_part_json("", 0)));
 }
 
-static void stream_text(struct hr_http_req *r, struct hr_choice *c, const char *text, size_t n)
-{
-    (void)c;
-    if (!n)
-        return;
-    if (hr_buf_append(&r->gen->stream_text, text, n) != 0)
-        hr_log(HR_LOG_WARN, "responses", "%s: answer longer than the buffer; truncated",
-               r->request_id);
-    event(r, "response.output_text.delta",
-          hr_api_response_text_event_json("response.output_text.delta", next_seq(r),
-                                          r->gen->msg_id, "delta", text, n));
-}
-
-static void stream_choice_end(struct hr_http_req *r, struct hr_choice *c)
+static void close_message(struct hr_http_req *r)
 {
     struct hr_gen_data *g = r->gen;
+    if (!g->msg_open || g->msg_closed)
+        return;
+    g->msg_closed = true;
     const char *text = g->stream_text.ptr ? g->stream_text.ptr : "";
     size_t n = g->stream_text.len;
-    (void)c;
     event(r, "response.output_text.done",
           hr_api_response_text_event_json("response.output_text.done", next_seq(r), g->msg_id,
                                           "text", text, n));
@@ -91,8 +91,66 @@ static void stream_choice_end(struct hr_http_req *r, struct hr_choice *c)
                                           "part", hr_api_response_text_part_json(text, n)));
     event(r, "response.output_item.done",
           hr_api_response_item_event_json(
-              "response.output_item.done", next_seq(r),
+              "response.output_item.done", next_seq(r), 0,
               hr_api_response_message_json(g->msg_id, status_of(r), text, n)));
+}
+
+static void stream_text(struct hr_http_req *r, struct hr_choice *c, const char *text, size_t n)
+{
+    (void)c;
+    if (!n)
+        return;
+    open_message(r);
+    if (hr_buf_append(&r->gen->stream_text, text, n) != 0)
+        hr_log(HR_LOG_WARN, "responses", "%s: answer longer than the buffer; truncated",
+               r->request_id);
+    event(r, "response.output_text.delta",
+          hr_api_response_text_event_json("response.output_text.delta", next_seq(r),
+                                          r->gen->msg_id, "delta", text, n));
+}
+
+/* Each call as one item whose arguments arrive in one delta (they are parsed whole). */
+static void stream_calls(struct hr_http_req *r, struct hr_choice *c, const json_t *calls)
+{
+    struct hr_gen_data *g = r->gen;
+    (void)c;
+    close_message(r);
+    json_decref(g->calls);
+    g->calls = json_deep_copy(calls);
+    uint32_t base = g->msg_open ? 1 : 0;
+    size_t i;
+    json_t *call;
+    json_array_foreach(g->calls, i, call)
+    {
+        uint32_t at = base + (uint32_t)i;
+        char id[96];
+        hr_api_response_call_id(call, id, sizeof id);
+        const char *args =
+            json_string_value(json_object_get(json_object_get(call, "function"), "arguments"));
+        event(r, "response.output_item.added",
+              hr_api_response_item_event_json("response.output_item.added", next_seq(r), at,
+                                              hr_api_response_call_json(call, "in_progress",
+                                                                        false)));
+        event(r, "response.function_call_arguments.delta",
+              hr_api_response_args_event_json("response.function_call_arguments.delta",
+                                              next_seq(r), id, at, "delta", args ? args : ""));
+        event(r, "response.function_call_arguments.done",
+              hr_api_response_args_event_json("response.function_call_arguments.done",
+                                              next_seq(r), id, at, "arguments",
+                                              args ? args : ""));
+        event(r, "response.output_item.done",
+              hr_api_response_item_event_json("response.output_item.done", next_seq(r), at,
+                                              hr_api_response_call_json(call, status_of(r),
+                                                                        true)));
+    }
+}
+
+static void stream_choice_end(struct hr_http_req *r, struct hr_choice *c)
+{
+    (void)c;
+    if (!r->gen->calls)
+        open_message(r); /* an empty answer is still a message */
+    close_message(r);
 }
 
 static void stream_end(struct hr_http_req *r)
@@ -101,12 +159,10 @@ static void stream_end(struct hr_http_req *r)
     const char *status = status_of(r);
     const char *type = strcmp(status, "completed") == 0 ? "response.completed"
                                                         : "response.incomplete";
+    const char *text = g->msg_open ? (g->stream_text.ptr ? g->stream_text.ptr : "") : NULL;
     event(r, type,
           hr_api_response_event_json(type, next_seq(r), "response",
-                                     response(r, status, g->stream_text.ptr
-                                                             ? g->stream_text.ptr
-                                                             : "",
-                                              g->stream_text.len)));
+                                     response(r, status, text, g->stream_text.len, g->calls)));
     r->stream_finished = true;
 }
 
@@ -116,12 +172,34 @@ static void stream_error(struct hr_http_req *r, const struct hr_api_error *e)
     r->stream_finished = true;
 }
 
+/* The whole answer; with tools, the text is parsed for calls (what remains is the message,
+ * which a forced call's answer never has). */
 static char *answer_json(struct hr_http_req *r)
 {
     struct hr_choice *c = &r->ch[0];
-    json_t *o = response(r, status_of(r), c->text.ptr ? c->text.ptr : "", c->text.len);
+    const char *text = c->text.ptr ? c->text.ptr : "";
+    size_t n = c->text.len;
+    json_t *calls = NULL;
+    char *content = NULL;
+    if (r->tools) {
+        calls = hr_api_parse_tool_calls(r->tool_format, text, n, r->tools, &content, &n);
+        if (calls && !json_array_size(calls)) {
+            json_decref(calls);
+            calls = NULL;
+        }
+        if (calls) {
+            c->n_tool_calls = json_array_size(calls);
+            text = n && !r->tool_forced ? content : NULL;
+        } else {
+            text = c->text.ptr ? c->text.ptr : "";
+            n = c->text.len;
+        }
+    }
+    json_t *o = response(r, status_of(r), text, n, calls);
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
+    json_decref(calls);
+    free(content);
     return s;
 }
 
@@ -129,6 +207,7 @@ static const struct hr_gen_format responses_format = {
     .prompt_param = "input",
     .stream_start = stream_start,
     .stream_text = stream_text,
+    .stream_calls = stream_calls,
     .stream_choice_end = stream_choice_end,
     .stream_end = stream_end,
     .stream_error = stream_error,
@@ -149,6 +228,10 @@ enum MHD_Result hr_responses_start(struct hr_http_req *r)
         hr_api_responses_req_deinit(&req);
         return ret;
     }
+    if (!hr_chat_take_tools(r, &req.base, &e)) {
+        hr_api_responses_req_deinit(&req);
+        return hr_respond_error(r, &e);
+    }
     r->gen = calloc(1, sizeof *r->gen);
     r->ch = r->gen ? calloc(1, sizeof *r->ch) : NULL;
     if (!r->ch) {
@@ -165,6 +248,7 @@ enum MHD_Result hr_responses_start(struct hr_http_req *r)
     r->created = (int64_t)time(NULL);
     r->n_choices = 1;
     r->ch[0].text.max = HR_MAX_PROMPT_BYTES;
+    r->ch[0].tool_held.max = HR_MAX_PROMPT_BYTES; /* stream: text held while a call may start */
     r->id = s->next_id++;
     hr_random_id("resp_", r->id, r->cmpl_id, sizeof r->cmpl_id);
     hr_random_id("msg_", r->id, r->gen->msg_id, sizeof r->gen->msg_id);

@@ -134,7 +134,26 @@ check "unknown format type: 400" is_error 400 invalid_request_error text.format.
 post '{"model":"tiny","input":"x","previous_response_id":"resp_123"}'
 check "previous_response_id: 400 unsupported" is_error 400 invalid_request_error previous_response_id unsupported_parameter
 post '{"model":"tiny","input":"x","tools":[{"type":"function","name":"f","parameters":{}}]}'
-check "tools: 400 unsupported" is_error 400 invalid_request_error tools unsupported_parameter
+check "tools on a template without a call format: 400 naming tools" is_error 400 invalid_request_error tools unsupported_parameter
+post '{"model":"tiny","input":"x","tools":[{"type":"function","name":"f"}],"tool_choice":"none","max_output_tokens":2}'
+check "tools with tool_choice none: accepted, repeated" json_true "$WORK/body" \
+    "j['tools'][0]['name'] == 'f' and j['tool_choice'] == 'none' and j['output'][0]['type'] == 'message'"
+post '{"model":"tiny","input":"x","tools":[{"type":"web_search"}]}'
+check "hosted tools: 400 naming tools[0].type" is_error 400 invalid_request_error 'tools[0].type' unsupported_parameter
+post '{"model":"tiny","input":"x","tools":[{"type":"function","name":"bad name"}]}'
+check "bad function name: 400 naming tools[0].name" is_error 400 invalid_request_error 'tools[0].name'
+post '{"model":"tiny","input":"x","tools":[{"type":"function","name":"f","parameters":[]}]}'
+check "parameters not an object: 400 naming tools[0].parameters" is_error 400 invalid_request_error 'tools[0].parameters' invalid_type
+post '{"model":"tiny","input":"x","tools":[{"type":"function","name":"f"},{"type":"function","name":"f"}]}'
+check "duplicate function names: 400 naming tools[1].name" is_error 400 invalid_request_error 'tools[1].name'
+post '{"model":"tiny","input":"x","tool_choice":"required"}'
+check "tool_choice required without tools: 400" is_error 400 invalid_request_error tool_choice
+post '{"model":"tiny","input":"x","tools":[{"type":"function","name":"f"}],"tool_choice":{"type":"function"}}'
+check "named tool_choice without a name: 400" is_error 400 invalid_request_error tool_choice
+post '{"model":"tiny","input":[{"type":"function_call","call_id":"c1","name":"f"}]}'
+check "function_call without arguments: 400 naming it" is_error 400 invalid_request_error 'input[0].arguments' missing_required_parameter
+post '{"model":"tiny","input":[{"type":"function_call_output","call_id":"c1","output":7}]}'
+check "function_call_output with a non-text output: 400" is_error 400 invalid_request_error 'input[0].output' invalid_type
 post '{"model":"tiny","input":"x","max_output_tokens":2,"store":true,"tools":[],"metadata":{"k":"v"},"n":3,"future":1}'
 check "store true, empty tools, unknown fields: accepted" py "$WORK/body" <<'PY'
 assert j["store"] is True and j["metadata"] == {"k": "v"} and len(j["output"]) == 1, j
@@ -149,7 +168,7 @@ post '{"model":"tiny","input":5}'
 check "input of wrong type: 400" is_error 400 invalid_request_error input invalid_type
 post '{"model":"tiny","input":[{"role":"wizard","content":"x"}]}'
 check "bad role: 400 naming input[0].role" is_error 400 invalid_request_error 'input[0].role'
-post '{"model":"tiny","input":[{"type":"function_call_output","call_id":"c","output":"x"}]}'
+post '{"model":"tiny","input":[{"type":"reasoning","summary":[]}]}'
 check "other item types: 400 naming input[0].type" is_error 400 invalid_request_error 'input[0].type' unsupported_parameter
 post '{"model":"tiny","input":[{"role":"user","content":[{"type":"input_image","image_url":"x"}]}]}'
 check "non-text content: 400 naming the part" is_error 400 invalid_request_error 'input[0].content[0].type'
@@ -179,6 +198,71 @@ stop_daemon
 check "SIGTERM: exit status 0" test "$DAEMON_STATUS" = 0
 check "usage rows for /v1/responses" \
     test "$(sqlite3 "$WORK/usage.db" "select count(*) from usage where endpoint='/v1/responses' and http_status=200")" -ge 6
+
+# Function tools, on a template that writes calls (Qwen 2.5's, from ../shared/templates): the
+# call items of a forced call (plain and streamed), a conversation with a call and its output
+# reaching the prompt, and plain text when the model does not call.
+template="$here/../../../shared/templates/Qwen-Qwen2.5-7B-Instruct.jinja"
+if [ -f "$template" ]; then
+start_daemon --model "$WORK/tiny.gguf" --model-id tiny --data-dir "$WORK/d3" \
+    --chat-template "$template" --ctx 2048
+TOOLS='"tools":[{"type":"function","name":"get_weather","description":"Weather now","parameters":{"type":"object","properties":{"city":{"type":"string","maxLength":8}},"required":["city"]}},{"type":"function","name":"add","parameters":{"type":"object","properties":{"a":{"type":"integer","minimum":0,"maximum":99},"b":{"type":"integer","minimum":0,"maximum":99}},"required":["a","b"]}}]'
+post "{\"model\":\"tiny\",\"input\":\"Weather in Oslo?\",$TOOLS,\"tool_choice\":{\"type\":\"function\",\"name\":\"add\"},\"max_output_tokens\":200,\"temperature\":0}"
+check "named function: one function_call item with valid arguments" py "$WORK/body" <<'PY'
+assert j["status"] == "completed", j
+[c] = j["output"]
+assert c["type"] == "function_call" and c["name"] == "add" and c["status"] == "completed", c
+assert c["id"].startswith("fc_") and c["call_id"].startswith("call_")
+args = json.loads(c["arguments"])
+assert set(args) == {"a", "b"} and all(isinstance(v, int) and 0 <= v <= 99 for v in args.values())
+assert j["tool_choice"] == {"type": "function", "name": "add"} and j["tools"][1]["name"] == "add"
+PY
+curl -sS -N -H 'Content-Type: application/json' --data-binary \
+    "{\"model\":\"tiny\",\"input\":\"Weather in Oslo?\",$TOOLS,\"tool_choice\":\"required\",\"max_output_tokens\":200,\"temperature\":0.7,\"seed\":3,\"stream\":true}" \
+    "$BASE/v1/responses" > "$WORK/tools_stream.txt"
+check "streamed forced call: item added, arguments delta and done, item done, no message" /usr/bin/python3 - "$WORK/tools_stream.txt" <<'PY'
+import json, sys
+blocks = [b.split("\n") for b in open(sys.argv[1]).read().split("\n\n") if b]
+events = [json.loads(b[1][6:]) for b in blocks]
+types = [e["type"] for e in events]
+assert [e["sequence_number"] for e in events] == list(range(len(events)))
+assert types[:2] == ["response.created", "response.in_progress"], types
+assert types[-1] == "response.completed", types
+assert "response.output_text.delta" not in types and "response.content_part.added" not in types
+body = types[2:-1]
+assert len(body) % 4 == 0 and len(body) >= 4, types
+for k in range(0, len(body), 4):
+    assert body[k:k + 4] == ["response.output_item.added", "response.function_call_arguments.delta",
+                             "response.function_call_arguments.done", "response.output_item.done"], types
+    added, delta, done, item_done = events[2 + k:6 + k]
+    assert added["output_index"] == k // 4 and added["item"]["type"] == "function_call"
+    assert added["item"]["arguments"] == "" and added["item"]["status"] == "in_progress"
+    fid = added["item"]["id"]
+    assert delta["item_id"] == fid and done["item_id"] == fid and delta["delta"] == done["arguments"]
+    assert item_done["item"]["arguments"] == done["arguments"] and item_done["item"]["status"] == "completed"
+    assert isinstance(json.loads(done["arguments"]), dict)
+final = events[-1]["response"]
+assert [o["type"] for o in final["output"]] == ["function_call"] * (len(body) // 4), final
+assert final["output"][0]["name"] in ("get_weather", "add")
+PY
+CONV='"input":[{"role":"user","content":"Weather in Oslo?"},{"type":"function_call","call_id":"call_1","name":"get_weather","arguments":"{\"city\": \"Oslo\"}"},{"type":"function_call_output","call_id":"call_1","output":"-3 C and snow"}]'
+post "{\"model\":\"tiny\",$CONV,$TOOLS,\"max_output_tokens\":4,\"temperature\":0}"
+check "a call and its output in the input: 200" test "$STATUS" = 200
+cp "$WORK/body" "$WORK/conv.json"
+http POST /v1/chat/completions "{\"model\":\"tiny\",\"messages\":[{\"role\":\"user\",\"content\":\"Weather in Oslo?\"},{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"call_1\",\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":\"{\\\"city\\\": \\\"Oslo\\\"}\"}}]},{\"role\":\"tool\",\"tool_call_id\":\"call_1\",\"content\":\"-3 C and snow\"}],\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"description\":\"Weather now\",\"parameters\":{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\",\"maxLength\":8}},\"required\":[\"city\"]}}},{\"type\":\"function\",\"function\":{\"name\":\"add\",\"parameters\":{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":99},\"b\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":99}},\"required\":[\"a\",\"b\"]}}}],\"max_tokens\":4,\"temperature\":0}"
+check "the same prompt as the chat form of that conversation" py "$WORK/body" <<'PY'
+conv = json.load(open(sys.argv[1].replace("body", "conv.json")))
+assert conv["usage"]["input_tokens"] == j["usage"]["prompt_tokens"], (conv["usage"], j["usage"])
+PY
+post "{\"model\":\"tiny\",\"input\":\"Hello\",$TOOLS,\"max_output_tokens\":4,\"temperature\":0}"
+check "tools offered, no call made: a message" json_true "$WORK/body" \
+    "j['output'][0]['type'] == 'message' and all(o['type'] == 'message' for o in j['output'])"
+post "{\"model\":\"tiny\",\"input\":\"x\",$TOOLS,\"tool_choice\":\"required\",\"text\":{\"format\":{\"type\":\"json_object\"}}}"
+check "required tools with a JSON text.format: 400 naming tool_choice" is_error 400 invalid_request_error tool_choice
+stop_daemon
+else
+    echo "# ../shared/templates absent: Responses tool-call tests skipped"
+fi
 
 # A failure after the stream began (--request-timeout 1 on a model slow enough to still be
 # writing) ends the stream with an error event, numbered like the rest.

@@ -220,6 +220,114 @@ char *hr_api_text_json(const char *key, const char *text, size_t n);
 /* A template value tree from JSON (objects keep their key order). NULL without memory. */
 struct hr_jval *hr_api_jval_from_json(const json_t *j);
 
+/* POST /v1/completions (legacy text completion): the sampling fields as a chat request reads
+ * them (base: no messages; logprobs/top_logprobs set from the integer `logprobs`), and the
+ * prompts. Strings point into base.root until hr_api_completion_req_deinit. */
+struct hr_api_prompt {
+    const char *text; /* NULL: given as token ids */
+    size_t len;
+    int32_t *ids;     /* malloc'd when given as ids (not yet checked against a vocab) */
+    size_t n_ids;
+};
+
+struct hr_api_completion_req {
+    struct hr_api_chat_req base;
+    struct hr_api_prompt *prompts; /* n_prompts (1..), malloc'd */
+    size_t n_prompts;
+    bool echo;                     /* each choice's text starts with its prompt */
+};
+
+/* Parses and validates (max_tokens 16 when absent, as OpenAI); 0 or -1 with e filled. */
+int hr_api_completion_parse(const char *body, size_t n, struct hr_api_completion_req *out,
+                            struct hr_api_error *e);
+/* Token ids and logit_bias inside a vocabulary of n_vocab. */
+int hr_api_completion_check_vocab(const struct hr_api_completion_req *r, int32_t n_vocab,
+                                  struct hr_api_error *e);
+void hr_api_completion_req_deinit(struct hr_api_completion_req *r);
+
+/* Legacy completion responses (object "text_completion", id "cmpl-..."). One choice; text
+ * NULL gives ""; finish_reason NULL gives null (a streamed chunk before its end); logprobs:
+ * NULL (null) or a hr_api_completion_logprobs_json object, moved in. */
+json_t *hr_api_completion_choice_json(uint32_t index, const char *text, size_t n_text,
+                                      const char *finish_reason, json_t *take_logprobs);
+/* The whole answer: choices (moved in) and usage. */
+char *hr_api_completion_json(const char *id, int64_t created, const char *model,
+                             json_t *take_choices, const struct hr_api_usage *u);
+/* A streaming chunk of one choice (moved in); with_usage_null adds "usage": null. */
+char *hr_api_completion_chunk_json(const char *id, int64_t created, const char *model,
+                                   json_t *take_choice, bool with_usage_null);
+/* The include_usage chunk: "choices": [] and the usage. */
+char *hr_api_completion_usage_chunk_json(const char *id, int64_t created, const char *model,
+                                         const struct hr_api_usage *u);
+/* The legacy logprobs object {"tokens", "token_logprobs", "top_logprobs": [{token: lp}],
+ * "text_offset"} of entries built by hr_api_logprob_json (borrowed). *text_offset: the
+ * character offset of the first token in the choice's text, advanced past the last. */
+json_t *hr_api_completion_logprobs_json(const json_t *entries, size_t *text_offset);
+
+/* POST /v1/responses (the Responses API): instructions and input as chat messages (base.msgs,
+ * rendered by the model's chat template), function tools and tool_choice as chat's,
+ * max_output_tokens as base.max_tokens, text.format as base's grammar fields. Strings point
+ * into base.root until hr_api_responses_req_deinit. */
+struct hr_api_responses_req {
+    struct hr_api_chat_req base;
+    json_t *echo; /* owned: the request fields a response object repeats (instructions,
+                     max_output_tokens, temperature, top_p, text, tools...) */
+};
+
+int hr_api_responses_parse(const char *body, size_t n, struct hr_api_responses_req *out,
+                           struct hr_api_error *e);
+void hr_api_responses_req_deinit(struct hr_api_responses_req *r);
+
+/* Response objects (object "response"). status "in_progress", "completed" or "incomplete"
+ * (incomplete_details.reason "max_output_tokens"); output: the message when text is not NULL,
+ * then a function_call item per entry of calls (hr_api_parse_tool_calls' array, borrowed;
+ * NULL: none); u NULL: usage null; echo (borrowed) adds the request's fields. */
+struct hr_api_response_info {
+    const char *id;     /* "resp_..." */
+    int64_t created_at; /* unix seconds */
+    const char *model;
+    const char *status;
+    const char *msg_id; /* the output message's id, "msg_..." */
+    const char *text;
+    size_t n_text;
+    const json_t *calls;
+    const struct hr_api_usage *u;
+    const json_t *echo;
+};
+
+json_t *hr_api_response_obj(const struct hr_api_response_info *ri);
+/* The output message item {type "message", id, status, role, content}; text NULL gives an
+ * empty content list (the item as first announced). */
+json_t *hr_api_response_message_json(const char *msg_id, const char *status, const char *text,
+                                     size_t n_text);
+/* A function_call output item of a call as hr_api_parse_tool_calls gives it: {type, id
+ * "fc_...", call_id, name, arguments ("" unless with_arguments), status}. */
+json_t *hr_api_response_call_json(const json_t *call, const char *status, bool with_arguments);
+/* The id of that item, into out. */
+void hr_api_response_call_id(const json_t *call, char *out, size_t cap);
+/* One output_text content part. */
+json_t *hr_api_response_text_part_json(const char *text, size_t n_text);
+/* Streaming events: {"type", "sequence_number", key: value} with value moved in (key
+ * "response", "item" with output_index 0, ...); for the events of a content part, item_id,
+ * output_index 0 and content_index 0 are added, and "logprobs": [] to text events. */
+char *hr_api_response_event_json(const char *type, uint64_t seq, const char *key,
+                                 json_t *take_value);
+char *hr_api_response_item_event_json(const char *type, uint64_t seq, uint32_t output_index,
+                                      json_t *take_item);
+/* response.function_call_arguments.delta/.done: {type, sequence_number, item_id,
+ * output_index, key: text}. */
+char *hr_api_response_args_event_json(const char *type, uint64_t seq, const char *item_id,
+                                      uint32_t output_index, const char *key,
+                                      const char *text);
+char *hr_api_response_part_event_json(const char *type, uint64_t seq, const char *item_id,
+                                      const char *key, json_t *take_value);
+/* The same with value the string text[0..n) (invalid UTF-8 replaced). */
+char *hr_api_response_text_event_json(const char *type, uint64_t seq, const char *item_id,
+                                      const char *key, const char *text, size_t n);
+/* The error event of a stream that fails: {"type": "error", "sequence_number", "code",
+ * "message", "param"}. */
+char *hr_api_response_error_event_json(uint64_t seq, const struct hr_api_error *e);
+
 /* "system_fingerprint" value: identifies the build serving the request. */
 const char *hr_api_system_fingerprint(void);
 

@@ -57,7 +57,7 @@ int hr_api__unsupported(struct hr_api_error *e, const char *param, const char *w
 }
 
 /* A number field in [lo, hi]; absent or null leaves *out unchanged. */
-static int get_number(json_t *root, const char *key, double lo, double hi, double *out,
+int hr_api__get_number(json_t *root, const char *key, double lo, double hi, double *out,
                       struct hr_api_error *e)
 {
     json_t *v = json_object_get(root, key);
@@ -83,8 +83,8 @@ static int get_number(json_t *root, const char *key, double lo, double hi, doubl
 }
 
 /* An integer field in [lo, hi]; absent or null leaves *out unchanged and *present false. */
-static int get_integer(json_t *root, const char *key, json_int_t lo, json_int_t hi,
-                       json_int_t *out, bool *present, struct hr_api_error *e)
+int hr_api__get_integer(json_t *root, const char *key, json_int_t lo, json_int_t hi,
+                        json_int_t *out, bool *present, struct hr_api_error *e)
 {
     json_t *v = json_object_get(root, key);
     if (present)
@@ -112,7 +112,7 @@ static int get_integer(json_t *root, const char *key, json_int_t lo, json_int_t 
     return 0;
 }
 
-static int get_bool(json_t *root, const char *key, bool *out, struct hr_api_error *e)
+int hr_api__get_bool(json_t *root, const char *key, bool *out, struct hr_api_error *e)
 {
     json_t *v = json_object_get(root, key);
     if (!v || json_is_null(v))
@@ -193,7 +193,7 @@ static int parse_content(struct hr_api_chat_req *r, size_t i, json_t *content, c
     return 0;
 }
 
-static int parse_messages(struct hr_api_chat_req *r, json_t *msgs, struct hr_api_error *e)
+int hr_api__parse_messages(struct hr_api_chat_req *r, json_t *msgs, struct hr_api_error *e)
 {
     if (!msgs) {
         hr_api_error_set(e, 400, "invalid_request_error", "missing_required_parameter",
@@ -361,26 +361,26 @@ static int parse_penalties(struct hr_api_chat_req *r, json_t *root, struct hr_ap
     };
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
         double x = *nums[i].out;
-        if (get_number(root, nums[i].key, nums[i].lo, nums[i].hi, &x, e) != 0)
+        if (hr_api__get_number(root, nums[i].key, nums[i].lo, nums[i].hi, &x, e) != 0)
             return -1;
         *nums[i].out = (float)x;
     }
     /* llama.cpp's window: 64 by default, 0 off, -1 the whole context (the engine caps it) */
     json_int_t last_n = 64;
-    if (get_integer(root, "repeat_last_n", -1, HR_MODEL_MAX_CTX, &last_n, NULL, e) != 0)
+    if (hr_api__get_integer(root, "repeat_last_n", -1, HR_MODEL_MAX_CTX, &last_n, NULL, e) != 0)
         return -1;
     r->sampling.repeat_last_n = last_n < 0 ? HR_MODEL_MAX_CTX : (uint32_t)last_n;
-    return get_bool(root, "ignore_eos", &r->ignore_eos, e);
+    return hr_api__get_bool(root, "ignore_eos", &r->ignore_eos, e);
 }
 
 /* logprobs, and top_logprobs (0..20), which OpenAI takes only together with logprobs. */
 static int parse_logprobs(struct hr_api_chat_req *r, json_t *root, struct hr_api_error *e)
 {
-    if (get_bool(root, "logprobs", &r->logprobs, e) != 0)
+    if (hr_api__get_bool(root, "logprobs", &r->logprobs, e) != 0)
         return -1;
     json_int_t top = 0;
     bool has = false;
-    if (get_integer(root, "top_logprobs", 0, HR_MAX_TOP_LOGPROBS, &top, &has, e) != 0)
+    if (hr_api__get_integer(root, "top_logprobs", 0, HR_MAX_TOP_LOGPROBS, &top, &has, e) != 0)
         return -1;
     if (has && !r->logprobs) {
         hr_api_error_set(e, 400, "invalid_request_error", "invalid_value", "top_logprobs",
@@ -396,14 +396,14 @@ static int parse_logprobs(struct hr_api_chat_req *r, json_t *root, struct hr_api
 static int parse_choices_format(struct hr_api_chat_req *r, json_t *root, struct hr_api_error *e)
 {
     json_int_t n = 1;
-    if (get_integer(root, "n", 1, HR_MAX_CHOICES, &n, NULL, e) != 0)
+    if (hr_api__get_integer(root, "n", 1, HR_MAX_CHOICES, &n, NULL, e) != 0)
         return -1;
     r->n = (uint32_t)n;
     return hr_api_chat_parse_format(r, root, e);
 }
 
-static int parse(const char *body, size_t n, bool need_model, struct hr_api_chat_req *r,
-                 struct hr_api_error *e)
+int hr_api__parse_begin(const char *body, size_t n, bool need_model, struct hr_api_chat_req *r,
+                        struct hr_api_error *e)
 {
     memset(r, 0, sizeof *r);
     r->sampling.temperature = 1.0f; /* OpenAI's defaults */
@@ -437,9 +437,12 @@ static int parse(const char *body, size_t n, bool need_model, struct hr_api_chat
     } else {
         r->model = json_string_value(model);
     }
-    if (parse_messages(r, json_object_get(root, "messages"), e) != 0)
-        return -1;
-    if (get_bool(root, "stream", &r->stream, e) != 0)
+    return 0;
+}
+
+int hr_api__parse_stream(struct hr_api_chat_req *r, json_t *root, struct hr_api_error *e)
+{
+    if (hr_api__get_bool(root, "stream", &r->stream, e) != 0)
         return -1;
     json_t *so = json_object_get(root, "stream_options");
     if (so && !json_is_null(so)) {
@@ -456,32 +459,40 @@ static int parse(const char *body, size_t n, bool need_model, struct hr_api_chat
             return hr_api__bad_type(e, "stream_options.include_usage", "a boolean", iu);
         r->include_usage = json_is_true(iu);
     }
+    return 0;
+}
+
+int hr_api__parse_max_tokens(struct hr_api_chat_req *r, json_t *root, const char *key,
+                             struct hr_api_error *e)
+{
     json_int_t mt = 0;
     bool has = false;
-    if (get_integer(root, "max_tokens", 1, UINT32_MAX, &mt, &has, e) != 0)
+    if (hr_api__get_integer(root, key, 1, UINT32_MAX, &mt, &has, e) != 0)
         return -1;
     if (has)
         r->max_tokens = (uint32_t)mt;
-    if (get_integer(root, "max_completion_tokens", 1, UINT32_MAX, &mt, &has, e) != 0)
-        return -1;
-    if (has)
-        r->max_tokens = (uint32_t)mt;
+    return 0;
+}
+
+int hr_api__parse_temperature(struct hr_api_chat_req *r, json_t *root, struct hr_api_error *e)
+{
     double t = r->sampling.temperature;
-    if (get_number(root, "temperature", 0, 2, &t, e) != 0)
+    if (hr_api__get_number(root, "temperature", 0, 2, &t, e) != 0)
         return -1;
     r->sampling.temperature = (float)t;
     double tp = 1.0;
-    if (get_number(root, "top_p", 0, 1, &tp, e) != 0)
+    if (hr_api__get_number(root, "top_p", 0, 1, &tp, e) != 0)
         return -1;
     /* top_p 0 means "only the most likely token"; the sampler's range is (0, 1]. */
     r->sampling.top_p = tp > 0 ? (float)tp : 1e-9f;
-    json_int_t k = 0;
-    if (get_integer(root, "top_k", 0, INT32_MAX, &k, NULL, e) != 0)
-        return -1;
-    r->sampling.top_k = (int32_t)k;
+    return 0;
+}
+
+int hr_api__parse_seed_user(struct hr_api_chat_req *r, json_t *root, struct hr_api_error *e)
+{
     json_int_t seed = 0;
     bool has_seed = false;
-    if (get_integer(root, "seed", INT64_MIN, INT64_MAX, &seed, &has_seed, e) != 0)
+    if (hr_api__get_integer(root, "seed", INT64_MIN, INT64_MAX, &seed, &has_seed, e) != 0)
         return -1;
     r->sampling.seed = has_seed ? (uint64_t)seed : random_seed();
     json_t *user = json_object_get(root, "user");
@@ -490,10 +501,38 @@ static int parse(const char *body, size_t n, bool need_model, struct hr_api_chat
             return hr_api__bad_type(e, "user", "a string", user);
         r->user = json_string_value(user);
     }
-    if (parse_stop(r, json_object_get(root, "stop"), e) != 0 ||
+    return 0;
+}
+
+int hr_api__parse_sampling(struct hr_api_chat_req *r, json_t *root, struct hr_api_error *e)
+{
+    if (hr_api__parse_stream(r, root, e) != 0 ||
+        hr_api__parse_max_tokens(r, root, "max_tokens", e) != 0 ||
+        hr_api__parse_temperature(r, root, e) != 0)
+        return -1;
+    json_int_t k = 0;
+    if (hr_api__get_integer(root, "top_k", 0, INT32_MAX, &k, NULL, e) != 0)
+        return -1;
+    r->sampling.top_k = (int32_t)k;
+    if (hr_api__parse_seed_user(r, root, e) != 0 ||
+        parse_stop(r, json_object_get(root, "stop"), e) != 0 ||
         parse_logit_bias(r, json_object_get(root, "logit_bias"), e) != 0 ||
-        parse_penalties(r, root, e) != 0 || parse_logprobs(r, root, e) != 0 ||
-        hr_api__parse_tools(r, root, e) != 0 || parse_choices_format(r, root, e) != 0)
+        parse_penalties(r, root, e) != 0)
+        return -1;
+    return 0;
+}
+
+static int parse(const char *body, size_t n, bool need_model, struct hr_api_chat_req *r,
+                 struct hr_api_error *e)
+{
+    if (hr_api__parse_begin(body, n, need_model, r, e) != 0)
+        return -1;
+    json_t *root = r->root;
+    if (hr_api__parse_messages(r, json_object_get(root, "messages"), e) != 0 ||
+        hr_api__parse_sampling(r, root, e) != 0 ||
+        hr_api__parse_max_tokens(r, root, "max_completion_tokens", e) != 0 ||
+        parse_logprobs(r, root, e) != 0 || hr_api__parse_tools(r, root, e) != 0 ||
+        parse_choices_format(r, root, e) != 0)
         return -1;
     if ((r->tool_choice == HR_TOOL_CHOICE_REQUIRED || r->tool_choice == HR_TOOL_CHOICE_NAMED) &&
         r->grammar_kind != HR_API_GRAMMAR_NONE) {

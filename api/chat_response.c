@@ -3,12 +3,13 @@
  * an empty delta with finish_reason, then optionally the usage chunk with "choices": []), and
  * the model list. Loop thread. */
 #include "api.h"
+#include "api_int.h"
 #include "json_text.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static json_t *usage_obj(const struct hr_api_usage *u)
+json_t *hr_api__usage_obj(const struct hr_api_usage *u)
 {
     json_t *o = json_object();
     if (!o)
@@ -23,7 +24,7 @@ static json_t *usage_obj(const struct hr_api_usage *u)
     return o;
 }
 
-static json_t *envelope(const char *id, const char *object, int64_t created, const char *model)
+json_t *hr_api__envelope(const char *id, const char *object, int64_t created, const char *model)
 {
     json_t *o = json_object();
     if (!o)
@@ -36,7 +37,7 @@ static json_t *envelope(const char *id, const char *object, int64_t created, con
     return o;
 }
 
-static char *dump(json_t *o)
+char *hr_api__dump(json_t *o)
 {
     if (!o)
         return NULL;
@@ -132,15 +133,15 @@ json_t *hr_api_chat_choice_json(uint32_t index, const char *content, size_t n_co
 char *hr_api_chat_completion_choices_json(const char *id, int64_t created, const char *model,
                                           json_t *take_choices, const struct hr_api_usage *u)
 {
-    json_t *o = envelope(id, "chat.completion", created, model);
+    json_t *o = hr_api__envelope(id, "chat.completion", created, model);
     if (!o || !take_choices) {
         json_decref(o);
         json_decref(take_choices);
         return NULL;
     }
     json_object_set_new(o, "choices", take_choices);
-    json_object_set_new(o, "usage", usage_obj(u));
-    return dump(o);
+    json_object_set_new(o, "usage", hr_api__usage_obj(u));
+    return hr_api__dump(o);
 }
 
 char *hr_api_chat_completion_json(const char *id, int64_t created, const char *model,
@@ -176,7 +177,7 @@ static json_t *chunk_obj(const char *id, int64_t created, const char *model, uin
                          const char *role, const char *content, size_t n_content,
                          const char *finish_reason, bool with_usage_null, json_t *take_logprobs)
 {
-    json_t *o = envelope(id, "chat.completion.chunk", created, model);
+    json_t *o = hr_api__envelope(id, "chat.completion.chunk", created, model);
     json_t *delta = json_object();
     json_t *choice = json_object();
     json_t *choices = json_array();
@@ -209,7 +210,7 @@ char *hr_api_chat_chunk_json(const char *id, int64_t created, const char *model,
                              size_t n_content, const char *finish_reason, bool with_usage_null,
                              json_t *take_logprobs)
 {
-    return dump(chunk_obj(id, created, model, index, role, content, n_content, finish_reason,
+    return hr_api__dump(chunk_obj(id, created, model, index, role, content, n_content, finish_reason,
                           with_usage_null, take_logprobs));
 }
 
@@ -234,18 +235,18 @@ char *hr_api_chat_tool_chunk_json(const char *id, int64_t created, const char *m
         json_array_append_new(list, d);
     }
     json_object_set_new(delta, "tool_calls", list);
-    return dump(o);
+    return hr_api__dump(o);
 }
 
 char *hr_api_chat_usage_chunk_json(const char *id, int64_t created, const char *model,
                                    const struct hr_api_usage *u)
 {
-    json_t *o = envelope(id, "chat.completion.chunk", created, model);
+    json_t *o = hr_api__envelope(id, "chat.completion.chunk", created, model);
     if (!o)
         return NULL;
     json_object_set_new(o, "choices", json_array());
-    json_object_set_new(o, "usage", usage_obj(u));
-    return dump(o);
+    json_object_set_new(o, "usage", hr_api__usage_obj(u));
+    return hr_api__dump(o);
 }
 
 static json_t *model_obj(const struct hr_api_model_info *m)
@@ -275,7 +276,7 @@ static json_t *model_obj(const struct hr_api_model_info *m)
 
 char *hr_api_model_json(const struct hr_api_model_info *m)
 {
-    return dump(model_obj(m));
+    return hr_api__dump(model_obj(m));
 }
 
 char *hr_api_models_json(const struct hr_api_model_info *models, size_t n)
@@ -291,5 +292,5 @@ char *hr_api_models_json(const struct hr_api_model_info *models, size_t n)
     for (size_t i = 0; i < n; i++)
         json_array_append_new(data, model_obj(&models[i]));
     json_object_set_new(o, "data", data);
-    return dump(o);
+    return hr_api__dump(o);
 }

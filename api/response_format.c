@@ -26,40 +26,40 @@ static int missing(struct hr_api_error *e, const char *param)
 }
 
 
-static int parse_json_schema(struct hr_api_chat_req *r, json_t *js, struct hr_api_error *e)
+int hr_api__parse_schema_format(struct hr_api_chat_req *r, json_t *js, const char *prefix,
+                                const char *schema_param, struct hr_api_error *e)
 {
+    char p[96];
     if (!js || json_is_null(js))
-        return missing(e, "response_format.json_schema");
+        return missing(e, prefix);
     if (!json_is_object(js))
-        return param_err(e, "invalid_type", "response_format.json_schema",
-                         "expected an object.");
+        return param_err(e, "invalid_type", prefix, "expected an object.");
     json_t *name = json_object_get(js, "name");
+    snprintf(p, sizeof p, "%s.name", prefix);
     if (!name)
-        return missing(e, "response_format.json_schema.name");
+        return missing(e, p);
     if (!json_is_string(name))
-        return param_err(e, "invalid_type", "response_format.json_schema.name",
-                         "expected a string.");
+        return param_err(e, "invalid_type", p, "expected a string.");
     if (!hr_api__valid_name(json_string_value(name), json_string_length(name)))
-        return param_err(e, "invalid_value", "response_format.json_schema.name",
+        return param_err(e, "invalid_value", p,
                          "must be 1 to 64 characters of a-z, A-Z, 0-9, underscores and "
                          "dashes.");
     json_t *desc = json_object_get(js, "description");
+    snprintf(p, sizeof p, "%s.description", prefix);
     if (desc && !json_is_null(desc) && !json_is_string(desc))
-        return param_err(e, "invalid_type", "response_format.json_schema.description",
-                         "expected a string.");
+        return param_err(e, "invalid_type", p, "expected a string.");
     json_t *strict = json_object_get(js, "strict");
+    snprintf(p, sizeof p, "%s.strict", prefix);
     if (strict && !json_is_null(strict) && !json_is_boolean(strict))
-        return param_err(e, "invalid_type", "response_format.json_schema.strict",
-                         "expected a boolean.");
+        return param_err(e, "invalid_type", p, "expected a boolean.");
     r->grammar_strict = json_is_true(strict);
     json_t *schema = json_object_get(js, "schema");
     if (!schema)
-        return missing(e, "response_format.json_schema.schema");
+        return missing(e, schema_param);
     if (!json_is_object(schema) && !json_is_boolean(schema))
-        return param_err(e, "invalid_type", "response_format.json_schema.schema",
-                         "expected an object.");
+        return param_err(e, "invalid_type", schema_param, "expected an object.");
     if (r->grammar_strict && !json_is_object(schema))
-        return param_err(e, "invalid_value", "response_format.json_schema.schema",
+        return param_err(e, "invalid_value", schema_param,
                          "in strict mode the schema must be an object.");
     r->grammar_text = json_dumps(schema, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
     if (!r->grammar_text) {
@@ -67,7 +67,7 @@ static int parse_json_schema(struct hr_api_chat_req *r, json_t *js, struct hr_ap
         return -1;
     }
     r->grammar_kind = HR_API_GRAMMAR_SCHEMA;
-    r->grammar_param = "response_format.json_schema.schema";
+    r->grammar_param = schema_param;
     return 0;
 }
 
@@ -98,7 +98,9 @@ int hr_api_chat_parse_format(struct hr_api_chat_req *r, json_t *root, struct hr_
             r->grammar_param = "response_format";
             structured = true;
         } else if (strcmp(t, "json_schema") == 0) {
-            if (parse_json_schema(r, json_object_get(rf, "json_schema"), e) != 0)
+            if (hr_api__parse_schema_format(r, json_object_get(rf, "json_schema"),
+                                            "response_format.json_schema",
+                                            "response_format.json_schema.schema", e) != 0)
                 return -1;
             structured = true;
         } else if (strcmp(t, "text") != 0) {

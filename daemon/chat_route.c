@@ -9,7 +9,7 @@
  * arrives, so an error found by the engine before any text (context too long) still gets its
  * proper status. The content reader hands out buffered bytes or suspends the connection; an
  * event resumes it. Loop thread. */
-#include "server_int.h"
+#include "gen_int.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -17,17 +17,31 @@
 #include <string.h>
 #include <time.h>
 
-static int append_sse(struct hr_http_req *r, char *json)
+int hr_gen_append_sse(struct hr_http_req *r, const char *event, char *json)
 {
     if (!json)
         return HR_ENOMEM;
-    int rc = hr_buf_append(&r->out, "data: ", 6);
+    int rc = 0;
+    if (event) {
+        rc = hr_buf_append(&r->out, "event: ", 7);
+        if (rc == 0)
+            rc = hr_buf_append(&r->out, event, strlen(event));
+        if (rc == 0)
+            rc = hr_buf_append(&r->out, "\n", 1);
+    }
+    if (rc == 0)
+        rc = hr_buf_append(&r->out, "data: ", 6);
     if (rc == 0)
         rc = hr_buf_append(&r->out, json, strlen(json));
     if (rc == 0)
         rc = hr_buf_append(&r->out, "\n\n", 2);
     free(json);
     return rc;
+}
+
+static int append_sse(struct hr_http_req *r, char *json)
+{
+    return hr_gen_append_sse(r, NULL, json);
 }
 
 static const char *model_id(const struct hr_http_req *r)
@@ -41,16 +55,25 @@ static uint32_t index_of(const struct hr_http_req *r, const struct hr_choice *c)
 }
 
 /* The logprobs entries gathered so far, handed over (NULL when logprobs are off). */
-static json_t *take_logprobs(struct hr_http_req *r, struct hr_choice *c)
+json_t *hr_gen_take_logprobs(struct hr_http_req *r, struct hr_choice *c)
 {
     json_t *lp = c->lp_content;
     c->lp_content = r->logprobs ? json_array() : NULL;
     return lp;
 }
 
+static json_t *take_logprobs(struct hr_http_req *r, struct hr_choice *c)
+{
+    return hr_gen_take_logprobs(r, c);
+}
+
 /* A content chunk with its tokens' logprobs; empty text is sent only when it carries some. */
 static void stream_text(struct hr_http_req *r, struct hr_choice *c, const char *text, size_t n)
 {
+    if (r->fmt) {
+        r->fmt->stream_text(r, c, text, n);
+        return;
+    }
     uint32_t k = index_of(r, c);
     if (!c->sent_role) {
         c->sent_role = true;
@@ -161,8 +184,12 @@ static void stream_tool_flush(struct hr_http_req *r, struct hr_choice *c)
         stream_text(r, c, content, n);
     if (calls && json_array_size(calls)) {
         c->n_tool_calls = json_array_size(calls);
-        append_sse(r, hr_api_chat_tool_chunk_json(r->cmpl_id, r->created, model_id(r),
-                                                  index_of(r, c), calls, r->include_usage));
+        if (r->fmt)
+            r->fmt->stream_calls(r, c, calls);
+        else
+            append_sse(r, hr_api_chat_tool_chunk_json(r->cmpl_id, r->created, model_id(r),
+                                                      index_of(r, c), calls,
+                                                      r->include_usage));
     }
     json_decref(calls);
     free(content);
@@ -177,6 +204,10 @@ static void stream_choice_finish(struct hr_http_req *r, struct hr_choice *c)
     c->finish_sent = true;
     stream_tool_flush(r, c);
     stream_text(r, c, NULL, 0);
+    if (r->fmt) {
+        r->fmt->stream_choice_end(r, c);
+        return;
+    }
     append_sse(r, hr_api_chat_chunk_json(r->cmpl_id, r->created, model_id(r), index_of(r, c),
                                          NULL, NULL, 0, choice_finish(c), r->include_usage,
                                          NULL));
@@ -187,6 +218,10 @@ static void stream_finish(struct hr_http_req *r)
 {
     for (uint32_t k = 0; k < r->n_choices; k++)
         stream_choice_finish(r, &r->ch[k]);
+    if (r->fmt) {
+        r->fmt->stream_end(r);
+        return;
+    }
     if (r->include_usage) {
         struct hr_api_usage u = {r->n_prompt, r->n_completion, r->n_cached};
         append_sse(r, hr_api_chat_usage_chunk_json(r->cmpl_id, r->created, model_id(r), &u));
@@ -271,9 +306,15 @@ static bool choice_done(struct hr_http_req *r, struct hr_choice *c, const struct
     snprintf(c->err_msg, sizeof c->err_msg, "%s", ev->err_msg);
     c->n_completion = ev->n_completion;
     r->n_completion += ev->n_completion;
-    if (c == r->ch) { /* the prompt's numbers are choice 0's */
+    uint32_t per = r->n_per_prompt ? r->n_per_prompt : r->n_choices;
+    if (per == r->n_choices && c == r->ch) { /* the prompt's numbers are choice 0's */
         r->n_prompt = ev->n_prompt;
         r->n_cached = ev->n_cached;
+    } else if (index_of(r, c) % per == 0) { /* each prompt's, its first choice's */
+        r->n_prompt += ev->n_prompt;
+        r->n_cached += ev->n_cached;
+    }
+    if (c == r->ch) {
         r->queue_ms = ev->queue_ms;
         r->first_token_ms = ev->first_token_ms;
     }
@@ -339,9 +380,13 @@ void hr_chat_on_event(struct hr_http_req *r, const struct hr_event *ev)
             /* Mid-stream failure: OpenAI sends an error object as an event, then ends. */
             struct hr_api_error e;
             hr_api_error_from_engine(&e, r->err ? r->err : HR_ECANCELED, r->err_msg);
-            append_sse(r, hr_api_error_json(&e));
-            hr_buf_append(&r->out, "data: [DONE]\n\n", 14);
-            r->stream_finished = true;
+            if (r->fmt && r->fmt->stream_error) {
+                r->fmt->stream_error(r, &e);
+            } else {
+                append_sse(r, hr_api_error_json(&e));
+                hr_buf_append(&r->out, "data: [DONE]\n\n", 14);
+                r->stream_finished = true;
+            }
         } else {
             stream_finish(r);
         }
@@ -370,6 +415,27 @@ static ssize_t sse_reader(void *cls, uint64_t pos, char *buf, size_t max)
     return 0;
 }
 
+bool hr_chat_take_tools(struct hr_http_req *r, const struct hr_api_chat_req *req,
+                        struct hr_api_error *e)
+{
+    struct hr_served *m = r->model;
+    if (!req->tools || req->tool_choice == HR_TOOL_CHOICE_NONE)
+        return true;
+    if (m->tool_format == HR_TOOLS_NONE) {
+        hr_api_error_set(e, 400, "invalid_request_error", "unsupported_parameter", "tools",
+                         "This model's chat template does not show how it writes tool calls "
+                         "(Hearth reads Hermes/Qwen <tool_call>, Llama 3 JSON and Mistral "
+                         "[TOOL_CALLS] calls); serve it with a --chat-template that has one, or "
+                         "send tool_choice 'none'.");
+        return false;
+    }
+    r->tools = json_incref(req->tools);
+    r->tool_format = m->tool_format;
+    r->tool_forced = req->tool_choice == HR_TOOL_CHOICE_REQUIRED ||
+                     req->tool_choice == HR_TOOL_CHOICE_NAMED;
+    return true;
+}
+
 enum MHD_Result hr_chat_start(struct hr_http_req *r)
 {
     struct hr_server *s = r->srv;
@@ -389,21 +455,9 @@ enum MHD_Result hr_chat_start(struct hr_http_req *r)
         hr_api_chat_req_deinit(&req);
         return hr_respond_error(r, &e);
     }
-    if (req.tools && req.tool_choice != HR_TOOL_CHOICE_NONE) {
-        if (m->tool_format == HR_TOOLS_NONE) {
-            hr_api_chat_req_deinit(&req);
-            return hr_respond_error(
-                r, hr_api_error_set(&e, 400, "invalid_request_error", "unsupported_parameter",
-                                    "tools", "This model's chat template does not show how it "
-                                    "writes tool calls (Hearth reads Hermes/Qwen <tool_call>, "
-                                    "Llama 3 JSON and Mistral [TOOL_CALLS] calls); serve it "
-                                    "with a --chat-template that has one, or send "
-                                    "tool_choice 'none'."));
-        }
-        r->tools = json_incref(req.tools);
-        r->tool_format = m->tool_format;
-        r->tool_forced = req.tool_choice == HR_TOOL_CHOICE_REQUIRED ||
-                         req.tool_choice == HR_TOOL_CHOICE_NAMED;
+    if (!hr_chat_take_tools(r, &req, &e)) {
+        hr_api_chat_req_deinit(&req);
+        return hr_respond_error(r, &e);
     }
     r->stream = req.stream;
     r->include_usage = req.include_usage;
@@ -431,17 +485,40 @@ enum MHD_Result hr_chat_start(struct hr_http_req *r)
 enum MHD_Result hr_chat_submit(struct hr_http_req *r, const struct hr_api_chat_req *req,
                                const int32_t *tokens, size_t n_tokens)
 {
+    int32_t *const list[1] = {(int32_t *)tokens};
+    return hr_gen_submit_prompts(r, req, list, &n_tokens, 1);
+}
+
+/* Ends choices k.. of r that never reached the engine, as the engine would have. */
+static void fail_unsent(struct hr_http_req *r, uint32_t k, int rc, const char *msg)
+{
+    struct hr_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = HR_EV_DONE;
+    ev.finish = HR_FINISH_ERROR;
+    ev.err = rc;
+    snprintf(ev.err_msg, sizeof ev.err_msg, "%.255s", msg ? msg : "");
+    for (; k < r->n_choices; k++)
+        choice_done(r, &r->ch[k], &ev);
+}
+
+enum MHD_Result hr_gen_submit_prompts(struct hr_http_req *r, const struct hr_api_chat_req *req,
+                                      int32_t *const *tokens, const size_t *n_tokens,
+                                      size_t n_prompts)
+{
     struct hr_server *s = r->srv;
     struct hr_api_error e;
     if (!r->model->engine)
         return hr_respond_shutting_down(r);
     for (uint32_t k = 0; k < r->n_choices; k++)
         r->ch[k].lp_content = req->logprobs ? json_array() : NULL;
+    uint32_t per = r->n_per_prompt ? r->n_per_prompt : r->n_choices;
+    if (n_prompts > 1) { /* summed from each prompt's first choice (choice_done) */
+        r->n_prompt = 0;
+        r->n_cached = 0;
+    }
     struct hr_gen_request g = {0};
-    g.id = r->id;
-    g.n_choices = r->n_choices;
-    g.tokens = tokens;
-    g.n_tokens = n_tokens;
+    g.n_choices = per;
     g.max_tokens = req->max_tokens;
     g.sampling = req->sampling;
     g.stop = req->stop;
@@ -451,13 +528,24 @@ enum MHD_Result hr_chat_submit(struct hr_http_req *r, const struct hr_api_chat_r
     g.top_logprobs = req->top_logprobs;
     g.timeout_ms = s->p.request_timeout_ms;
     g.grammar = req->grammar;
-    struct hr_diag d = {{0}};
-    int rc = hr_engine_submit(r->model->engine, &g, &d);
-    if (rc != 0) {
-        hr_api_error_from_engine(&e, rc, d.msg[0] ? d.msg : NULL);
-        if (rc == HR_EFULL)
-            return hr_respond_error_hdr(r, &e, MHD_HTTP_HEADER_RETRY_AFTER, "1");
-        return hr_respond_error(r, &e);
+    for (size_t p = 0; p < n_prompts; p++) {
+        g.id = r->id + p * per;
+        g.tokens = tokens[p];
+        g.n_tokens = n_tokens[p];
+        struct hr_diag d = {{0}};
+        int rc = hr_engine_submit(r->model->engine, &g, &d);
+        if (rc != 0 && p == 0) {
+            hr_api_error_from_engine(&e, rc, d.msg[0] ? d.msg : NULL);
+            if (rc == HR_EFULL)
+                return hr_respond_error_hdr(r, &e, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+            return hr_respond_error(r, &e);
+        }
+        if (rc != 0) {
+            /* The earlier prompts run: these choices fail now, which cancels those, and the
+             * answer is this error once their last events arrive. */
+            fail_unsent(r, (uint32_t)(p * per), rc, d.msg[0] ? d.msg : NULL);
+            break;
+        }
     }
     r->in_engine = true;
     r->next = s->active;
@@ -521,11 +609,13 @@ enum MHD_Result hr_chat_resume(struct hr_http_req *r)
             MHD_suspend_connection(r->conn);
             return MHD_YES;
         }
-        return hr_respond_json(r, 200, completion_json(r));
+        return hr_respond_json(r, 200, r->fmt ? r->fmt->answer_json(r) : completion_json(r));
     }
     /* First event of a stream: the status is now known to be 200; from here MHD writes to
      * the socket and notices a hang-up itself. */
     hr_chat_stop_hangup(r);
+    if (r->fmt && r->fmt->stream_start)
+        r->fmt->stream_start(r);
     for (uint32_t k = 0; k < r->n_choices; k++) {
         struct hr_choice *c = &r->ch[k];
         stream_visible(r, c, c->text.ptr, c->text.len);

@@ -92,6 +92,7 @@ void hr_req_free(struct hr_http_req *r)
     hr_buf_free(&r->body);
     hr_buf_free(&r->out);
     hr_chat_free_choices(r);
+    hr_gen_free(r);
     json_decref(r->tools);
     free(r);
 }
@@ -231,6 +232,8 @@ static const struct {
     {"/v1/models", false, "GET, HEAD", "/v1/models", models_route},
     {"/v1/models/", true, "GET, HEAD", "/v1/models", model_route},
     {"/v1/chat/completions", false, "POST", "/v1/chat/completions", hr_chat_start},
+    {"/v1/completions", false, "POST", "/v1/completions", hr_completion_start},
+    {"/v1/responses", false, "POST", "/v1/responses", hr_responses_start},
     {"/tokenize", false, "POST", "/tokenize", tokenize_route},
     {"/detokenize", false, "POST", "/detokenize", detokenize_route},
     {"/apply-template", false, "POST", "/apply-template", template_route},

@@ -151,6 +151,10 @@ struct hr_http_req {
     int err;
     char err_msg[256];
     uint32_t n_prompt, n_completion, n_cached, queue_ms, first_token_ms;
+    /* completions and responses (gen_int.h): their shapes (NULL: chat's) and data */
+    const struct hr_gen_format *fmt;
+    struct hr_gen_data *gen;
+    uint32_t n_per_prompt; /* choices per prompt (completions' several prompts); 0: all */
 };
 
 /* One choice of a chat request (OpenAI's n). */
@@ -168,6 +172,7 @@ struct hr_choice {
     int err;
     char err_msg[256];
     uint32_t n_completion;
+    size_t text_offset;       /* completions: characters of text so far (logprobs) */
 };
 
 struct hr_server {
@@ -324,6 +329,11 @@ void hr_metrics_request_done(struct hr_metrics *m, const struct hr_http_req *r);
 void hr_metrics_count(struct hr_metrics *m, const char *endpoint, int status);
 /* GET /metrics: Prometheus text exposition format 0.0.4. */
 enum MHD_Result hr_metrics_route(struct hr_http_req *r);
+
+/* completion_route.c, responses_route.c */
+enum MHD_Result hr_completion_start(struct hr_http_req *r);
+enum MHD_Result hr_responses_start(struct hr_http_req *r);
+void hr_gen_free(struct hr_http_req *r);
 
 /* server.c */
 void hr_server_kick(struct hr_server *s); /* run MHD now and re-arm its timer */

@@ -173,4 +173,15 @@ int hr_engine_prepare_chat(const struct hr_model *m, uint32_t n_ctx, struct hr_j
                            struct hr_jval *tools, uint32_t max_tokens, int32_t **tokens,
                            size_t *n_tokens, struct hr_diag *d);
 
+/* The same for a raw prompt (no chat template): text tokenized as the engine tokenizes a
+ * prompt (BOS/EOS as the vocab says, special-token text taken literally). Any thread but the
+ * event loop. */
+int hr_engine_prepare_prompt(const struct hr_model *m, uint32_t n_ctx, const char *text,
+                             size_t text_len, uint32_t max_tokens, int32_t **tokens,
+                             size_t *n_tokens, struct hr_diag *d);
+/* Whether a prompt of n_tokens plus max_tokens fits n_ctx: 0, or HR_ECONTEXT (HR_EINVAL for
+ * an empty prompt) with OpenAI's wording in d. Any thread. */
+int hr_engine_check_context(uint32_t n_ctx, size_t n_tokens, uint32_t max_tokens,
+                            struct hr_diag *d);
+
 #endif

@@ -83,6 +83,32 @@ int hr_engine_prepare_chat(const struct hr_model *m, uint32_t n_ctx, struct hr_j
     return rc;
 }
 
+int hr_engine_prepare_prompt(const struct hr_model *m, uint32_t n_ctx, const char *text,
+                             size_t text_len, uint32_t max_tokens, int32_t **tokens,
+                             size_t *n_tokens, struct hr_diag *d)
+{
+    char msg[512] = "";
+    int rc = tokenize(m, text, text_len, false, tokens, n_tokens, msg, sizeof msg);
+    if (rc == 0)
+        rc = check_context(n_ctx, *n_tokens, max_tokens, msg, sizeof msg);
+    if (rc) {
+        hr_diag_set(d, "%s", msg);
+        free(*tokens);
+        *tokens = NULL;
+    }
+    return rc;
+}
+
+int hr_engine_check_context(uint32_t n_ctx, size_t n_tokens, uint32_t max_tokens,
+                            struct hr_diag *d)
+{
+    char msg[512] = "";
+    int rc = check_context(n_ctx, n_tokens, max_tokens, msg, sizeof msg);
+    if (rc)
+        hr_diag_set(d, "%s", msg);
+    return rc;
+}
+
 int hr_sched__job_tokens(const struct hr_model *m, uint32_t n_ctx, struct job *j, char *msg,
                          size_t msg_cap)
 {

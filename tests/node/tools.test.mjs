@@ -73,3 +73,43 @@ test('a streamed forced call: the SDK assembles it from the deltas', { skip: !en
   assert.equal(calls[0].name, 'get_weather');
   assert.ok(['C', 'F'].includes(JSON.parse(calls[0].args).unit));
 });
+
+// The Responses API's flat function tools, through client.responses.
+const respTools = tools.map((t) => ({ type: 'function', ...t.function }));
+
+test('responses: a forced call comes back as a function_call item', { skip: !enabled },
+  async () => {
+    const r = await client.responses.create({
+      model, input: 'Weather in Oslo?', tools: respTools, max_output_tokens: 300,
+      tool_choice: { type: 'function', name: 'get_weather' }, temperature: 0,
+    });
+    assert.equal(r.status, 'completed');
+    assert.equal(r.output.length, 1);
+    const [c] = r.output;
+    assert.equal(c.type, 'function_call');
+    assert.equal(c.name, 'get_weather');
+    assert.match(c.call_id, /^call_/);
+    const args = JSON.parse(c.arguments);
+    assert.ok(['C', 'F'].includes(args.unit));
+    assert.equal(r.output_text, '');
+  });
+
+test('responses: a streamed forced call', { skip: !enabled }, async () => {
+  const stream = await client.responses.create({
+    model, input: 'Weather in Oslo?', tools: respTools, tool_choice: 'required',
+    max_output_tokens: 300, temperature: 0, stream: true,
+  });
+  const args = [];
+  let final = null;
+  for await (const ev of stream) {
+    if (ev.type === 'response.function_call_arguments.done') args.push(ev.arguments);
+    // incomplete when the model goes on writing calls until max_output_tokens
+    if (ev.type === 'response.completed' || ev.type === 'response.incomplete') {
+      final = ev.response;
+    }
+  }
+  assert.ok(args.length >= 1);
+  assert.equal(typeof JSON.parse(args[0]).city, 'string');
+  assert.deepEqual(final.output.map((o) => o.type), args.map(() => 'function_call'));
+  assert.deepEqual(final.output.map((o) => o.arguments), args);
+});

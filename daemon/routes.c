@@ -87,6 +87,7 @@ void hr_req_free(struct hr_http_req *r)
     hr_model_release(r);
     hr_text_job_free(r);
     hr_chat_prep_free(r);
+    hr_embed_free(r);
     hr_buf_free(&r->body);
     hr_buf_free(&r->out);
     hr_chat_free_choices(r);
@@ -218,6 +219,7 @@ static const struct {
     {"/v1/models", false, "GET, HEAD", "/v1/models", models_route},
     {"/v1/models/", true, "GET, HEAD", "/v1/models", model_route},
     {"/v1/chat/completions", false, "POST", "/v1/chat/completions", hr_chat_start},
+    {"/v1/embeddings", false, "POST", "/v1/embeddings", hr_embed_start},
     {"/tokenize", false, "POST", "/tokenize", tokenize_route},
     {"/detokenize", false, "POST", "/detokenize", detokenize_route},
     {"/apply-template", false, "POST", "/apply-template", template_route},
@@ -325,6 +327,8 @@ enum MHD_Result hr_route_access(void *cls, struct MHD_Connection *conn, const ch
         return hr_text_resume(r);
     if (r->prep)
         return hr_chat_prep_done(r);
+    if (r->embed)
+        return hr_embed_resume(r);
     return hr_chat_resume(r);
 }
 

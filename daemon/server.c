@@ -135,6 +135,7 @@ static void server_stop(struct hr_server *s)
     s->stopping = true;
     hr_log(HR_LOG_INFO, "server", "stopping");
     for (size_t i = 0; i < s->n_models; i++) {
+        hr_embed_stop(&s->models[i]);
         hr_engine_free(s->models[i].engine);
         s->models[i].engine = NULL;
     }

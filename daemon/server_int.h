@@ -34,6 +34,10 @@ struct hr_served {
     enum hr_api_tool_format tool_format; /* how its chat template writes tool calls */
     struct hr_engine *engine; /* NULL: not loaded (or the server is stopping) */
     uint32_t n_users;
+    /* /v1/embeddings (embed_route.c): its embedder and waiting jobs, made by the first
+     * request; NULL before. hr_embed_stop frees it at server stop; unloading the model must
+     * call hr_embed_stop too, before the engine (which owns the model) is freed. */
+    struct hr_embed_state *embed;
 };
 
 /* One HTTP request, from MHD's first call to its completion callback. Freed only when the
@@ -58,6 +62,7 @@ struct hr_http_req {
     bool engine_done; /* the DONE event arrived */
     struct hr_text_job *job; /* /tokenize etc.: work on libuv's pool */
     struct hr_chat_prep *prep; /* chat: template and tokenizer on libuv's pool, then submit */
+    struct hr_embed_job *embed; /* /v1/embeddings: tokenize and embed on libuv's pool */
     bool in_work;     /* job queued: freed by its after-work callback if HTTP ends first */
     bool work_done;
     int status;       /* HTTP status sent */
@@ -159,6 +164,14 @@ const char *hr_model_default_id(const struct hr_server *s);
 enum MHD_Result hr_text_start(struct hr_http_req *r, int which);
 enum MHD_Result hr_text_resume(struct hr_http_req *r);
 void hr_text_job_free(struct hr_http_req *r);
+
+/* embed_route.c: POST /v1/embeddings; resume sends the pool's answer; free is the request
+ * free's; stop ends m's waiting requests with 503 and frees its embedder (now, or when the
+ * running job ends). */
+enum MHD_Result hr_embed_start(struct hr_http_req *r);
+enum MHD_Result hr_embed_resume(struct hr_http_req *r);
+void hr_embed_free(struct hr_http_req *r);
+void hr_embed_stop(struct hr_served *m);
 
 /* chat_route.c */
 enum MHD_Result hr_chat_start(struct hr_http_req *r);

@@ -173,11 +173,14 @@ static void after_work(uv_work_t *w, int status)
     struct hr_embed_job *j = w->data;
     struct hr_served *m = j->served;
     struct hr_embed_state *st = j->st;
+    struct hr_server *srv = m->srv;
     (void)status;
     st->busy = false;
     hr_work_finished(j->r); /* may free j */
     if (st->stopping)
         state_free(m);
+    else if (srv->stop_pending)
+        hr_server_stop(srv); /* it waited for this job */
     else
         start_next(st);
 }
@@ -231,6 +234,10 @@ enum MHD_Result hr_embed_start(struct hr_http_req *r)
         return MHD_NO;
     }
     struct hr_embed_state *st = m->embed;
+    if (s->stop_pending) {
+        hr_api_embed_req_deinit(&req);
+        return hr_respond_shutting_down(r);
+    }
     if (st->busy && st->n_waiting >= s->p.engine.max_queue) {
         hr_api_embed_req_deinit(&req);
         hr_api_error_from_engine(&e, HR_EFULL, "Too many embedding requests are waiting; "
@@ -280,12 +287,9 @@ enum MHD_Result hr_embed_resume(struct hr_http_req *r)
                                                 "out of memory"));
 }
 
-void hr_embed_stop(struct hr_served *m)
+/* Waiting requests end with a 503 now; their connections are resumed to send it. */
+static void fail_waiting(struct hr_embed_state *st)
 {
-    struct hr_embed_state *st = m->embed;
-    if (!st)
-        return;
-    /* Waiting requests end with a 503 now; their connections are resumed to send it. */
     while (st->head) {
         struct hr_embed_job *j = st->head;
         st->head = j->next;
@@ -296,6 +300,30 @@ void hr_embed_stop(struct hr_served *m)
         hr_work_finished(j->r);
     }
     st->tail = NULL;
+}
+
+bool hr_embed_defer_stop(struct hr_server *s)
+{
+    bool busy = false;
+    s->stop_pending = true;
+    for (size_t i = 0; i < s->n_models; i++) {
+        struct hr_embed_state *st = s->models[i].embed;
+        if (st) {
+            fail_waiting(st);
+            busy = busy || st->busy;
+        }
+    }
+    if (busy)
+        hr_log(HR_LOG_INFO, "server", "stopping once the running embedding job ends");
+    return busy;
+}
+
+void hr_embed_stop(struct hr_served *m)
+{
+    struct hr_embed_state *st = m->embed;
+    if (!st)
+        return;
+    fail_waiting(st);
     if (st->busy)
         st->stopping = true; /* its after_work frees the state */
     else

@@ -128,9 +128,14 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* Stops in order: the engine (running requests end canceled), then every request still
  * waiting on it is completed so MHD can close its connection, then MHD, then the handles. */
-static void server_stop(struct hr_server *s)
+void hr_server_stop(struct hr_server *s)
 {
     if (s->stopping)
+        return;
+    /* An embedding job on the pool reads the model the engine owns, and MHD aborts if it is
+     * stopped with that job's connection suspended: the stop waits for the job, whose end
+     * calls here again (embed_route.c). */
+    if (hr_embed_defer_stop(s))
         return;
     s->stopping = true;
     hr_log(HR_LOG_INFO, "server", "stopping");
@@ -163,7 +168,7 @@ static void server_stop(struct hr_server *s)
 static void on_signal(uv_signal_t *h, int signum)
 {
     hr_log(HR_LOG_INFO, "server", "received %s", signum == SIGINT ? "SIGINT" : "SIGTERM");
-    server_stop(h->data);
+    hr_server_stop(h->data);
 }
 
 /* Resolves host:port into a socket address MHD can bind. Start-up only (may block on DNS). */

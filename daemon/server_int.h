@@ -123,6 +123,7 @@ struct hr_server {
     struct hr_http_req *active; /* requests the engine holds */
     uint64_t next_id;
     bool stopping;
+    bool stop_pending; /* a signal came; the stop waits for embedding work (embed_route.c) */
 };
 
 /* routes.c */
@@ -172,6 +173,9 @@ enum MHD_Result hr_embed_start(struct hr_http_req *r);
 enum MHD_Result hr_embed_resume(struct hr_http_req *r);
 void hr_embed_free(struct hr_http_req *r);
 void hr_embed_stop(struct hr_served *m);
+/* At a stop: ends the waiting embedding requests with 503 and says whether a job is still
+ * on the pool, in which case its end calls hr_server_stop again. */
+bool hr_embed_defer_stop(struct hr_server *s);
 
 /* chat_route.c */
 enum MHD_Result hr_chat_start(struct hr_http_req *r);
@@ -198,6 +202,8 @@ void hr_chat_on_event(struct hr_http_req *r, const struct hr_event *ev);
 
 /* server.c */
 void hr_server_kick(struct hr_server *s); /* run MHD now and re-arm its timer */
+/* Stops in order (signals; again when deferred work ends). */
+void hr_server_stop(struct hr_server *s);
 /* A request's pool work has ended (after-work callback): resumes its connection, or frees it
  * when the HTTP side is already done. */
 void hr_work_finished(struct hr_http_req *r);

@@ -217,6 +217,53 @@ char *hr_api_tokens_json(const int32_t *ids, size_t n, const char *const *pieces
 /* {key: text}, for {"content": ...} and {"prompt": ...}. */
 char *hr_api_text_json(const char *key, const char *text, size_t n);
 
+/* POST /v1/embeddings (embeddings.c). input is a string, an array of strings, an array of
+ * token ids or an array of token-id arrays; each becomes one input, in order. */
+enum hr_api_embed_format {
+    HR_API_EMBED_FLOAT,  /* "float": JSON numbers (the default) */
+    HR_API_EMBED_BASE64, /* "base64": the vector's little-endian float32 bytes in base64 */
+};
+
+struct hr_api_embed_input {
+    const char *text;      /* a string input (points into root), or NULL */
+    size_t text_len;
+    const int32_t *tokens; /* a token-id input (points into ids), or NULL */
+    uint32_t n_tokens;
+};
+
+/* A parsed POST /v1/embeddings body. Strings point into root until deinit. */
+struct hr_api_embed_req {
+    json_t *root;
+    const char *model;
+    struct hr_api_embed_input *inputs; /* n_inputs (1..HR_MAX_EMBED_INPUTS), malloc'd */
+    size_t n_inputs;
+    int32_t *ids;            /* malloc'd storage of every token-id input (not vocab-checked) */
+    size_t n_ids;
+    enum hr_api_embed_format format;
+    uint32_t dimensions;     /* 0: not given */
+    enum hr_pooling pooling; /* extension "pooling"; HR_POOLING_UNSPECIFIED: the model's */
+    const char *user;        /* NULL or the client's `user` (ignored) */
+};
+
+/* Parses and validates (shapes, types, limits). 0, or -1 with e filled (400 naming the
+ * param). Deinit r either way. Any thread. */
+int hr_api_embed_parse(const char *body, size_t n, struct hr_api_embed_req *r,
+                       struct hr_api_error *e);
+/* The checks that need the served model (model_id as clients name it): token ids inside its
+ * vocabulary, dimensions equal to n_embd, a pooling to use (the request's or the model's). */
+int hr_api_embed_check_model(const struct hr_api_embed_req *r, const struct hr_model *m,
+                             const char *model_id, struct hr_api_error *e);
+void hr_api_embed_req_deinit(struct hr_api_embed_req *r);
+/* The "list" answer: n_vecs vectors of n_embd floats (vecs, row after row), in f's encoding,
+ * with usage.prompt_tokens = total_tokens = n_prompt. Malloc'd JSON, NULL without memory.
+ * Any thread (a big batch is worth building off the loop). */
+char *hr_api_embed_json(const char *model, const float *vecs, size_t n_vecs, uint32_t n_embd,
+                        enum hr_api_embed_format f, uint32_t n_prompt);
+/* Standard base64 (RFC 4648, '=' padding) of n bytes: writes hr_api_base64_len(n) characters
+ * and a NUL to out. */
+size_t hr_api_base64_len(size_t n);
+void hr_api_base64_encode(const void *data, size_t n, char *out);
+
 /* A template value tree from JSON (objects keep their key order). NULL without memory. */
 struct hr_jval *hr_api_jval_from_json(const json_t *j);
 

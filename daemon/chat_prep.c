@@ -179,7 +179,6 @@ enum MHD_Result hr_gen_prep_prompts(struct hr_http_req *r, struct hr_api_complet
 
 static enum MHD_Result queue_prep(struct hr_http_req *r, struct hr_chat_prep *p)
 {
-    struct hr_server *s = r->srv;
     struct hr_api_error e;
     p->r = r;
     p->model = hr_engine_model(r->model->engine);
@@ -189,7 +188,7 @@ static enum MHD_Result queue_prep(struct hr_http_req *r, struct hr_chat_prep *p)
     r->prep = p;
     r->in_work = true;
     r->work_done = false;
-    if (uv_queue_work(s->loop, &p->work, work_fn, after_work) != 0) {
+    if (hr_server_queue_work(r, &p->work, work_fn, after_work) != 0) {
         r->in_work = false;
         hr_chat_prep_free(r);
         return hr_respond_error(r, hr_api_error_set(&e, 500, "server_error", NULL, NULL,

@@ -189,6 +189,7 @@ static void start_load(struct hr_served *m)
 static void start_unload(struct hr_served *m, const char *why)
 {
     hr_log(HR_LOG_INFO, "models", "%s: unloading (%s)", m->id, why);
+    hr_embed_stop(m); /* its embedder reads the model the engine owns (no job: no users) */
     struct hr_engine *e = m->engine;
     m->engine = NULL;
     m->state = HR_SERVED_UNLOADING;
@@ -415,6 +416,7 @@ void hr_models_stop(struct hr_server *s, void (*done)(struct hr_server *s))
     uv_close((uv_handle_t *)&s->idle_timer, NULL);
     for (size_t i = 0; i < s->n_models; i++) {
         struct hr_served *m = &s->models[i];
+        hr_embed_stop(m);
         hr_engine_free(m->engine);
         m->engine = NULL;
         if (m->state == HR_SERVED_LOADED)

@@ -69,18 +69,37 @@ enum MHD_Result hr_respond_shutting_down(struct hr_http_req *r)
                                                 NULL, "The server is shutting down."));
 }
 
+int hr_server_queue_work(struct hr_http_req *r, uv_work_t *w, uv_work_cb fn,
+                         uv_after_work_cb after)
+{
+    int rc = uv_queue_work(r->srv->loop, w, fn, after);
+    if (rc == 0) {
+        r->pool_queued = true;
+        r->srv->n_req_work++;
+    }
+    return rc;
+}
+
 void hr_work_finished(struct hr_http_req *r)
 {
+    struct hr_server *s = r->srv;
     r->work_done = true;
+    bool counted = r->pool_queued; /* embedding jobs keep their own count (embed_route.c) */
+    if (counted) {
+        r->pool_queued = false;
+        s->n_req_work--;
+    }
     if (r->http_done) { /* the server stopped or the client left meanwhile */
         hr_req_free(r);
-        return;
+    } else {
+        if (r->suspended) {
+            r->suspended = false;
+            MHD_resume_connection(r->conn);
+        }
+        hr_server_kick(s);
     }
-    if (r->suspended) {
-        r->suspended = false;
-        MHD_resume_connection(r->conn);
-    }
-    hr_server_kick(r->srv);
+    if (counted && s->stop_pending && !s->stopping && s->n_req_work == 0)
+        hr_server_stop(s); /* it waited for this work */
 }
 
 void hr_req_free(struct hr_http_req *r)
@@ -89,6 +108,7 @@ void hr_req_free(struct hr_http_req *r)
     hr_model_release(r);
     hr_text_job_free(r);
     hr_chat_prep_free(r);
+    hr_embed_free(r);
     hr_buf_free(&r->body);
     hr_buf_free(&r->out);
     hr_chat_free_choices(r);
@@ -234,6 +254,7 @@ static const struct {
     {"/v1/chat/completions", false, "POST", "/v1/chat/completions", hr_chat_start},
     {"/v1/completions", false, "POST", "/v1/completions", hr_completion_start},
     {"/v1/responses", false, "POST", "/v1/responses", hr_responses_start},
+    {"/v1/embeddings", false, "POST", "/v1/embeddings", hr_embed_start},
     {"/tokenize", false, "POST", "/tokenize", tokenize_route},
     {"/detokenize", false, "POST", "/detokenize", detokenize_route},
     {"/apply-template", false, "POST", "/apply-template", template_route},
@@ -401,6 +422,8 @@ enum MHD_Result hr_route_access(void *cls, struct MHD_Connection *conn, const ch
         return hr_text_resume(r);
     if (r->prep)
         return hr_chat_prep_done(r);
+    if (r->embed)
+        return hr_embed_resume(r);
     return hr_chat_resume(r);
 }
 

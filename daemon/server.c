@@ -137,10 +137,18 @@ static void close_handles(struct hr_server *s)
 
 /* Stops in order: the engines (running requests end canceled), then every request still
  * waiting on one is completed so MHD can close its connection, then MHD, then the handles. */
-static void server_stop(struct hr_server *s)
+void hr_server_stop(struct hr_server *s)
 {
     if (s->stopping)
         return;
+    /* Work on the pool reads the model an engine owns, and MHD aborts if it is stopped with
+     * that work's connection suspended: the stop waits for the work, whose end calls here
+     * again (hr_work_finished, embed_route.c). Waiting embedding jobs fail at once. */
+    bool embedding = hr_embed_defer_stop(s);
+    if (embedding || s->n_req_work) {
+        hr_log(HR_LOG_INFO, "server", "stopping once the work on the pool ends");
+        return;
+    }
     s->stopping = true;
     hr_log(HR_LOG_INFO, "server", "stopping");
     hr_models_stop(s, close_handles); /* the engines first: no event comes after this */
@@ -166,7 +174,7 @@ static void server_stop(struct hr_server *s)
 static void on_signal(uv_signal_t *h, int signum)
 {
     hr_log(HR_LOG_INFO, "server", "received %s", signum == SIGINT ? "SIGINT" : "SIGTERM");
-    server_stop(h->data);
+    hr_server_stop(h->data);
 }
 
 /* Resolves host:port into a socket address MHD can bind. Start-up only (may block on DNS). */

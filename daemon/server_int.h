@@ -94,6 +94,10 @@ struct hr_served {
     uint32_t n_users;
     double last_used_ms;
     struct hr_http_req *waiters; /* through wait_next */
+    /* /v1/embeddings (embed_route.c): its embedder and waiting jobs, made by the first
+     * request; NULL before. hr_embed_stop frees it at server stop; unloading the model must
+     * call hr_embed_stop too, before the engine (which owns the model) is freed. */
+    struct hr_embed_state *embed;
 };
 
 /* One HTTP request, from MHD's first call to its completion callback. Freed only when the
@@ -121,8 +125,10 @@ struct hr_http_req {
     bool engine_done; /* the DONE event arrived */
     struct hr_text_job *job; /* /tokenize etc.: work on libuv's pool */
     struct hr_chat_prep *prep; /* chat: template and tokenizer on libuv's pool, then submit */
+    struct hr_embed_job *embed; /* /v1/embeddings: tokenize and embed on libuv's pool */
     bool in_work;     /* job queued: freed by its after-work callback if HTTP ends first */
     bool work_done;
+    bool pool_queued; /* counted in srv->n_req_work until hr_work_finished */
     int status;       /* HTTP status sent */
     const char *route; /* the matched route's path (static, a metrics label); NULL: none */
     struct hr_http_conn *hconn; /* its connection while MHD holds the request, else NULL */
@@ -187,6 +193,7 @@ struct hr_server {
     size_t n_models;
     uv_timer_t idle_timer;    /* unloads on-demand models idle for keep_alive_s */
     uint32_t n_model_work;    /* loads, unloads and hashing on the pool */
+    uint32_t n_req_work;      /* requests' work on the pool (hr_server_queue_work) */
     atomic_bool stop_hashing;
     void (*models_stopped)(struct hr_server *s); /* hr_models_stop's done, while work runs */
     struct hr_http_req *active; /* requests the engine holds */
@@ -195,6 +202,7 @@ struct hr_server {
     struct hr_metrics metrics;
     uint64_t next_id;
     bool stopping;
+    bool stop_pending; /* a signal came; the stop waits for embedding work (embed_route.c) */
 };
 
 /* routes.c */
@@ -264,6 +272,17 @@ int hr_model_open(const char *path, const char *tmpl, const struct hr_engine_par
 enum MHD_Result hr_text_start(struct hr_http_req *r, int which);
 enum MHD_Result hr_text_resume(struct hr_http_req *r);
 void hr_text_job_free(struct hr_http_req *r);
+
+/* embed_route.c: POST /v1/embeddings; resume sends the pool's answer; free is the request
+ * free's; stop ends m's waiting requests with 503 and frees its embedder (now, or when the
+ * running job ends). */
+enum MHD_Result hr_embed_start(struct hr_http_req *r);
+enum MHD_Result hr_embed_resume(struct hr_http_req *r);
+void hr_embed_free(struct hr_http_req *r);
+void hr_embed_stop(struct hr_served *m);
+/* At a stop: ends the waiting embedding requests with 503 and says whether a job is still
+ * on the pool, in which case its end calls hr_server_stop again. */
+bool hr_embed_defer_stop(struct hr_server *s);
 
 /* chat_route.c */
 enum MHD_Result hr_chat_start(struct hr_http_req *r);
@@ -337,6 +356,12 @@ void hr_gen_free(struct hr_http_req *r);
 
 /* server.c */
 void hr_server_kick(struct hr_server *s); /* run MHD now and re-arm its timer */
+/* Stops in order (signals; again when deferred work ends). */
+void hr_server_stop(struct hr_server *s);
+/* Queues r's work on libuv's pool, counted so that a stop waits for it. uv_queue_work's
+ * return. */
+int hr_server_queue_work(struct hr_http_req *r, uv_work_t *w, uv_work_cb fn,
+                         uv_after_work_cb after);
 /* A request's pool work has ended (after-work callback): resumes its connection, or frees it
  * when the HTTP side is already done. */
 void hr_work_finished(struct hr_http_req *r);

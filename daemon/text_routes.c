@@ -150,7 +150,7 @@ enum MHD_Result hr_text_start(struct hr_http_req *r, int which)
     j->work.data = j;
     r->job = j;
     r->in_work = true;
-    if (uv_queue_work(s->loop, &j->work, work_fn, after_work) != 0) {
+    if (hr_server_queue_work(r, &j->work, work_fn, after_work) != 0) {
         r->job = NULL;
         r->in_work = false;
         job_free(j);

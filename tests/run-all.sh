@@ -20,9 +20,10 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-asan -j"$jobs" --output-on-failure
 echo "== fuzzing (libFuzzer, clang): each target briefly, from its seed corpus"
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHEARTH_FUZZ=ON >/dev/null
-cmake --build build-fuzz -j"$jobs" --target fuzz_gguf fuzz_chat_request fuzz_template fuzz_tokenizer \
-    fuzz_tool_calls fuzz_grammar >/dev/null
-for target in gguf chat_request template tokenizer tool_calls grammar; do
+targets="gguf chat_request template tokenizer tool_calls grammar gen_request embed_request"
+# shellcheck disable=SC2046
+cmake --build build-fuzz -j"$jobs" --target $(printf 'fuzz_%s ' $targets) >/dev/null
+for target in $targets; do
     corpus=$(mktemp -d)
     cp tests/fuzz/corpus/"$target"/* "$corpus"/
     # a crash leaves its input in build-fuzz/ and fails the run; add it to the seeds once fixed

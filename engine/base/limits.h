@@ -36,6 +36,10 @@
 /* OpenAI caps logit_bias at 300 tokens and values at +-100. */
 #define HR_MAX_LOGIT_BIAS 1024
 #define HR_MAX_THREADS 256
+/* Embeddings: OpenAI takes at most 2048 inputs per request and 300,000 tokens in all; the
+ * same caps bound the work one request can queue (each input must also fit the context). */
+#define HR_MAX_EMBED_INPUTS 2048
+#define HR_MAX_EMBED_TOKENS 300000
 
 /* Grammars (response_format json_schema, llama.cpp's grammar): real schemas compile to a few
  * hundred rules and a few KiB of GBNF; the caps bound compile time and memory for hostile

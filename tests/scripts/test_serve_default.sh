@@ -64,4 +64,21 @@ set +e
 set -e
 check "flag: bad value exits 2 naming the flag" sh -c "test $st = 2 && grep -q -- '--port' '$WORK/err'"
 check "serve --help exits 0 and lists --model" sh -c "'$HEARTH_BIN' serve --help | grep -q -- '--model'"
+
+# SIGTERM while requests' work runs on the worker pool (a slow template): the stop waits for
+# it (libmicrohttpd cannot stop with their connections parked) and still exits 0.
+printf '%s' '{% for i in range(700) %}{% for j in range(700) %}{% endfor %}{% endfor %}{{ messages[0].content }}' > "$WORK/slow.jinja"
+start_daemon --threads 1 --chat-template "$WORK/slow.jinja"
+for _ in $(seq 1 12); do
+    curl -s -o /dev/null -H 'Content-Type: application/json' --data-binary \
+        '{"messages":[{"role":"user","content":"hi"}]}' "$BASE/apply-template" &
+done
+for _ in $(seq 1 50); do
+    grep -q 'POST /apply-template' "$LOG" && break
+    sleep 0.02
+done
+stop_daemon
+wait
+check "SIGTERM during pool work: exit status 0" test "$DAEMON_STATUS" = 0
+check "the stop waited for the work" grep -q 'stopping once the work on the pool ends' "$LOG"
 finish

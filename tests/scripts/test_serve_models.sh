@@ -53,6 +53,9 @@ check "chat with alpha loads it on first use" json_true "$WORK/body" "j['model']
 cp "$WORK/body" "$WORK/alpha1.json"
 http GET /v1/models/alpha
 check "alpha is now loaded" json_true "$WORK/body" "j['status'] == 'loaded'"
+http POST /v1/embeddings '{"model":"alpha","input":"Hello","pooling":"mean"}'
+check "embeddings from alpha" json_true "$WORK/body" "len(j['data'][0]['embedding']) == 64"
+cp "$WORK/body" "$WORK/emb1.json"
 chat beta
 check "chat with beta" json_true "$WORK/body" "j['model'] == 'beta'"
 check "max-loaded 1: alpha unloaded to make room for beta" grep -q "alpha: unloading (room for another model)" "$LOG"
@@ -62,6 +65,9 @@ check "beta loaded, alpha unloaded, the preloaded model stays" json_true "$WORK/
 chat alpha
 check "alpha again answers as before" json_true "$WORK/body" \
     "j['choices'][0]['message']['content'] == json.load(open('$WORK/alpha1.json'))['choices'][0]['message']['content']"
+http POST /v1/embeddings '{"model":"alpha","input":"Hello","pooling":"mean"}'
+check "alpha reloaded embeds as before (its embedder went with the unload)" json_true "$WORK/body" \
+    "j['data'][0]['embedding'] == json.load(open('$WORK/emb1.json'))['data'][0]['embedding']"
 chat pinned
 check "the preloaded model answers" json_true "$WORK/body" "j['model'] == 'pinned'"
 http POST /v1/chat/completions '{"model":"nope","messages":[{"role":"user","content":"Hi"}]}'

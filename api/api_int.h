@@ -5,6 +5,11 @@
 #include "api.h"
 
 /* 400 invalid_type: "Invalid type for 'param': expected want, but got <kind> instead." */
+/* 500 out of memory; 400 missing_required_parameter naming param. Both return -1. */
+int hr_api__oom(struct hr_api_error *e);
+int hr_api__missing(struct hr_api_error *e, const char *param);
+/* The optional "user" string into *out (pointing into root); a 400 for any other type. */
+int hr_api__get_user(json_t *root, const char **out, struct hr_api_error *e);
 int hr_api__bad_type(struct hr_api_error *e, const char *param, const char *want, const json_t *v);
 /* 400 unsupported_parameter naming param. Both return -1. */
 int hr_api__unsupported(struct hr_api_error *e, const char *param, const char *what);
@@ -58,5 +63,10 @@ json_t *hr_api__envelope(const char *id, const char *object, int64_t created,
                          const char *model);
 json_t *hr_api__usage_obj(const struct hr_api_usage *u);
 char *hr_api__dump(json_t *take);
+/* {id, object, created, model, system_fingerprint, choices: take_choices, usage} as text
+ * (NULL without memory; take_choices is consumed either way). */
+char *hr_api__choices_json(const char *id, const char *object, int64_t created,
+                           const char *model, json_t *take_choices,
+                           const struct hr_api_usage *u);
 
 #endif

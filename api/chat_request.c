@@ -48,6 +48,30 @@ int hr_api__bad_type(struct hr_api_error *e, const char *param, const char *want
     return -1;
 }
 
+int hr_api__oom(struct hr_api_error *e)
+{
+    hr_api_error_set(e, 500, "server_error", NULL, NULL, "out of memory");
+    return -1;
+}
+
+int hr_api__missing(struct hr_api_error *e, const char *param)
+{
+    hr_api_error_set(e, 400, "invalid_request_error", "missing_required_parameter", param,
+                     "Missing required parameter: '%s'.", param);
+    return -1;
+}
+
+int hr_api__get_user(json_t *root, const char **out, struct hr_api_error *e)
+{
+    json_t *user = json_object_get(root, "user");
+    if (user && !json_is_null(user)) {
+        if (!json_is_string(user))
+            return hr_api__bad_type(e, "user", "a string", user);
+        *out = json_string_value(user);
+    }
+    return 0;
+}
+
 int hr_api__unsupported(struct hr_api_error *e, const char *param, const char *what)
 {
     hr_api_error_set(e, 400, "invalid_request_error", "unsupported_parameter", param,
@@ -495,13 +519,7 @@ int hr_api__parse_seed_user(struct hr_api_chat_req *r, json_t *root, struct hr_a
     if (hr_api__get_integer(root, "seed", INT64_MIN, INT64_MAX, &seed, &has_seed, e) != 0)
         return -1;
     r->sampling.seed = has_seed ? (uint64_t)seed : random_seed();
-    json_t *user = json_object_get(root, "user");
-    if (user && !json_is_null(user)) {
-        if (!json_is_string(user))
-            return hr_api__bad_type(e, "user", "a string", user);
-        r->user = json_string_value(user);
-    }
-    return 0;
+    return hr_api__get_user(root, &r->user, e);
 }
 
 int hr_api__parse_sampling(struct hr_api_chat_req *r, json_t *root, struct hr_api_error *e)

@@ -130,10 +130,11 @@ json_t *hr_api_chat_choice_json(uint32_t index, const char *content, size_t n_co
     return choice;
 }
 
-char *hr_api_chat_completion_choices_json(const char *id, int64_t created, const char *model,
-                                          json_t *take_choices, const struct hr_api_usage *u)
+char *hr_api__choices_json(const char *id, const char *object, int64_t created,
+                           const char *model, json_t *take_choices,
+                           const struct hr_api_usage *u)
 {
-    json_t *o = hr_api__envelope(id, "chat.completion", created, model);
+    json_t *o = hr_api__envelope(id, object, created, model);
     if (!o || !take_choices) {
         json_decref(o);
         json_decref(take_choices);
@@ -142,6 +143,12 @@ char *hr_api_chat_completion_choices_json(const char *id, int64_t created, const
     json_object_set_new(o, "choices", take_choices);
     json_object_set_new(o, "usage", hr_api__usage_obj(u));
     return hr_api__dump(o);
+}
+
+char *hr_api_chat_completion_choices_json(const char *id, int64_t created, const char *model,
+                                          json_t *take_choices, const struct hr_api_usage *u)
+{
+    return hr_api__choices_json(id, "chat.completion", created, model, take_choices, u);
 }
 
 char *hr_api_chat_completion_json(const char *id, int64_t created, const char *model,
@@ -241,12 +248,7 @@ char *hr_api_chat_tool_chunk_json(const char *id, int64_t created, const char *m
 char *hr_api_chat_usage_chunk_json(const char *id, int64_t created, const char *model,
                                    const struct hr_api_usage *u)
 {
-    json_t *o = hr_api__envelope(id, "chat.completion.chunk", created, model);
-    if (!o)
-        return NULL;
-    json_object_set_new(o, "choices", json_array());
-    json_object_set_new(o, "usage", hr_api__usage_obj(u));
-    return hr_api__dump(o);
+    return hr_api__choices_json(id, "chat.completion.chunk", created, model, json_array(), u);
 }
 
 static json_t *model_obj(const struct hr_api_model_info *m)

@@ -14,12 +14,6 @@
 /* The legacy API's cap on logprobs (alternatives per token). */
 #define LEGACY_MAX_LOGPROBS 5
 
-static int oom(struct hr_api_error *e)
-{
-    hr_api_error_set(e, 500, "server_error", NULL, NULL, "out of memory");
-    return -1;
-}
-
 static int invalid(struct hr_api_error *e, const char *param, const char *what)
 {
     hr_api_error_set(e, 400, "invalid_request_error", "invalid_value", param, "Invalid '%s': %s",
@@ -36,7 +30,7 @@ static int parse_ids(struct hr_api_prompt *p, json_t *arr, const char *param,
         return invalid(e, param, "expected a non-empty array of token ids.");
     p->ids = malloc(n * sizeof *p->ids);
     if (!p->ids)
-        return oom(e);
+        return hr_api__oom(e);
     for (size_t i = 0; i < n; i++) {
         json_t *v = json_array_get(arr, i);
         char ip[80];
@@ -83,7 +77,7 @@ static int parse_prompt(struct hr_api_completion_req *r, json_t *v, struct hr_ap
     }
     r->prompts = calloc(n, sizeof *r->prompts);
     if (!r->prompts)
-        return oom(e);
+        return hr_api__oom(e);
     r->n_prompts = n;
     if (json_is_string(v)) {
         r->prompts[0].text = json_string_value(v);

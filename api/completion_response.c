@@ -29,15 +29,7 @@ json_t *hr_api_completion_choice_json(uint32_t index, const char *text, size_t n
 char *hr_api_completion_json(const char *id, int64_t created, const char *model,
                              json_t *take_choices, const struct hr_api_usage *u)
 {
-    json_t *o = hr_api__envelope(id, "text_completion", created, model);
-    if (!o || !take_choices) {
-        json_decref(o);
-        json_decref(take_choices);
-        return NULL;
-    }
-    json_object_set_new(o, "choices", take_choices);
-    json_object_set_new(o, "usage", hr_api__usage_obj(u));
-    return hr_api__dump(o);
+    return hr_api__choices_json(id, "text_completion", created, model, take_choices, u);
 }
 
 char *hr_api_completion_chunk_json(const char *id, int64_t created, const char *model,
@@ -61,12 +53,7 @@ char *hr_api_completion_chunk_json(const char *id, int64_t created, const char *
 char *hr_api_completion_usage_chunk_json(const char *id, int64_t created, const char *model,
                                          const struct hr_api_usage *u)
 {
-    json_t *o = hr_api__envelope(id, "text_completion", created, model);
-    if (!o)
-        return NULL;
-    json_object_set_new(o, "choices", json_array());
-    json_object_set_new(o, "usage", hr_api__usage_obj(u));
-    return hr_api__dump(o);
+    return hr_api__choices_json(id, "text_completion", created, model, json_array(), u);
 }
 
 /* Characters (UTF-8 code points) in a token's bytes: text_offset counts characters of the

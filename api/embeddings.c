@@ -235,13 +235,7 @@ static int parse_options(struct hr_api_embed_req *r, json_t *root, struct hr_api
         }
         r->pooling = p;
     }
-    json_t *user = json_object_get(root, "user");
-    if (user && !json_is_null(user)) {
-        if (!json_is_string(user))
-            return hr_api__bad_type(e, "user", "a string", user);
-        r->user = json_string_value(user);
-    }
-    return 0;
+    return hr_api__get_user(root, &r->user, e);
 }
 
 int hr_api_embed_parse(const char *body, size_t n, struct hr_api_embed_req *r,

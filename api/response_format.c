@@ -18,26 +18,19 @@ static int param_err(struct hr_api_error *e, const char *code, const char *param
     return -1;
 }
 
-static int missing(struct hr_api_error *e, const char *param)
-{
-    hr_api_error_set(e, 400, "invalid_request_error", "missing_required_parameter", param,
-                     "Missing required parameter: '%s'.", param);
-    return -1;
-}
-
 
 int hr_api__parse_schema_format(struct hr_api_chat_req *r, json_t *js, const char *prefix,
                                 const char *schema_param, struct hr_api_error *e)
 {
     char p[96];
     if (!js || json_is_null(js))
-        return missing(e, prefix);
+        return hr_api__missing(e, prefix);
     if (!json_is_object(js))
         return param_err(e, "invalid_type", prefix, "expected an object.");
     json_t *name = json_object_get(js, "name");
     snprintf(p, sizeof p, "%s.name", prefix);
     if (!name)
-        return missing(e, p);
+        return hr_api__missing(e, p);
     if (!json_is_string(name))
         return param_err(e, "invalid_type", p, "expected a string.");
     if (!hr_api__valid_name(json_string_value(name), json_string_length(name)))
@@ -55,7 +48,7 @@ int hr_api__parse_schema_format(struct hr_api_chat_req *r, json_t *js, const cha
     r->grammar_strict = json_is_true(strict);
     json_t *schema = json_object_get(js, "schema");
     if (!schema)
-        return missing(e, schema_param);
+        return hr_api__missing(e, schema_param);
     if (!json_is_object(schema) && !json_is_boolean(schema))
         return param_err(e, "invalid_type", schema_param, "expected an object.");
     if (r->grammar_strict && !json_is_object(schema))
@@ -89,7 +82,7 @@ int hr_api_chat_parse_format(struct hr_api_chat_req *r, json_t *root, struct hr_
             return param_err(e, "invalid_type", "response_format", "expected an object.");
         json_t *type = json_object_get(rf, "type");
         if (!type)
-            return missing(e, "response_format.type");
+            return hr_api__missing(e, "response_format.type");
         if (!json_is_string(type))
             return param_err(e, "invalid_type", "response_format.type", "expected a string.");
         const char *t = json_string_value(type);

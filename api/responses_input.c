@@ -21,19 +21,6 @@
 
 #define MAX_TOOLS 128
 
-static int oom(struct hr_api_error *e)
-{
-    hr_api_error_set(e, 500, "server_error", NULL, NULL, "out of memory");
-    return -1;
-}
-
-static int missing(struct hr_api_error *e, const char *param)
-{
-    hr_api_error_set(e, 400, "invalid_request_error", "missing_required_parameter", param,
-                     "Missing required parameter: '%s'.", param);
-    return -1;
-}
-
 static int invalid(struct hr_api_error *e, const char *param, const char *what)
 {
     hr_api_error_set(e, 400, "invalid_request_error", "invalid_value", param, "Invalid '%s': %s",
@@ -49,7 +36,7 @@ static int get_string(json_t *obj, const char *key, const char *prefix, json_t *
     snprintf(param, sizeof param, "%s.%s", prefix, key);
     json_t *v = json_object_get(obj, key);
     if (!v || json_is_null(v))
-        return missing(e, param);
+        return hr_api__missing(e, param);
     if (!json_is_string(v))
         return hr_api__bad_type(e, param, "a string", v);
     *out = v;
@@ -61,10 +48,10 @@ static int content_text(json_t *content, const char *param, json_t **out,
                         struct hr_api_error *e)
 {
     if (!content || json_is_null(content))
-        return missing(e, param);
+        return hr_api__missing(e, param);
     if (json_is_string(content)) {
         *out = json_stringn_nocheck(json_string_value(content), json_string_length(content));
-        return *out ? 0 : oom(e);
+        return *out ? 0 : hr_api__oom(e);
     }
     if (!json_is_array(content))
         return hr_api__bad_type(e, param, "one of a string or array of objects", content);
@@ -79,7 +66,7 @@ static int content_text(json_t *content, const char *param, json_t **out,
         const char *t = json_string_value(type);
         snprintf(tp, sizeof tp, "%s.type", pp);
         if (!type)
-            return missing(e, tp);
+            return hr_api__missing(e, tp);
         if (!t || (strcmp(t, "input_text") != 0 && strcmp(t, "output_text") != 0))
             return hr_api__unsupported(e, tp, "(only input_text and output_text parts)");
         json_t *text = json_object_get(part, "text");
@@ -90,7 +77,7 @@ static int content_text(json_t *content, const char *param, json_t **out,
     }
     char *joined = malloc(total + 1);
     if (!joined)
-        return oom(e);
+        return hr_api__oom(e);
     size_t o = 0;
     for (size_t k = 0; k < n; k++) {
         json_t *text = json_object_get(json_array_get(content, k), "text");
@@ -99,12 +86,12 @@ static int content_text(json_t *content, const char *param, json_t **out,
     }
     *out = json_stringn_nocheck(joined, o);
     free(joined);
-    return *out ? 0 : oom(e);
+    return *out ? 0 : hr_api__oom(e);
 }
 
 static int push(json_t *msgs, json_t *take_msg, struct hr_api_error *e)
 {
-    return take_msg && json_array_append_new(msgs, take_msg) == 0 ? 0 : oom(e);
+    return take_msg && json_array_append_new(msgs, take_msg) == 0 ? 0 : hr_api__oom(e);
 }
 
 static int message_item(json_t *msgs, json_t *item, size_t k, struct hr_api_error *e)
@@ -113,7 +100,7 @@ static int message_item(json_t *msgs, json_t *item, size_t k, struct hr_api_erro
     json_t *role = json_object_get(item, "role");
     snprintf(param, sizeof param, "input[%zu].role", k);
     if (!role)
-        return missing(e, param);
+        return hr_api__missing(e, param);
     if (!json_is_string(role))
         return hr_api__bad_type(e, param, "a string", role);
     const char *rs = json_string_value(role);
@@ -145,11 +132,11 @@ static int call_item(json_t *msgs, json_t *item, size_t k, bool after_call,
     json_t *call = json_pack("{s:O,s:s,s:{s:O,s:O}}", "id", id, "type", "function", "function",
                              "name", name, "arguments", args);
     if (!call)
-        return oom(e);
+        return hr_api__oom(e);
     json_t *prev = after_call ? json_array_get(msgs, json_array_size(msgs) - 1) : NULL;
     if (prev)
         return json_array_append_new(json_object_get(prev, "tool_calls"), call) == 0 ? 0
-                                                                                      : oom(e);
+                                                                                      : hr_api__oom(e);
     return push(msgs, json_pack("{s:s,s:n,s:[o]}", "role", "assistant", "content",
                                 "tool_calls", call), e);
 }
@@ -173,7 +160,7 @@ int hr_api__responses_messages(json_t *root, json_t **out, struct hr_api_error *
     json_t *instr = json_object_get(root, "instructions");
     *out = NULL;
     if (!input || json_is_null(input))
-        return missing(e, "input");
+        return hr_api__missing(e, "input");
     if (!json_is_string(input) && !json_is_array(input))
         return hr_api__bad_type(e, "input", "one of a string or array of input items", input);
     if (instr && !json_is_null(instr) && !json_is_string(instr))
@@ -194,7 +181,7 @@ int hr_api__responses_messages(json_t *root, json_t **out, struct hr_api_error *
     }
     json_t *msgs = json_array();
     if (!msgs)
-        return oom(e);
+        return hr_api__oom(e);
     int rc = 0;
     if (json_is_string(instr))
         rc = push(msgs, json_pack("{s:s,s:O}", "role", "system", "content", instr), e);
@@ -272,7 +259,7 @@ static int convert_tool(json_t *tool, size_t i, json_t *done, json_t **out,
             json_object_set(fn, keys[j], v);
     }
     *out = fn ? json_pack("{s:s,s:o}", "type", "function", "function", fn) : NULL;
-    return *out ? 0 : oom(e);
+    return *out ? 0 : hr_api__oom(e);
 }
 
 int hr_api__responses_tools(json_t *root, json_t **tools_out, json_t **choice_out,
@@ -292,7 +279,7 @@ int hr_api__responses_tools(json_t *root, json_t **tools_out, json_t **choice_ou
     }
     json_t *conv = json_array();
     if (!conv)
-        return oom(e);
+        return hr_api__oom(e);
     for (size_t i = 0; i < json_array_size(tools); i++) {
         json_t *t = NULL;
         if (convert_tool(json_array_get(tools, i), i, conv, &t, e) != 0 ||

@@ -10,19 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int oom(struct hr_api_error *e)
-{
-    hr_api_error_set(e, 500, "server_error", NULL, NULL, "out of memory");
-    return -1;
-}
-
-static int missing(struct hr_api_error *e, const char *param)
-{
-    hr_api_error_set(e, 400, "invalid_request_error", "missing_required_parameter", param,
-                     "Missing required parameter: '%s'.", param);
-    return -1;
-}
-
 /* text: {"format": {"type": "text" | "json_object" | "json_schema", ...}, "verbosity"?}. */
 static int parse_text(struct hr_api_chat_req *r, json_t *root, struct hr_api_error *e)
 {
@@ -38,7 +25,7 @@ static int parse_text(struct hr_api_chat_req *r, json_t *root, struct hr_api_err
         return hr_api__bad_type(e, "text.format", "an object", f);
     json_t *type = json_object_get(f, "type");
     if (!type)
-        return missing(e, "text.format.type");
+        return hr_api__missing(e, "text.format.type");
     if (!json_is_string(type))
         return hr_api__bad_type(e, "text.format.type", "a string", type);
     const char *t = json_string_value(type);
@@ -158,7 +145,7 @@ int hr_api_responses_parse(const char *body, size_t n, struct hr_api_responses_r
     if (choice)
         json_object_set_new(root, "tool_choice", choice);
     if (!out->echo)
-        return oom(e);
+        return hr_api__oom(e);
     if (hr_api__parse_messages(r, json_object_get(root, "messages"), e) != 0 ||
         hr_api__parse_tools(r, root, e) != 0)
         return -1;

@@ -147,17 +147,26 @@ json_t *hr_api_response_obj(const struct hr_api_response_info *ri)
     return o;
 }
 
-char *hr_api_response_event_json(const char *type, uint64_t seq, const char *key,
-                                 json_t *take_value)
+/* An event's {type, sequence_number}, or NULL (take_value then freed) without memory or
+ * without the value it is built around. */
+static json_t *event_obj(const char *type, uint64_t seq, json_t *take_value)
 {
-    json_t *o = json_object();
-    if (!o || !take_value) {
-        json_decref(o);
+    json_t *o = take_value ? json_object() : NULL;
+    if (!o) {
         json_decref(take_value);
         return NULL;
     }
     json_object_set_new(o, "type", json_string(type));
     json_object_set_new(o, "sequence_number", json_integer((json_int_t)seq));
+    return o;
+}
+
+char *hr_api_response_event_json(const char *type, uint64_t seq, const char *key,
+                                 json_t *take_value)
+{
+    json_t *o = event_obj(type, seq, take_value);
+    if (!o)
+        return NULL;
     json_object_set_new(o, key, take_value);
     return hr_api__dump(o);
 }
@@ -165,14 +174,9 @@ char *hr_api_response_event_json(const char *type, uint64_t seq, const char *key
 char *hr_api_response_item_event_json(const char *type, uint64_t seq, uint32_t output_index,
                                       json_t *take_item)
 {
-    json_t *o = json_object();
-    if (!o || !take_item) {
-        json_decref(o);
-        json_decref(take_item);
+    json_t *o = event_obj(type, seq, take_item);
+    if (!o)
         return NULL;
-    }
-    json_object_set_new(o, "type", json_string(type));
-    json_object_set_new(o, "sequence_number", json_integer((json_int_t)seq));
     json_object_set_new(o, "output_index", json_integer(output_index));
     json_object_set_new(o, "item", take_item);
     return hr_api__dump(o);
@@ -181,14 +185,9 @@ char *hr_api_response_item_event_json(const char *type, uint64_t seq, uint32_t o
 char *hr_api_response_part_event_json(const char *type, uint64_t seq, const char *item_id,
                                       const char *key, json_t *take_value)
 {
-    json_t *o = json_object();
-    if (!o || !take_value) {
-        json_decref(o);
-        json_decref(take_value);
+    json_t *o = event_obj(type, seq, take_value);
+    if (!o)
         return NULL;
-    }
-    json_object_set_new(o, "type", json_string(type));
-    json_object_set_new(o, "sequence_number", json_integer((json_int_t)seq));
     json_object_set_new(o, "item_id", json_string(item_id));
     json_object_set_new(o, "output_index", json_integer(0));
     json_object_set_new(o, "content_index", json_integer(0));

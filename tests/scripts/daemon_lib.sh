@@ -44,6 +44,19 @@ start_daemon() {
     echo "daemon did not start listening:"; cat "$LOG"; return 1
 }
 
+# start_tiny ARGS...: a generated tiny model (seed 7) served as "tiny", its usage database and
+# data directory in WORK, one thread, a 64 KiB body limit; ARGS are further serve flags.
+start_tiny() {
+    "$HEARTH_BIN" make-model --preset tiny --type f32 --seed 7 --out "$WORK/tiny.gguf" 2>/dev/null
+    start_daemon --model "$WORK/tiny.gguf" --model-id tiny --db "$WORK/usage.db" \
+        --data-dir "$WORK/data" --max-body 65536 --threads 1 "$@"
+}
+
+# py FILE <<'PY' ... PY: runs the Python check on stdin with `j` the parsed JSON of FILE.
+py() {
+    /usr/bin/python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); exec(sys.stdin.read())' "$1"
+}
+
 # stop_daemon: SIGTERM and wait; sets DAEMON_STATUS.
 stop_daemon() {
     kill -TERM "$DAEMON_PID"

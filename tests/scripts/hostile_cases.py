@@ -282,55 +282,43 @@ check("server answers after the header flood", request("GET", "/health")[0] == 2
 results = {}
 
 
+
+def trickle(s, data):
+    """Sends data one byte every 0.8 s until the server answers or closes; (seconds, reply)."""
+    t0 = time.monotonic()
+    s.settimeout(0.2)
+    got = b""
+    for ch in data:
+        try:
+            s.send(bytes([ch]))
+        except OSError:
+            break
+        try:
+            d = s.recv(4096)
+            if not d:
+                break
+            got += d
+            break
+        except socket.timeout:
+            pass
+        time.sleep(0.8)
+    got += read_all(s, 5)
+    return time.monotonic() - t0, got
+
+
 def trickle_body():
     s = connect()
     body = json.dumps(CHAT).encode()
     s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
               b"\r\nx-request-id: slow-body\r\nOrigin: " + ALLOWED.encode() +
               b"\r\nContent-Length: %d\r\n\r\n" % len(body))
-    t0 = time.monotonic()
-    s.settimeout(0.2)
-    got = b""
-    for ch in body:
-        try:
-            s.send(bytes([ch]))
-        except OSError:
-            break
-        try:
-            d = s.recv(4096)
-            if not d:
-                break
-            got += d
-            break
-        except socket.timeout:
-            pass
-        time.sleep(0.8)
-    got += read_all(s, 5)
-    results["body"] = (time.monotonic() - t0, got)
+    results["body"] = trickle(s, body)
 
 
 def trickle_headers():
     s = connect()
     s.sendall(b"GET /health HTTP/1.1\r\n")
-    t0 = time.monotonic()
-    s.settimeout(0.2)
-    got = b""
-    for ch in b"User-Agent: " + b"z" * 40 + b"\r\n\r\n":
-        try:
-            s.send(bytes([ch]))
-        except OSError:
-            break
-        try:
-            d = s.recv(4096)
-            if not d:
-                break
-            got += d
-            break
-        except socket.timeout:
-            pass
-        time.sleep(0.8)
-    got += read_all(s, 5)
-    results["headers"] = (time.monotonic() - t0, got)
+    results["headers"] = trickle(s, b"User-Agent: " + b"z" * 40 + b"\r\n\r\n")
 
 
 def idle():

@@ -7,16 +7,10 @@
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/daemon_lib.sh"
 
-"$HEARTH_BIN" make-model --preset tiny --type f32 --seed 7 --out "$WORK/tiny.gguf" 2>/dev/null
-start_daemon --model "$WORK/tiny.gguf" --model-id tiny --db "$WORK/usage.db" \
-    --data-dir "$WORK/data" --max-body 65536 --threads 1 --kv-tokens 1024
+start_tiny --kv-tokens 1024
 
 post() { http POST /v1/completions "$1"; }
 
-# py FILE <<'PY' ... PY: runs the check with `j` the parsed JSON body of FILE.
-py() {
-    /usr/bin/python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); exec(sys.stdin.read())' "$1"
-}
 
 post '{"model":"tiny","prompt":"Hello there","max_tokens":6,"temperature":0}'
 check "completion: 200" test "$STATUS" = 200

@@ -6,9 +6,7 @@
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/daemon_lib.sh"
 
-"$HEARTH_BIN" make-model --preset tiny --type f32 --seed 7 --out "$WORK/tiny.gguf" 2>/dev/null
-start_daemon --model "$WORK/tiny.gguf" --model-id tiny --db "$WORK/usage.db" \
-    --data-dir "$WORK/data" --max-body 65536 --threads 1 --kv-tokens 512
+start_tiny --kv-tokens 512
 
 http GET /health
 check "GET /health is 200 ok" json_true "$WORK/body" "j['status'] == 'ok'"

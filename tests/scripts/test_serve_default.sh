@@ -67,13 +67,13 @@ check "serve --help exits 0 and lists --model" sh -c "'$HEARTH_BIN' serve --help
 
 # SIGTERM while requests' work runs on the worker pool (a slow template): the stop waits for
 # it (libmicrohttpd cannot stop with their connections parked) and still exits 0.
-printf '%s' '{% for i in range(700) %}{% for j in range(700) %}{% endfor %}{% endfor %}{{ messages[0].content }}' > "$WORK/slow.jinja"
-start_daemon --threads 1 --chat-template "$WORK/slow.jinja"
-for _ in $(seq 1 12); do
+printf '%s' '{% for i in range(400) %}{% for j in range(400) %}{% endfor %}{% endfor %}{{ messages[0].content }}' > "$WORK/slow.jinja"
+UV_THREADPOOL_SIZE=1 start_daemon --threads 1 --chat-template "$WORK/slow.jinja" # one at a time
+for _ in $(seq 1 20); do
     curl -s -o /dev/null -H 'Content-Type: application/json' --data-binary \
         '{"messages":[{"role":"user","content":"hi"}]}' "$BASE/apply-template" &
 done
-for _ in $(seq 1 50); do
+for _ in $(seq 1 500); do
     grep -q 'POST /apply-template' "$LOG" && break
     sleep 0.02
 done

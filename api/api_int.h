@@ -5,6 +5,8 @@
 #include "api.h"
 
 /* 400 invalid_type: "Invalid type for 'param': expected want, but got <kind> instead." */
+/* A request body parsed as a JSON object (caller decrefs), or NULL with the 400. */
+json_t *hr_api__load_object(const char *body, size_t n, struct hr_api_error *e);
 /* 500 out of memory; 400 missing_required_parameter naming param. Both return -1. */
 int hr_api__oom(struct hr_api_error *e);
 int hr_api__missing(struct hr_api_error *e, const char *param);

@@ -48,6 +48,26 @@ int hr_api__bad_type(struct hr_api_error *e, const char *param, const char *want
     return -1;
 }
 
+json_t *hr_api__load_object(const char *body, size_t n, struct hr_api_error *e)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(body, n, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        hr_api_error_set(e, 400, "invalid_request_error", NULL, NULL,
+                         "We could not parse the JSON body of your request: line %d column %d: "
+                         "%s.", jerr.line, jerr.column, jerr.text);
+        return NULL;
+    }
+    if (!json_is_object(root)) {
+        hr_api_error_set(e, 400, "invalid_request_error", NULL, NULL,
+                         "The request body must be a JSON object, but got %s.",
+                         json_kind(root));
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
 int hr_api__oom(struct hr_api_error *e)
 {
     hr_api_error_set(e, 500, "server_error", NULL, NULL, "out of memory");
@@ -434,21 +454,10 @@ int hr_api__parse_begin(const char *body, size_t n, bool need_model, struct hr_a
     r->sampling.top_p = 1.0f;
     r->sampling.repeat_penalty = 1.0f;
     r->n = 1;
-    json_error_t jerr;
-    r->root = json_loadb(body, n, JSON_REJECT_DUPLICATES, &jerr);
-    if (!r->root) {
-        hr_api_error_set(e, 400, "invalid_request_error", NULL, NULL,
-                         "We could not parse the JSON body of your request: line %d column %d: "
-                         "%s.", jerr.line, jerr.column, jerr.text);
+    r->root = hr_api__load_object(body, n, e);
+    if (!r->root)
         return -1;
-    }
     json_t *root = r->root;
-    if (!json_is_object(root)) {
-        hr_api_error_set(e, 400, "invalid_request_error", NULL, NULL,
-                         "The request body must be a JSON object, but got %s.",
-                         json_kind(root));
-        return -1;
-    }
     json_t *model = json_object_get(root, "model");
     if (!model && !need_model) {
         r->model = "";

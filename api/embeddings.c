@@ -243,16 +243,9 @@ int hr_api_embed_parse(const char *body, size_t n, struct hr_api_embed_req *r,
 {
     memset(r, 0, sizeof *r);
     r->pooling = HR_POOLING_UNSPECIFIED;
-    json_error_t jerr;
-    r->root = json_loadb(body, n, JSON_REJECT_DUPLICATES, &jerr);
-    if (!r->root) {
-        hr_api_error_set(e, 400, "invalid_request_error", NULL, NULL,
-                         "We could not parse the JSON body of your request: line %d column %d: "
-                         "%s.", jerr.line, jerr.column, jerr.text);
+    r->root = hr_api__load_object(body, n, e);
+    if (!r->root)
         return -1;
-    }
-    if (!json_is_object(r->root))
-        return invalid(e, NULL, NULL, "The request body must be a JSON object.");
     json_t *model = json_object_get(r->root, "model");
     if (!model || json_is_null(model))
         return invalid(e, "missing_required_parameter", "model",

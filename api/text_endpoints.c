@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "api_int.h"
 #include "json_text.h"
 
 static int bad(struct hr_api_error *e, const char *param, const char *msg)
@@ -14,24 +15,6 @@ static int bad(struct hr_api_error *e, const char *param, const char *msg)
     hr_api_error_set(e, 400, "invalid_request_error", param ? "invalid_type" : NULL, param, "%s",
                      msg);
     return -1;
-}
-
-static json_t *load_object(const char *body, size_t n, struct hr_api_error *e)
-{
-    json_error_t jerr;
-    json_t *root = json_loadb(body, n, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) {
-        hr_api_error_set(e, 400, "invalid_request_error", NULL, NULL,
-                         "We could not parse the JSON body of your request: line %d column %d: "
-                         "%s.", jerr.line, jerr.column, jerr.text);
-        return NULL;
-    }
-    if (!json_is_object(root)) {
-        json_decref(root);
-        bad(e, NULL, "The request body must be a JSON object.");
-        return NULL;
-    }
-    return root;
 }
 
 static int opt_bool(json_t *root, const char *key, bool *out, struct hr_api_error *e)
@@ -49,7 +32,7 @@ int hr_api_body_model(const char *body, size_t n, char *out, size_t cap,
                       struct hr_api_error *e)
 {
     out[0] = '\0';
-    json_t *root = load_object(body, n, e);
+    json_t *root = hr_api__load_object(body, n, e);
     if (!root)
         return -1;
     json_t *m = json_object_get(root, "model");
@@ -66,7 +49,7 @@ int hr_api_tokenize_parse(const char *body, size_t n, struct hr_api_tokenize_req
                           struct hr_api_error *e)
 {
     memset(r, 0, sizeof *r);
-    r->root = load_object(body, n, e);
+    r->root = hr_api__load_object(body, n, e);
     if (!r->root)
         return -1;
     json_t *c = json_object_get(r->root, "content");
@@ -87,7 +70,7 @@ int hr_api_detokenize_parse(const char *body, size_t n, int32_t n_vocab, int32_t
 {
     *ids = NULL;
     *n_ids = 0;
-    json_t *root = load_object(body, n, e);
+    json_t *root = hr_api__load_object(body, n, e);
     if (!root)
         return -1;
     json_t *t = json_object_get(root, "tokens");

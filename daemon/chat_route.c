@@ -114,6 +114,7 @@ void hr_chat_free_choices(struct hr_http_req *r)
     for (uint32_t k = 0; k < r->n_choices; k++) {
         hr_buf_free(&r->ch[k].text);
         hr_buf_free(&r->ch[k].tool_held);
+        hr_buf_free(&r->ch[k].logged);
         json_decref(r->ch[k].lp_content);
     }
     free(r->ch);
@@ -340,6 +341,10 @@ void hr_chat_on_event(struct hr_http_req *r, const struct hr_event *ev)
 {
     struct hr_choice *c = &r->ch[ev->req_id - r->id < r->n_choices ? ev->req_id - r->id : 0];
     if (ev->kind == HR_EV_TEXT) {
+        if (r->srv->p.log_content) {
+            c->logged.max = HR_MAX_PROMPT_BYTES;
+            hr_buf_append(&c->logged, ev->text, ev->n_text); /* past the cap: the start kept */
+        }
         if (ev->logprob && c->lp_content && !r->http_done) {
             json_t *entry =
                 hr_api_logprob_json(hr_engine_model(r->model->engine)->tok, ev->logprob);
@@ -450,6 +455,7 @@ enum MHD_Result hr_chat_start(struct hr_http_req *r)
         hr_api_chat_req_deinit(&req);
         return ret;
     }
+    hr_req_set_user(r, req.user);
     struct hr_served *m = r->model;
     if (hr_api_chat_check_vocab(&req, (int32_t)hr_engine_model(m->engine)->n_vocab, &e) != 0) {
         hr_api_chat_req_deinit(&req);
@@ -489,6 +495,34 @@ enum MHD_Result hr_chat_submit(struct hr_http_req *r, const struct hr_api_chat_r
     return hr_gen_submit_prompts(r, req, list, &n_tokens, 1);
 }
 
+char *hr_chat_output_text(struct hr_http_req *r)
+{
+    if (!r->n_choices)
+        return NULL;
+    json_t *a = json_array();
+    for (uint32_t k = 0; a && k < r->n_choices; k++)
+        json_array_append_new(a, json_stringn(r->ch[k].logged.ptr ? r->ch[k].logged.ptr : "",
+                                              r->ch[k].logged.len));
+    char *text = a ? json_dumps(a, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    json_decref(a);
+    return text;
+}
+
+/* The most tokens r may use: every prompt plus, per choice, max_tokens or the rest of the
+ * context (what a client that sets no max_tokens may get). Reserved before queueing. */
+static int64_t worst_case_tokens(const struct hr_http_req *r, const struct hr_api_chat_req *req,
+                                 const size_t *n_tokens, size_t n_prompts, uint32_t per)
+{
+    uint32_t n_ctx = hr_engine_n_ctx(r->model->engine);
+    int64_t total = 0;
+    for (size_t p = 0; p < n_prompts; p++) {
+        int64_t room = n_tokens[p] < n_ctx ? (int64_t)(n_ctx - n_tokens[p]) : 0;
+        int64_t gen = req->max_tokens && req->max_tokens < room ? req->max_tokens : room;
+        total += (int64_t)n_tokens[p] + gen * per;
+    }
+    return total;
+}
+
 /* Ends choices k.. of r that never reached the engine, as the engine would have. */
 static void fail_unsent(struct hr_http_req *r, uint32_t k, int rc, const char *msg)
 {
@@ -513,6 +547,9 @@ enum MHD_Result hr_gen_submit_prompts(struct hr_http_req *r, const struct hr_api
     for (uint32_t k = 0; k < r->n_choices; k++)
         r->ch[k].lp_content = req->logprobs ? json_array() : NULL;
     uint32_t per = r->n_per_prompt ? r->n_per_prompt : r->n_choices;
+    enum MHD_Result ret;
+    if (!hr_auth_reserve(r, worst_case_tokens(r, req, n_tokens, n_prompts, per), &ret))
+        return ret;
     if (n_prompts > 1) { /* summed from each prompt's first choice (choice_done) */
         r->n_prompt = 0;
         r->n_cached = 0;

@@ -1,8 +1,12 @@
 /* `hearth serve`: resolve the configuration (defaults < file < flags), prepare the data
  * directory, make the demo model on first start when no --model is given, load the model,
- * open the usage store, and run the server until a signal. Every start-up failure is one line
- * on stderr: exit 2 for configuration, 1 for run time. Main thread (becomes the loop). */
+ * open the usage store (which reads the API keys), refuse to listen beyond loopback while no
+ * key exists (unless --insecure-no-auth), and run the server until a signal. Every start-up
+ * failure is one line on stderr: exit 2 for configuration, 1 for run time. Main thread
+ * (becomes the loop). */
 #include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +15,7 @@
 
 #include "daemon/commands.h"
 #include "daemon/config.h"
+#include "daemon/keyring.h"
 #include "daemon/log_sink.h"
 #include "daemon/serve_models.h"
 #include "daemon/server.h"
@@ -57,6 +62,42 @@ static int ensure_demo_model(const char *path)
     if (rc != 0)
         fprintf(stderr, "hearth: %s: %s\n", path, d.msg[0] ? d.msg : hr_err_str(rc));
     return rc;
+}
+
+/* Whether every address host names is a loopback one (127.0.0.0/8, ::1, or v4-mapped
+ * 127/8): only such a server is safe to run without keys. Start-up only (may ask DNS). */
+static bool host_is_loopback(const char *host)
+{
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    if (getaddrinfo(host, "0", &hints, &res) != 0 || !res)
+        return false; /* the bind will fail and say why */
+    bool all = true;
+    for (struct addrinfo *a = res; a; a = a->ai_next) {
+        if (a->ai_family == AF_INET) {
+            const struct sockaddr_in *v4 = (const struct sockaddr_in *)(void *)a->ai_addr;
+            all = all && (ntohl(v4->sin_addr.s_addr) >> 24) == 127;
+        } else if (a->ai_family == AF_INET6) {
+            const struct in6_addr *v6 =
+                &((const struct sockaddr_in6 *)(void *)a->ai_addr)->sin6_addr;
+            all = all && (IN6_IS_ADDR_LOOPBACK(v6) ||
+                          (IN6_IS_ADDR_V4MAPPED(v6) && v6->s6_addr[12] == 127));
+        } else {
+            all = false;
+        }
+    }
+    freeaddrinfo(res);
+    return all;
+}
+
+static size_t keys_in(struct hr_keyring *kr)
+{
+    pthread_mutex_lock(&kr->mu);
+    size_t n = kr->n_pending;
+    pthread_mutex_unlock(&kr->mu);
+    return n;
 }
 
 int hr_cmd_serve(int argc, char **argv)
@@ -109,15 +150,40 @@ int hr_cmd_serve(int argc, char **argv)
         hr_config_deinit(&cfg);
         return 1;
     }
+    static struct hr_keyring keyring; /* outlives the server; the store thread delivers */
+    hr_keyring_init(&keyring);
+    struct hr_store_options so = {0};
+    so.retention_days = (uint32_t)cfg.usage_retention_days;
+    so.keys_changed = hr_keyring_deliver;
+    so.ud = &keyring;
     struct hr_store *store = NULL;
-    rc = hr_store_open(&store, db_path, &d);
+    rc = hr_store_open(&store, db_path, &so, &d);
     if (rc != 0) {
         fprintf(stderr, "hearth: %s\n", d.msg[0] ? d.msg : hr_err_str(rc));
+        hr_keyring_deinit(&keyring);
         hr_serve_models_free(&list);
         hr_config_deinit(&cfg);
         return 1;
     }
     hr_log(HR_LOG_INFO, "serve", "usage database %s", db_path);
+    size_t n_keys = keys_in(&keyring);
+    if (n_keys == 0 && !host_is_loopback(cfg.host) && !cfg.insecure_no_auth) {
+        fprintf(stderr, "hearth: --host %s: refusing to listen beyond loopback with no API key; "
+                        "create one with 'hearth keys create --name NAME' (or pass "
+                        "--insecure-no-auth to serve anyone who can reach the port)\n",
+                cfg.host);
+        hr_store_close(store);
+        hr_keyring_deinit(&keyring);
+        hr_serve_models_free(&list);
+        hr_config_deinit(&cfg);
+        return 2;
+    }
+    if (n_keys == 0)
+        hr_log(HR_LOG_WARN, "serve", "no API keys: the API is open to anyone who can reach "
+                                     "%s (create one with 'hearth keys create')", cfg.host);
+    if (cfg.log_content)
+        hr_log(HR_LOG_WARN, "serve", "--log-content: request bodies and answers are stored in "
+                                     "%s", db_path);
 
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     struct hr_server_params sp = {0};
@@ -143,8 +209,12 @@ int hr_cmd_serve(int argc, char **argv)
                         : !strcmp(cfg.kv_type, "q8_0") ? HR_KV_Q8_0
                                                        : HR_KV_F16;
     sp.store = store;
+    sp.db_path = db_path;
+    sp.keyring = &keyring;
+    sp.log_content = cfg.log_content;
     rc = hr_server_run(&sp, &d);
     hr_store_close(store);
+    hr_keyring_deinit(&keyring);
     hr_serve_models_free(&list);
     hr_config_deinit(&cfg);
     if (rc != 0) {

@@ -151,6 +151,7 @@ enum MHD_Result hr_completion_start(struct hr_http_req *r)
         hr_api_completion_req_deinit(&req);
         return ret;
     }
+    hr_req_set_user(r, req.base.user);
     int32_t n_vocab = (int32_t)hr_engine_model(r->model->engine)->n_vocab;
     uint32_t n_choices = (uint32_t)req.n_prompts * req.base.n;
     if (hr_api_completion_check_vocab(&req, n_vocab, &e) != 0) {

@@ -83,6 +83,16 @@ static const struct setting settings[] = {
                                                      "stays open"),
     INT(read_timeout, "--read-timeout", 30, 1, 86400, "seconds a request's headers and body may "
                                                      "take to arrive (408 and close beyond)"),
+    BOOL(insecure_no_auth, "--insecure-no-auth", 0, "allow listening on a non-loopback "
+                                                    "address while no API key exists (anyone "
+                                                    "who can reach the port may use it)"),
+    BOOL(log_content, "--log-content", 0, "store each request's body and answer text in the "
+                                          "usage ledger (off: counts and timings only; see "
+                                          "Privacy)"),
+    INT(usage_retention_days, "--usage-retention-days", 0, 0, 36500, "days usage rows are "
+                                                                     "kept (older ones are "
+                                                                     "deleted hourly); 0: "
+                                                                     "forever"),
     STR(cors_origins, "--cors-origins", "", "browser origins allowed by CORS, comma-separated "
                                             "(e.g. https://app.example.com), or *; empty: no "
                                             "CORS headers"),
@@ -269,7 +279,11 @@ int hr_config_parse_args(struct hr_config *c, int argc, char **argv, struct hr_d
             hr_diag_set(d, "serve: unknown option '%.64s' (see hearth serve --help)", arg);
             return HR_EINVAL;
         }
-        const char *value = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        /* A boolean flag alone means true: `--log-content` as well as `--log-content true`. */
+        bool bare = s->kind == K_BOOL && !eq &&
+                    (i + 1 >= argc ||
+                     (strcmp(argv[i + 1], "true") != 0 && strcmp(argv[i + 1], "false") != 0));
+        const char *value = bare ? "true" : eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
         if (!value) {
             hr_diag_set(d, "%s: missing value", s->flag);
             return HR_EINVAL;
@@ -315,7 +329,7 @@ void hr_config_print_help(FILE *out)
         default_text(&settings[i], def, sizeof def);
         snprintf(flag, sizeof flag, "%s %s", settings[i].flag,
                  settings[i].kind == K_INT    ? "N"
-                 : settings[i].kind == K_BOOL ? "true|false"
+                 : settings[i].kind == K_BOOL ? "[true|false]"
                                               : "VALUE");
         fprintf(out, "  %-22s %s (default %s)\n", flag, settings[i].help, def);
     }

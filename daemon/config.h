@@ -50,6 +50,9 @@ struct hr_config {
     char cors_origins[HR_CONFIG_STR]; /* "" = no CORS; "*"; or comma-separated origins */
     char kv_type[8];              /* "f16" (default), "f32" or "q8_0" */
     bool prefix_cache;
+    bool insecure_no_auth;        /* may listen beyond loopback without any API key */
+    bool log_content;             /* usage rows keep request bodies and answer text */
+    int64_t usage_retention_days; /* 0 = keep usage rows forever */
     char models_dir[HR_CONFIG_STR]; /* "" = none; else every *.gguf there, loaded on use */
     int64_t keep_alive;           /* seconds an on-demand model stays loaded idle; 0 = ever */
     int64_t max_loaded;           /* on-demand models loaded at once */

@@ -223,6 +223,7 @@ enum MHD_Result hr_embed_start(struct hr_http_req *r)
         hr_api_embed_req_deinit(&req);
         return ret;
     }
+    hr_req_set_user(r, req.user);
     struct hr_served *m = r->model;
     const struct hr_model *model = hr_engine_model(m->engine);
     if (hr_api_embed_check_model(&req, model, m->id, &e) != 0) {

@@ -240,6 +240,13 @@ bool hr_model_acquire(struct hr_http_req *r, const char *name, enum MHD_Result *
                                 "to it.", name ? name : ""));
         return false;
     }
+    if (!hr_auth_model_allowed(r, m->id)) {
+        *ret = hr_respond_error(r, hr_api_error_set(&e, 403, "permission_error",
+                                                    "model_not_allowed", "model",
+                                                    "This API key may not use the model "
+                                                    "'%.128s'.", m->id));
+        return false;
+    }
     if (r->wait_err[0]) {
         *ret = hr_respond_error(r, hr_api_error_set(&e, s->stopping ? 503 : 500,
                                                     "server_error", s->stopping

@@ -228,6 +228,7 @@ enum MHD_Result hr_responses_start(struct hr_http_req *r)
         hr_api_responses_req_deinit(&req);
         return ret;
     }
+    hr_req_set_user(r, req.base.user);
     if (!hr_chat_take_tools(r, &req.base, &e)) {
         hr_api_responses_req_deinit(&req);
         return hr_respond_error(r, &e);

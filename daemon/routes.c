@@ -102,10 +102,20 @@ void hr_work_finished(struct hr_http_req *r)
         hr_server_stop(s); /* it waited for this work */
 }
 
+void hr_req_set_user(struct hr_http_req *r, const char *user)
+{
+    free(r->user);
+    r->user = user ? strdup(user) : NULL;
+}
+
 void hr_req_free(struct hr_http_req *r)
 {
     hr_chat_stop_hangup(r);
     hr_model_release(r);
+    hr_auth_release(r);
+    hr_usage_job_free(r);
+    free(r->user);
+    free(r->log_prompt);
     hr_text_job_free(r);
     hr_chat_prep_free(r);
     hr_embed_free(r);
@@ -123,6 +133,7 @@ enum MHD_Result hr_queue(struct hr_http_req *r, int status, struct MHD_Response 
         return MHD_NO;
     MHD_add_response_header(resp, "x-request-id", r->request_id);
     hr_cors_add_headers(r, resp);
+    hr_auth_add_headers(r, resp);
     hr_conn_busy(r);
     enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned int)status, resp);
     MHD_destroy_response(resp);
@@ -197,9 +208,11 @@ static enum MHD_Result models_route(struct hr_http_req *r)
     struct hr_api_model_info *m = calloc(s->n_models ? s->n_models : 1, sizeof *m);
     if (!m)
         return MHD_NO;
-    for (size_t i = 0; i < s->n_models; i++)
-        model_info(&s->models[i], &m[i]);
-    char *json = hr_api_models_json(m, s->n_models);
+    size_t n = 0;
+    for (size_t i = 0; i < s->n_models; i++) /* a key sees only the models it may use */
+        if (hr_auth_model_allowed(r, s->models[i].id))
+            model_info(&s->models[i], &m[n++]);
+    char *json = hr_api_models_json(m, n);
     free(m);
     return hr_respond_json(r, 200, json);
 }
@@ -210,7 +223,7 @@ static enum MHD_Result model_route(struct hr_http_req *r)
     struct hr_api_error e;
     const char *want = r->path + strlen("/v1/models/");
     for (size_t i = 0; i < s->n_models; i++) {
-        if (strcmp(want, s->models[i].id) == 0) {
+        if (strcmp(want, s->models[i].id) == 0 && hr_auth_model_allowed(r, want)) {
             struct hr_api_model_info m;
             model_info(&s->models[i], &m);
             return hr_respond_json(r, 200, hr_api_model_json(&m));
@@ -237,27 +250,33 @@ static enum MHD_Result template_route(struct hr_http_req *r)
     return hr_text_start(r, 2);
 }
 
-/* Known paths, the methods each allows, the name its usage rows carry (NULL: none) and its
- * handler. A handler may run more than once for one request (see hr_model_acquire). */
+/* How a route is guarded when keys exist: open (probes), any key, any key and counted
+ * against its limits, or admin keys only. */
+enum guard { OPEN, KEY, LIMITED, ADMIN };
+
+/* Known paths, the methods each allows, its guard, the name its usage rows carry (NULL: none)
+ * and its handler. A handler may run more than once for one request (see hr_model_acquire). */
 static const struct {
     const char *path;
     bool prefix;
     const char *allow;
+    enum guard guard;
     const char *endpoint;
     enum MHD_Result (*handler)(struct hr_http_req *r);
 } routes[] = {
-    {"/health", false, "GET, HEAD", NULL, health_route},
-    {"/ready", false, "GET, HEAD", NULL, hr_models_ready_route},
-    {"/metrics", false, "GET, HEAD", NULL, hr_metrics_route},
-    {"/v1/models", false, "GET, HEAD", "/v1/models", models_route},
-    {"/v1/models/", true, "GET, HEAD", "/v1/models", model_route},
-    {"/v1/chat/completions", false, "POST", "/v1/chat/completions", hr_chat_start},
-    {"/v1/completions", false, "POST", "/v1/completions", hr_completion_start},
-    {"/v1/responses", false, "POST", "/v1/responses", hr_responses_start},
-    {"/v1/embeddings", false, "POST", "/v1/embeddings", hr_embed_start},
-    {"/tokenize", false, "POST", "/tokenize", tokenize_route},
-    {"/detokenize", false, "POST", "/detokenize", detokenize_route},
-    {"/apply-template", false, "POST", "/apply-template", template_route},
+    {"/health", false, "GET, HEAD", OPEN, NULL, health_route},
+    {"/ready", false, "GET, HEAD", OPEN, NULL, hr_models_ready_route},
+    {"/metrics", false, "GET, HEAD", OPEN, NULL, hr_metrics_route},
+    {"/v1/models", false, "GET, HEAD", KEY, "/v1/models", models_route},
+    {"/v1/models/", true, "GET, HEAD", KEY, "/v1/models", model_route},
+    {"/v1/usage", false, "GET, HEAD", ADMIN, "/v1/usage", hr_usage_route},
+    {"/v1/chat/completions", false, "POST", LIMITED, "/v1/chat/completions", hr_chat_start},
+    {"/v1/completions", false, "POST", LIMITED, "/v1/completions", hr_completion_start},
+    {"/v1/responses", false, "POST", LIMITED, "/v1/responses", hr_responses_start},
+    {"/v1/embeddings", false, "POST", LIMITED, "/v1/embeddings", hr_embed_start},
+    {"/tokenize", false, "POST", LIMITED, "/tokenize", tokenize_route},
+    {"/detokenize", false, "POST", LIMITED, "/detokenize", detokenize_route},
+    {"/apply-template", false, "POST", LIMITED, "/apply-template", template_route},
 };
 
 static int find_route(const char *path)
@@ -313,6 +332,12 @@ static enum MHD_Result route(struct hr_http_req *r)
         return hr_respond_error_hdr(r, &e, MHD_HTTP_HEADER_ALLOW, routes[ri].allow);
     }
     r->endpoint = routes[ri].endpoint;
+    enum guard g = routes[ri].guard;
+    enum MHD_Result ret;
+    if (g != OPEN && !hr_auth_request(r, g == LIMITED, g == ADMIN, &ret))
+        return ret;
+    if (r->srv->p.log_content && r->body.ptr && !r->log_prompt)
+        r->log_prompt = strdup(r->body.ptr);
     return routes[ri].handler(r);
 }
 
@@ -424,6 +449,8 @@ enum MHD_Result hr_route_access(void *cls, struct MHD_Connection *conn, const ch
         return hr_chat_prep_done(r);
     if (r->embed)
         return hr_embed_resume(r);
+    if (r->usage)
+        return hr_usage_resume(r);
     return hr_chat_resume(r);
 }
 
@@ -431,6 +458,7 @@ void hr_record_usage(struct hr_http_req *r)
 {
     struct hr_server *s = r->srv;
     hr_metrics_request_done(&s->metrics, r);
+    hr_auth_settle(r);
     if (!s->p.store || !r->endpoint)
         return;
     struct hr_usage_row row;
@@ -441,7 +469,9 @@ void hr_record_usage(struct hr_http_req *r)
     row.time_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     snprintf(row.model, sizeof row.model, "%.127s", r->model ? r->model->id : "");
     snprintf(row.endpoint, sizeof row.endpoint, "%s", r->endpoint);
+    row.key_id = r->key ? r->key->key.id : 0;
     row.prompt_tokens = r->n_prompt;
+    row.cached_tokens = r->n_cached;
     row.completion_tokens = r->n_completion;
     row.queue_ms = r->queue_ms;
     row.first_token_ms = r->first_token_ms;
@@ -452,6 +482,13 @@ void hr_record_usage(struct hr_http_req *r)
                  hr_chat_finish_reason(r));
     else if (r->engine_done && r->finish == HR_FINISH_CANCELED)
         snprintf(row.finish_reason, sizeof row.finish_reason, "canceled");
+    row.user = r->user;
+    r->user = NULL;
+    if (s->p.log_content) {
+        row.prompt_text = r->log_prompt;
+        r->log_prompt = NULL;
+        row.output_text = hr_chat_output_text(r);
+    }
     if (hr_store_append(s->p.store, &row) != 0)
         hr_log(HR_LOG_ERROR, "store", "%s: usage row dropped (store queue full)",
                r->request_id);

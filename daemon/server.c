@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "daemon/keyring.h"
 #include "daemon/store/store.h"
 
 double hr_now_ms(void)
@@ -110,6 +111,11 @@ static void on_async(uv_async_t *a)
     hr_server_kick(s);
 }
 
+static void on_keys(uv_async_t *a)
+{
+    hr_auth_refresh(a->data);
+}
+
 void hr_server_notify(void *ud)
 {
     uv_async_send(ud);
@@ -131,6 +137,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 static void close_handles(struct hr_server *s)
 {
     uv_close((uv_handle_t *)&s->async, NULL);
+    uv_close((uv_handle_t *)&s->keys_async, NULL);
     uv_close((uv_handle_t *)&s->sig_int, NULL);
     uv_close((uv_handle_t *)&s->sig_term, NULL);
 }
@@ -151,6 +158,8 @@ void hr_server_stop(struct hr_server *s)
     }
     s->stopping = true;
     hr_log(HR_LOG_INFO, "server", "stopping");
+    if (s->p.keyring) /* the store thread outlives the loop: no more wake-ups from it */
+        hr_keyring_set_wake(s->p.keyring, NULL, NULL);
     hr_models_stop(s, close_handles); /* the engines first: no event comes after this */
     while (s->active) {
         struct hr_http_req *r = s->active;
@@ -251,6 +260,11 @@ int hr_server_run(const struct hr_server_params *p, struct hr_diag *d)
     hr_metrics_init(&s->metrics);
     uv_async_init(s->loop, &s->async, on_async);
     s->async.data = s;
+    uv_async_init(s->loop, &s->keys_async, on_keys);
+    s->keys_async.data = s;
+    hr_auth_refresh(s); /* the keys the store read at open */
+    if (s->p.keyring)
+        hr_keyring_set_wake(s->p.keyring, hr_server_notify, &s->keys_async);
     int rc = hr_models_start(s, d);
     if (rc == 0)
         rc = start_http(s, d);
@@ -263,8 +277,12 @@ int hr_server_run(const struct hr_server_params *p, struct hr_diag *d)
             uv_close((uv_handle_t *)&s->poll, NULL);
         if (s->models)
             hr_models_stop(s, NULL);
+        if (s->p.keyring)
+            hr_keyring_set_wake(s->p.keyring, NULL, NULL);
         uv_close((uv_handle_t *)&s->async, NULL);
+        uv_close((uv_handle_t *)&s->keys_async, NULL);
         uv_run(s->loop, UV_RUN_DEFAULT);
+        hr_auth_free(s);
         free(s->models);
         free(s);
         return rc;
@@ -278,6 +296,7 @@ int hr_server_run(const struct hr_server_params *p, struct hr_diag *d)
     hr_server_kick(s);
     uv_run(s->loop, UV_RUN_DEFAULT);
     uv_loop_close(s->loop);
+    hr_auth_free(s);
     free(s->models);
     free(s);
     return 0;

@@ -12,6 +12,7 @@
 #include "engine/engine.h"
 
 struct hr_store;
+struct hr_keyring;
 
 /* One model to serve, known to clients by id. */
 struct hr_model_spec {
@@ -40,6 +41,9 @@ struct hr_server_params {
     const char *cors_origins; /* "": no CORS headers; "*"; or comma-separated origins */
     struct hr_engine_params engine;
     struct hr_store *store; /* usage rows go here; may be NULL */
+    const char *db_path;    /* the store's file, read by GET /v1/usage; NULL: no reports */
+    struct hr_keyring *keyring; /* API keys from the store; NULL: no auth */
+    bool log_content;       /* usage rows carry the request body and the answer text */
 };
 
 /* Checks every model (preloaded ones are loaded and their engines started), binds, serves

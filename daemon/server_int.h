@@ -9,6 +9,8 @@
 #include <uv.h>
 
 #include "api/api.h"
+#include "daemon/key_limits.h"
+#include "daemon/store/store.h"
 #include "server.h"
 
 /* A growable byte buffer born with a maximum: reaching it is an error. */
@@ -100,6 +102,23 @@ struct hr_served {
     struct hr_embed_state *embed;
 };
 
+/* An API key the loop knows (auth.c), kept across snapshots so its buckets and totals go
+ * on; freed once no snapshot lists it and no request holds it. */
+struct hr_key_state {
+    struct hr_key_state *next;
+    struct hr_key key; /* as the latest snapshot has it */
+    bool listed;       /* in the latest snapshot */
+    bool active;       /* listed and not revoked */
+    struct hr_limit lim;
+    uint32_t n_refs;   /* requests holding it (hr_http_req.key) */
+};
+
+struct hr_auth {
+    bool required; /* the database holds keys: every API request needs one */
+    struct hr_key_state *states;
+    size_t n_active;
+};
+
 /* One HTTP request, from MHD's first call to its completion callback. Freed only when the
  * HTTP side is done and, if it went to the engine, the engine sent its final event. */
 struct hr_http_req {
@@ -126,6 +145,7 @@ struct hr_http_req {
     struct hr_text_job *job; /* /tokenize etc.: work on libuv's pool */
     struct hr_chat_prep *prep; /* chat: template and tokenizer on libuv's pool, then submit */
     struct hr_embed_job *embed; /* /v1/embeddings: tokenize and embed on libuv's pool */
+    struct hr_usage_job *usage; /* GET /v1/usage: the report read on libuv's pool */
     bool in_work;     /* job queued: freed by its after-work callback if HTTP ends first */
     bool work_done;
     bool pool_queued; /* counted in srv->n_req_work until hr_work_finished */
@@ -134,6 +154,14 @@ struct hr_http_req {
     struct hr_http_conn *hconn; /* its connection while MHD holds the request, else NULL */
     const char *endpoint; /* for the usage row; NULL: not recorded */
     struct hr_served *model; /* held since hr_model_acquire; NULL before */
+    /* auth.c: its key (NULL: auth off, or not yet checked), the tokens reserved for it */
+    struct hr_key_state *key;
+    bool limited;      /* its route counts against the key's limits */
+    bool settled;      /* its real token count went back to the limits */
+    bool no_retry;     /* a quota refused it: x-should-retry: false */
+    struct hr_limit_hold hold;
+    char *user;        /* the body's `user` for the ledger (malloc'd), or NULL */
+    char *log_prompt;  /* --log-content: the request body (malloc'd), or NULL */
     /* chat */
     bool stream;
     bool include_usage;
@@ -179,6 +207,7 @@ struct hr_choice {
     char err_msg[256];
     uint32_t n_completion;
     size_t text_offset;       /* completions: characters of text so far (logprobs) */
+    struct hr_buf logged;     /* --log-content: all of its text, for the usage row */
 };
 
 struct hr_server {
@@ -200,6 +229,8 @@ struct hr_server {
     struct hr_http_conn *conns; /* every open connection (conn_deadline.c) */
     uv_timer_t deadline_timer;
     struct hr_metrics metrics;
+    struct hr_auth auth;
+    uv_async_t keys_async;    /* the store thread has new keys (keyring.h) */
     uint64_t next_id;
     bool stopping;
     bool stop_pending; /* a signal came; the stop waits for embedding work (embed_route.c) */
@@ -227,6 +258,8 @@ enum MHD_Result hr_respond_error_hdr(struct hr_http_req *r, const struct hr_api_
 /* prefix + 24 random hex digits ("chatcmpl-...", "req_..."). */
 void hr_random_id(const char *prefix, uint64_t salt, char *out, size_t cap);
 void hr_req_free(struct hr_http_req *r);
+/* Keeps a copy of the body's `user` for the usage row (handlers, after hr_model_acquire). */
+void hr_req_set_user(struct hr_http_req *r, const char *user);
 /* The name usage rows of the route serving path carry (NULL: none, or no such route). */
 const char *hr_route_endpoint(const char *path);
 /* Hands the finished request's usage row to the store (once both sides are done). */
@@ -251,6 +284,29 @@ void hr_models_stop(struct hr_server *s, void (*done)(struct hr_server *s));
 enum MHD_Result hr_models_ready_route(struct hr_http_req *r);
 /* "loaded", "loading", "unloaded" */
 const char *hr_served_status(const struct hr_served *m);
+
+/* auth.c: keys, permissions and limits (see the file's comment). */
+/* Takes the keyring's newest snapshot, if any (start-up, and keys_async). */
+void hr_auth_refresh(struct hr_server *s);
+void hr_auth_free(struct hr_server *s);
+bool hr_auth_required(const struct hr_server *s);
+/* Who r is: true to go on (r->key set when auth is on); false with *ret a queued 401, 403
+ * (admin needed) or 429. limited: the route counts against the key's request limit. */
+bool hr_auth_request(struct hr_http_req *r, bool limited, bool admin, enum MHD_Result *ret);
+/* Whether r's key may use model id (always, without a key or a model list). */
+bool hr_auth_model_allowed(const struct hr_http_req *r, const char *model);
+/* Reserves n tokens for r before it is queued: false with *ret a queued 429. */
+bool hr_auth_reserve(struct hr_http_req *r, int64_t n, enum MHD_Result *ret);
+/* r's real tokens (n_prompt + n_completion) replace its reservation; once. */
+void hr_auth_settle(struct hr_http_req *r);
+/* Settles and lets go of r's key (the request free). */
+void hr_auth_release(struct hr_http_req *r);
+/* x-ratelimit-* (and x-should-retry) for r's answer. */
+void hr_auth_add_headers(struct hr_http_req *r, struct MHD_Response *resp);
+/* usage_route.c: GET /v1/usage (admin keys), read on the pool. */
+enum MHD_Result hr_usage_route(struct hr_http_req *r);
+enum MHD_Result hr_usage_resume(struct hr_http_req *r);
+void hr_usage_job_free(struct hr_http_req *r);
 
 /* model_open.c */
 struct hr_model_facts {
@@ -290,6 +346,8 @@ enum MHD_Result hr_chat_start(struct hr_http_req *r);
 const char *hr_chat_finish_reason(const struct hr_http_req *r);
 /* Whether engine request id belongs to r (one id per choice). */
 bool hr_chat_owns(const struct hr_http_req *r, uint64_t id);
+/* --log-content: every choice's text as a JSON array of strings (malloc'd), or NULL. */
+char *hr_chat_output_text(struct hr_http_req *r);
 /* Asks the engine to stop every choice still running. */
 void hr_chat_cancel(struct hr_http_req *r);
 /* Frees the choices (routes.c's request free). */

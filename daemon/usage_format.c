@@ -11,10 +11,7 @@
 #include "daemon/utc_time.h"
 #include "engine/base/err.h"
 
-/* Table group names are cut to this many characters (code points), "..." included. */
-#define GROUP_COLS 32
 #define N_COLS 10
-#define CELL_MAX (GROUP_COLS * 4 + 8) /* a cut name: up to 4 bytes per code point */
 
 const char *hr_usage_by_name(enum hr_usage_by by)
 {
@@ -72,43 +69,62 @@ static size_t utf8_chars(const char *s)
     return n;
 }
 
-/* The name as the table shows it: control bytes (which could move the cursor or recolour a
- * terminal) become '?', and a long name is cut on a character boundary and ends in "...". */
-static void display_name(const struct hr_usage_group *g, enum hr_usage_by by, char *out)
+void hr_table_cell(char cell[HR_TABLE_CELL_MAX], const char *text)
 {
-    if (!g->group[0]) {
-        snprintf(out, CELL_MAX, "%s", by == HR_USAGE_BY_KEY ? "(no key)" : "(none)");
-        return;
-    }
-    size_t total = utf8_chars(g->group);
-    size_t keep = total > GROUP_COLS ? GROUP_COLS - 3 : total;
+    size_t total = utf8_chars(text);
+    size_t keep = total > HR_TABLE_NAME_CHARS ? HR_TABLE_NAME_CHARS - 3 : total;
     size_t chars = 0, o = 0;
-    for (const char *s = g->group; *s; s++) {
+    for (const char *s = text; *s; s++) {
         unsigned char c = (unsigned char)*s;
         if ((c & 0xC0) != 0x80 && chars++ == keep)
             break;
-        out[o++] = c < 0x20 || c == 0x7F ? '?' : (char)c;
+        cell[o++] = c < 0x20 || c == 0x7F ? '?' : (char)c;
     }
     if (keep < total) {
-        memcpy(out + o, "...", 3);
+        memcpy(cell + o, "...", 3);
         o += 3;
     }
-    out[o] = '\0';
+    cell[o] = '\0';
 }
 
-static void fill_row(char (*cell)[CELL_MAX], const struct hr_usage_group *g, bool by_key)
+int hr_table_print(FILE *out, const struct hr_table_row *rows, size_t n_rows, int n_cols,
+                   unsigned left_mask)
+{
+    size_t width[HR_TABLE_COLS_MAX] = {0};
+    for (size_t r = 0; r < n_rows; r++)
+        for (int c = 0; c < n_cols; c++) {
+            size_t w = utf8_chars(rows[r].cell[c]);
+            if (w > width[c])
+                width[c] = w;
+        }
+    for (size_t r = 0; r < n_rows; r++) {
+        for (int c = 0; c < n_cols; c++) {
+            int pad = (int)(width[c] - utf8_chars(rows[r].cell[c]));
+            const char *sep = c ? "  " : "";
+            /* the last column gets no trailing blanks */
+            if (left_mask & (1u << c))
+                fprintf(out, "%s%s%*s", sep, rows[r].cell[c], c + 1 < n_cols ? pad : 0, "");
+            else
+                fprintf(out, "%s%*s%s", sep, pad, "", rows[r].cell[c]);
+        }
+        fputc('\n', out);
+    }
+    return ferror(out) ? HR_EIO : 0;
+}
+
+static void fill_row(char (*cell)[HR_TABLE_CELL_MAX], const struct hr_usage_group *g, bool by_key)
 {
     int c = 1;
     if (by_key)
-        snprintf(cell[c++], CELL_MAX, "%lld", (long long)g->key_id);
-    snprintf(cell[c++], CELL_MAX, "%lld", (long long)g->requests);
-    snprintf(cell[c++], CELL_MAX, "%lld", (long long)g->errors);
-    snprintf(cell[c++], CELL_MAX, "%lld", (long long)g->prompt_tokens);
-    snprintf(cell[c++], CELL_MAX, "%lld", (long long)g->cached_tokens);
-    snprintf(cell[c++], CELL_MAX, "%lld", (long long)g->completion_tokens);
-    snprintf(cell[c++], CELL_MAX, "%lld", (long long)(g->prompt_tokens + g->completion_tokens));
-    snprintf(cell[c++], CELL_MAX, "%.1f", tenth(g->mean_latency_ms));
-    snprintf(cell[c++], CELL_MAX, "%.1f", tenth(g->mean_first_token_ms));
+        snprintf(cell[c++], HR_TABLE_CELL_MAX, "%lld", (long long)g->key_id);
+    snprintf(cell[c++], HR_TABLE_CELL_MAX, "%lld", (long long)g->requests);
+    snprintf(cell[c++], HR_TABLE_CELL_MAX, "%lld", (long long)g->errors);
+    snprintf(cell[c++], HR_TABLE_CELL_MAX, "%lld", (long long)g->prompt_tokens);
+    snprintf(cell[c++], HR_TABLE_CELL_MAX, "%lld", (long long)g->cached_tokens);
+    snprintf(cell[c++], HR_TABLE_CELL_MAX, "%lld", (long long)g->completion_tokens);
+    snprintf(cell[c++], HR_TABLE_CELL_MAX, "%lld", (long long)(g->prompt_tokens + g->completion_tokens));
+    snprintf(cell[c++], HR_TABLE_CELL_MAX, "%.1f", tenth(g->mean_latency_ms));
+    snprintf(cell[c++], HR_TABLE_CELL_MAX, "%.1f", tenth(g->mean_first_token_ms));
 }
 
 int hr_usage_table(FILE *out, const struct hr_usage_query *q, const struct hr_usage_group *g,
@@ -117,47 +133,32 @@ int hr_usage_table(FILE *out, const struct hr_usage_query *q, const struct hr_us
     bool by_key = q->by == HR_USAGE_BY_KEY;
     int n_cols = by_key ? N_COLS : N_COLS - 1;
     size_t n_rows = n + 2; /* header, groups, total */
-    char (*cells)[N_COLS][CELL_MAX] = calloc(n_rows, sizeof *cells);
-    if (!cells)
+    struct hr_table_row *rows = calloc(n_rows, sizeof *rows);
+    if (!rows)
         return HR_ENOMEM;
     static const char *heads[N_COLS] = {"", "key_id", "requests", "errors", "prompt",
                                         "cached", "completion", "total", "latency_ms",
                                         "ttft_ms"};
-    snprintf(cells[0][0], CELL_MAX, "%s", hr_usage_by_name(q->by));
+    snprintf(rows[0].cell[0], HR_TABLE_CELL_MAX, "%s", hr_usage_by_name(q->by));
     for (int c = 1, h = by_key ? 1 : 2; c < n_cols; c++, h++)
-        snprintf(cells[0][c], CELL_MAX, "%s", heads[h]);
+        snprintf(rows[0].cell[c], HR_TABLE_CELL_MAX, "%s", heads[h]);
     for (size_t i = 0; i < n; i++) {
-        display_name(&g[i], q->by, cells[i + 1][0]);
-        fill_row(cells[i + 1], &g[i], by_key);
+        if (g[i].group[0])
+            hr_table_cell(rows[i + 1].cell[0], g[i].group);
+        else
+            snprintf(rows[i + 1].cell[0], HR_TABLE_CELL_MAX, "%s",
+                     by_key ? "(no key)" : "(none)");
+        fill_row(rows[i + 1].cell, &g[i], by_key);
     }
     struct hr_usage_group t;
     hr_usage_total(g, n, &t);
-    fill_row(cells[n + 1], &t, by_key);
-    snprintf(cells[n + 1][0], CELL_MAX, "total");
+    fill_row(rows[n + 1].cell, &t, by_key);
+    snprintf(rows[n + 1].cell[0], HR_TABLE_CELL_MAX, "total");
     if (by_key)
-        cells[n + 1][1][0] = '\0';
-    size_t width[N_COLS] = {0};
-    for (size_t r = 0; r < n_rows; r++)
-        for (int c = 0; c < n_cols; c++) {
-            size_t w = utf8_chars(cells[r][c]);
-            if (w > width[c])
-                width[c] = w;
-        }
-    /* The group column is left-aligned, the numbers right-aligned, two spaces apart. */
-    for (size_t r = 0; r < n_rows; r++) {
-        for (int c = 0; c < n_cols; c++) {
-            size_t pad = width[c] - utf8_chars(cells[r][c]);
-            if (c == 0) {
-                fputs(cells[r][c], out);
-                fprintf(out, "%*s", (int)pad, "");
-            } else {
-                fprintf(out, "  %*s%s", (int)pad, "", cells[r][c]);
-            }
-        }
-        fputc('\n', out);
-    }
-    free(cells);
-    return ferror(out) ? HR_EIO : 0;
+        rows[n + 1].cell[1][0] = '\0';
+    int rc = hr_table_print(out, rows, n_rows, n_cols, 1u);
+    free(rows);
+    return rc;
 }
 
 /* ---- CSV ---- */

@@ -21,6 +21,22 @@
 
 #include "daemon/store/store.h"
 
+/* Aligned text tables, shared with `hearth keys list`: rows of cells, two spaces between
+ * columns, the columns in left_mask (bit c: column c) left-aligned, the rest right-aligned. */
+#define HR_TABLE_COLS_MAX 16
+#define HR_TABLE_NAME_CHARS 32 /* names are cut to this many characters, "..." included */
+#define HR_TABLE_CELL_MAX (HR_TABLE_NAME_CHARS * 4 + 8)
+struct hr_table_row {
+    char cell[HR_TABLE_COLS_MAX][HR_TABLE_CELL_MAX];
+};
+/* text as a table shows it: control bytes (which could move a terminal's cursor or recolour
+ * it) become '?', and a name longer than HR_TABLE_NAME_CHARS is cut on a character boundary
+ * and ends in "...". */
+void hr_table_cell(char cell[HR_TABLE_CELL_MAX], const char *text);
+/* 0, or HR_EIO when out fails. */
+int hr_table_print(FILE *out, const struct hr_table_row *rows, size_t n_rows, int n_cols,
+                   unsigned left_mask);
+
 /* "day", "model", "key" or "user". */
 const char *hr_usage_by_name(enum hr_usage_by by);
 /* Sums of every group's counters; means weighted by each group's requests; first/last the

@@ -1,61 +1,129 @@
-/* `hearth usage`: prints usage totals per day and model from the ledger. Main thread. */
+/* `hearth usage`: usage totals from the ledger grouped by UTC day, model, key or user, as a
+ * table, CSV or JSON (usage_format.c, the same text as GET /v1/usage). Reads through the
+ * store's read-only report call, so it works while the daemon writes. Main thread. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "daemon/commands.h"
-#include "daemon/config.h"
 #include "daemon/store/store.h"
+#include "daemon/usage_format.h"
+#include "daemon/utc_time.h"
 #include "engine/base/err.h"
+
+static void print_help(void)
+{
+    fputs("usage: hearth usage [--since WHEN] [--until WHEN] [--by day|model|key|user]\n"
+          "                    [--format table|csv|json] [--db FILE | --config FILE |\n"
+          "                    --data-dir DIR]\n"
+          "\n"
+          "Prints requests, errors, tokens (prompt, cached, completion, total) and mean\n"
+          "latency and time to first token per group of the usage ledger.\n"
+          "  --since WHEN   rows from WHEN on: YYYY-MM-DD (that UTC day's start) or\n"
+          "                 YYYY-MM-DDTHH:MM[:SS]Z\n"
+          "  --until WHEN   rows before WHEN; a bare YYYY-MM-DD includes that whole day\n"
+          "  --by KIND      group by UTC day (default), model, key (by id: a reused name\n"
+          "                 shows twice) or the requests' user field\n"
+          "  --format F     table (default), csv (RFC 4180, a header row, no total row) or\n"
+          "                 json ({\"object\":\"usage.report\",...}, as GET /v1/usage)\n"
+          "  --db FILE      the database; else --config FILE's db or data_dir, else\n"
+          "                 --data-dir DIR, else DATA_DIR/hearth.db as `hearth serve` uses\n",
+          stdout);
+}
+
+static int bad_value(const char *opt, const char *expected, const char *got)
+{
+    fprintf(stderr, "hearth: usage: %s: expected %s, got '%.200s'\n", opt, expected, got);
+    return 2;
+}
+
+enum format { TABLE, CSV, JSON };
 
 int hr_cmd_usage(int argc, char **argv)
 {
-    const char *db = NULL, *since = NULL;
+    struct hr_cmd_db db = {0};
+    struct hr_usage_query q = {.by = HR_USAGE_BY_DAY};
+    enum format fmt = TABLE;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs("usage: hearth usage [--db FILE] [--since YYYY-MM-DD]\n\n"
-                  "Prints requests, tokens, errors and mean latency per UTC day and model.\n"
-                  "  --db FILE     usage database (default: DATA_DIR/hearth.db)\n"
-                  "  --since DAY   only days from DAY on\n",
-                  stdout);
+        const char *a = argv[i], *v = NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            print_help();
             return 0;
         }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "hearth: usage: %s: missing value\n", argv[i]);
-            return 2;
+        int r = hr_cmd_db_opt("usage", argc, argv, &i, &db);
+        if (r == 0 && (r = hr_cmd_opt("usage", argc, argv, &i, "--since", &v)) == 1) {
+            if (hr_utc_parse_ms(v, false, &q.since_ms) != 0)
+                return bad_value("--since", "YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]Z", v);
+        } else if (r == 0 && (r = hr_cmd_opt("usage", argc, argv, &i, "--until", &v)) == 1) {
+            if (hr_utc_parse_ms(v, true, &q.until_ms) != 0)
+                return bad_value("--until", "YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]Z", v);
+        } else if (r == 0 && (r = hr_cmd_opt("usage", argc, argv, &i, "--by", &v)) == 1) {
+            if (strcmp(v, "day") == 0)
+                q.by = HR_USAGE_BY_DAY;
+            else if (strcmp(v, "model") == 0)
+                q.by = HR_USAGE_BY_MODEL;
+            else if (strcmp(v, "key") == 0)
+                q.by = HR_USAGE_BY_KEY;
+            else if (strcmp(v, "user") == 0)
+                q.by = HR_USAGE_BY_USER;
+            else
+                return bad_value("--by", "day, model, key or user", v);
+        } else if (r == 0 && (r = hr_cmd_opt("usage", argc, argv, &i, "--format", &v)) == 1) {
+            if (strcmp(v, "table") == 0)
+                fmt = TABLE;
+            else if (strcmp(v, "csv") == 0)
+                fmt = CSV;
+            else if (strcmp(v, "json") == 0)
+                fmt = JSON;
+            else
+                return bad_value("--format", "table, csv or json", v);
         }
-        if (strcmp(argv[i], "--db") == 0)
-            db = argv[++i];
-        else if (strcmp(argv[i], "--since") == 0)
-            since = argv[++i];
-        else {
-            fprintf(stderr, "hearth: usage: unknown option '%s'\n", argv[i]);
+        if (r == 2)
+            return 2;
+        if (r == 0) {
+            fprintf(stderr, "hearth: usage: unknown option '%.200s' (see hearth usage --help)\n",
+                    a);
             return 2;
         }
     }
-    int y, m, dd;
-    char tail;
-    if (since && (sscanf(since, "%4d-%2d-%2d%c", &y, &m, &dd, &tail) != 3 || strlen(since) != 10)) {
-        fprintf(stderr, "hearth: usage: --since: expected YYYY-MM-DD, got '%s'\n", since);
+    if (q.since_ms && q.until_ms && q.until_ms <= q.since_ms) {
+        fprintf(stderr, "hearth: usage: --until: must be later than --since\n");
         return 2;
     }
-    char path[4200];
-    if (!db) {
-        struct hr_config cfg;
-        hr_config_defaults(&cfg);
-        char dir[4096];
-        snprintf(path, sizeof path, "%s/hearth.db", hr_config_data_dir(&cfg, dir, sizeof dir));
-        db = path;
-    }
+    char path[HR_CMD_DB_PATH_MAX];
+    int rc = hr_cmd_db_path(&db, path);
+    if (rc)
+        return rc;
+    /* Checked here, not left to SQLite, so a wrong path is not silently a new empty file. */
     struct stat st;
-    if (stat(db, &st) != 0) {
-        fprintf(stderr, "hearth: %s: no usage database (has the daemon run?)\n", db);
+    if (stat(path, &st) != 0) {
+        fprintf(stderr, "hearth: usage: %s: no usage database (has the daemon run?)\n", path);
         return 1;
     }
+    struct hr_usage_group *g = NULL;
+    size_t n = 0;
     struct hr_diag d = {{0}};
-    int rc = hr_store_report(db, stdout, since, &d);
+    rc = hr_store_usage_query(path, &q, &g, &n, &d);
     if (rc) {
-        fprintf(stderr, "hearth: %s\n", d.msg[0] ? d.msg : hr_err_str(rc));
+        fprintf(stderr, "hearth: usage: %s\n", d.msg[0] ? d.msg : hr_err_str(rc));
+        return 1;
+    }
+    if (fmt == JSON) {
+        char *text = hr_usage_json(&q, g, n);
+        if (text)
+            puts(text);
+        else
+            rc = HR_ENOMEM;
+        free(text);
+    } else {
+        rc = fmt == CSV ? hr_usage_csv(stdout, &q, g, n) : hr_usage_table(stdout, &q, g, n);
+    }
+    free(g);
+    if (rc == 0 && fflush(stdout) != 0)
+        rc = HR_EIO;
+    if (rc) {
+        fprintf(stderr, "hearth: usage: %s\n", hr_err_str(rc));
         return 1;
     }
     return 0;

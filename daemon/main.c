@@ -1,6 +1,5 @@
-/* `hearth`: one binary, subcommands serve, run, make-model, usage, template, grammar, version,
- * help. Dispatch
- * only; each subcommand lives in its own cmd_*.c. Main thread. */
+/* `hearth`: one binary, subcommands serve, run, make-model, keys, usage, template, grammar,
+ * version, help. Dispatch only; each subcommand lives in its own cmd_*.c. Main thread. */
 #include <stdio.h>
 #include <string.h>
 
@@ -11,8 +10,8 @@ static const struct {
     int (*fn)(int argc, char **argv);
 } commands[] = {
     {"serve", hr_cmd_serve},       {"run", hr_cmd_run},         {"make-model", hr_cmd_make_model},
-    {"usage", hr_cmd_usage},       {"version", hr_cmd_version}, {"help", hr_cmd_help},
-    {"template", hr_cmd_template}, {"grammar", hr_cmd_grammar},
+    {"keys", hr_cmd_keys},         {"usage", hr_cmd_usage},     {"version", hr_cmd_version},
+    {"help", hr_cmd_help},         {"template", hr_cmd_template}, {"grammar", hr_cmd_grammar},
 };
 
 int main(int argc, char **argv)

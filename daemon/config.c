@@ -280,9 +280,7 @@ int hr_config_parse_args(struct hr_config *c, int argc, char **argv, struct hr_d
             return HR_EINVAL;
         }
         /* A boolean flag alone means true: `--log-content` as well as `--log-content true`. */
-        bool bare = s->kind == K_BOOL && !eq &&
-                    (i + 1 >= argc ||
-                     (strcmp(argv[i + 1], "true") != 0 && strcmp(argv[i + 1], "false") != 0));
+        bool bare = s->kind == K_BOOL && !eq && (i + 1 >= argc || argv[i + 1][0] == '-');
         const char *value = bare ? "true" : eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
         if (!value) {
             hr_diag_set(d, "%s: missing value", s->flag);

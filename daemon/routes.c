@@ -457,6 +457,8 @@ enum MHD_Result hr_route_access(void *cls, struct MHD_Connection *conn, const ch
 void hr_record_usage(struct hr_http_req *r)
 {
     struct hr_server *s = r->srv;
+    if (!r->in_engine && r->status >= 400) /* refused before any work: nothing is used */
+        r->n_prompt = r->n_completion = r->n_cached = 0;
     hr_metrics_request_done(&s->metrics, r);
     hr_auth_settle(r);
     if (!s->p.store || !r->endpoint)

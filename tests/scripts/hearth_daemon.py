@@ -99,13 +99,15 @@ class Daemon:
             parsed = raw.decode(errors="replace")
         return status, hdrs, parsed
 
-    def chat(self, key=None, max_tokens=2, user=None, request_id=None, text="hello"):
+    def chat(self, key=None, max_tokens=2, user=None, request_id=None, text="hello",
+             timeout=60):
         body = {"model": "tiny", "messages": [{"role": "user", "content": text}],
                 "max_tokens": max_tokens, "temperature": 0}
         if user is not None:
             body["user"] = user
         h = {"x-request-id": request_id} if request_id else None
-        return self.request("POST", "/v1/chat/completions", body, key=key, headers=h)
+        return self.request("POST", "/v1/chat/completions", body, key=key, headers=h,
+                            timeout=timeout)
 
     def stop(self, sig=signal.SIGTERM):
         self.proc.send_signal(sig)

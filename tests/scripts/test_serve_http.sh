@@ -133,5 +133,5 @@ check "usage rows recorded for the API requests" \
     test "$(sqlite3 "$WORK/usage.db" "select count(*) from usage where endpoint='/v1/chat/completions' and http_status=200")" -ge 3
 check "error requests recorded with their status" \
     test "$(sqlite3 "$WORK/usage.db" "select count(*) from usage where http_status=404")" -ge 2
-check "hearth usage prints the model's totals" sh -c "'$HEARTH_BIN' usage --db '$WORK/usage.db' | grep -q tiny"
+check "hearth usage prints the model's totals" sh -c "'$HEARTH_BIN' usage --by model --db '$WORK/usage.db' | grep -q tiny"
 finish

@@ -192,6 +192,24 @@ static void test_flag_errors(void **state)
     assert_non_null(strstr(d.msg, "true or false"));
 }
 
+/* A boolean flag alone, last or before another flag, means true; a value still works. */
+static void test_bare_boolean_flags(void **state)
+{
+    (void)state;
+    struct hr_config c;
+    struct hr_diag d = {{0}};
+    char *a1[] = {"serve", "--insecure-no-auth", "--port", "81", "--log-content"};
+    assert_int_equal(parse(&c, &d, 5, a1), 0);
+    assert_true(c.insecure_no_auth);
+    assert_true(c.log_content);
+    assert_int_equal(c.port, 81);
+    char *a2[] = {"serve", "--log-content", "false", "--prefix-cache=false"};
+    assert_int_equal(parse(&c, &d, 4, a2), 0);
+    assert_false(c.log_content);
+    assert_false(c.prefix_cache);
+    assert_false(c.insecure_no_auth);
+}
+
 static void test_data_dir_resolution(void **state)
 {
     (void)state;
@@ -236,6 +254,7 @@ int main(void)
         cmocka_unit_test(test_file_errors),
         cmocka_unit_test(test_models_list),
         cmocka_unit_test(test_flag_errors),
+        cmocka_unit_test(test_bare_boolean_flags),
         cmocka_unit_test(test_data_dir_resolution),
         cmocka_unit_test(test_help_lists_every_flag),
     };

@@ -68,7 +68,10 @@ static const char *allow_origin(struct hr_http_req *r, bool *vary)
     return ok ? (any ? "*" : origin) : NULL;
 }
 
-#define EXPOSE "x-request-id, retry-after"
+#define EXPOSE                                                                              \
+    "x-request-id, retry-after, x-should-retry, x-ratelimit-limit-requests, "                  \
+    "x-ratelimit-remaining-requests, x-ratelimit-reset-requests, x-ratelimit-limit-tokens, "   \
+    "x-ratelimit-remaining-tokens, x-ratelimit-reset-tokens"
 
 void hr_cors_add_headers(struct hr_http_req *r, struct MHD_Response *resp)
 {

@@ -421,7 +421,8 @@ status, h, _ = request("GET", "/health", headers={"Origin": ALLOWED})
 check("CORS simple request, allowed origin: ACAO echoes it, Vary, Expose-Headers",
       status == 200 and h.get("access-control-allow-origin") == ALLOWED and
       h.get("vary") == "Origin" and "x-request-id" in h.get("access-control-expose-headers", "")
-      and "retry-after" in h.get("access-control-expose-headers", ""), h)
+      and "retry-after" in h.get("access-control-expose-headers", "")
+      and "x-ratelimit-remaining-requests" in h.get("access-control-expose-headers", ""), h)
 status, h, _ = request("GET", "/health", headers={"Origin": "https://evil.example"})
 check("CORS, other origin: no Access-Control headers",
       status == 200 and not any(k.startswith("access-control-") for k in h), h)

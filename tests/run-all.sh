@@ -20,7 +20,7 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-asan -j"$jobs" --output-on-failure
 echo "== fuzzing (libFuzzer, clang): each target briefly, from its seed corpus"
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHEARTH_FUZZ=ON >/dev/null
-targets="gguf chat_request template tokenizer tool_calls grammar gen_request embed_request"
+targets="gguf chat_request template tokenizer tool_calls grammar gen_request embed_request utc_time"
 # shellcheck disable=SC2046
 cmake --build build-fuzz -j"$jobs" --target $(printf 'fuzz_%s ' $targets) >/dev/null
 for target in $targets; do

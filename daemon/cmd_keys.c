@@ -252,6 +252,13 @@ static int parse(enum sub s, int argc, char **argv, struct opts *o)
         fprintf(stderr, "hearth: keys: create: --name is required\n");
         return 2;
     }
+    const struct hr_key_update *u = &o->u;
+    if (s == UPDATE && !(u->set_name || u->set_admin || u->set_models || u->set_rpm ||
+                         u->set_tpm || u->set_daily || u->set_monthly || u->set_expires)) {
+        fprintf(stderr, "hearth: keys: update: nothing to change (see hearth keys update "
+                        "--help)\n");
+        return 2;
+    }
     if ((s & (REVOKE | UPDATE)) && !o->ref_name && !o->ref_id) {
         fprintf(stderr, "hearth: keys: %s: name the key (NAME or --id N)\n",
                 s == REVOKE ? "revoke" : "update");

@@ -122,7 +122,8 @@ static void fill_row(char (*cell)[HR_TABLE_CELL_MAX], const struct hr_usage_grou
     snprintf(cell[c++], HR_TABLE_CELL_MAX, "%lld", (long long)g->prompt_tokens);
     snprintf(cell[c++], HR_TABLE_CELL_MAX, "%lld", (long long)g->cached_tokens);
     snprintf(cell[c++], HR_TABLE_CELL_MAX, "%lld", (long long)g->completion_tokens);
-    snprintf(cell[c++], HR_TABLE_CELL_MAX, "%lld", (long long)(g->prompt_tokens + g->completion_tokens));
+    snprintf(cell[c++], HR_TABLE_CELL_MAX, "%lld",
+             (long long)(g->prompt_tokens + g->completion_tokens));
     snprintf(cell[c++], HR_TABLE_CELL_MAX, "%.1f", tenth(g->mean_latency_ms));
     snprintf(cell[c++], HR_TABLE_CELL_MAX, "%.1f", tenth(g->mean_first_token_ms));
 }

@@ -149,6 +149,7 @@ bad "usage --until impossible" --until usage --until 2026-13-01 --db "$DB"
 bad "usage --format xml" --format usage --format xml --db "$DB"
 bad "usage unknown option" --bogus usage --bogus --db "$DB"
 bad "unknown keys command" frobnicate keys frobnicate
+bad "update with nothing to change" update keys update second --db "$DB"
 check "no key named z was made by any of those" \
     sh -c "! '$HEARTH_BIN' keys list --all --format json --db '$DB' | grep -q '\"name\":\"z\"'"
 

@@ -326,30 +326,35 @@ void hr_auth_release(struct hr_http_req *r)
     sweep(&r->srv->auth);
 }
 
+/* One bucket's trio: x-ratelimit-limit-WHAT, -remaining-WHAT, -reset-WHAT. */
+static void bucket_headers(struct MHD_Response *resp, struct hr_key_state *st,
+                           const struct hr_limit_cfg *c, bool tokens, double now)
+{
+    const char *what = tokens ? "tokens" : "requests";
+    char name[48], v[32];
+    snprintf(name, sizeof name, "x-ratelimit-limit-%s", what);
+    snprintf(v, sizeof v, "%lld", (long long)(tokens ? c->tpm : c->rpm));
+    MHD_add_response_header(resp, name, v);
+    snprintf(name, sizeof name, "x-ratelimit-remaining-%s", what);
+    snprintf(v, sizeof v, "%lld",
+             (long long)(tokens ? hr_limit_remaining_tokens(&st->lim, c, now)
+                                : hr_limit_remaining_requests(&st->lim, c, now)));
+    MHD_add_response_header(resp, name, v);
+    snprintf(name, sizeof name, "x-ratelimit-reset-%s", what);
+    hr_limit_reset_text(&st->lim, c, tokens, now, v, sizeof v);
+    MHD_add_response_header(resp, name, v);
+}
+
 void hr_auth_add_headers(struct hr_http_req *r, struct MHD_Response *resp)
 {
     if (r->no_retry)
         MHD_add_response_header(resp, "x-should-retry", "false");
     if (!r->key || !r->limited)
         return;
-    struct hr_key_state *st = r->key;
-    struct hr_limit_cfg c = cfg_of(&st->key);
+    struct hr_limit_cfg c = cfg_of(&r->key->key);
     double now = hr_now_ms();
-    char v[32];
-    if (c.rpm) {
-        snprintf(v, sizeof v, "%lld", (long long)c.rpm);
-        MHD_add_response_header(resp, "x-ratelimit-limit-requests", v);
-        snprintf(v, sizeof v, "%lld", (long long)hr_limit_remaining_requests(&st->lim, &c, now));
-        MHD_add_response_header(resp, "x-ratelimit-remaining-requests", v);
-        hr_limit_reset_text(&st->lim, &c, false, now, v, sizeof v);
-        MHD_add_response_header(resp, "x-ratelimit-reset-requests", v);
-    }
-    if (c.tpm) {
-        snprintf(v, sizeof v, "%lld", (long long)c.tpm);
-        MHD_add_response_header(resp, "x-ratelimit-limit-tokens", v);
-        snprintf(v, sizeof v, "%lld", (long long)hr_limit_remaining_tokens(&st->lim, &c, now));
-        MHD_add_response_header(resp, "x-ratelimit-remaining-tokens", v);
-        hr_limit_reset_text(&st->lim, &c, true, now, v, sizeof v);
-        MHD_add_response_header(resp, "x-ratelimit-reset-tokens", v);
-    }
+    if (c.rpm)
+        bucket_headers(resp, r->key, &c, false, now);
+    if (c.tpm)
+        bucket_headers(resp, r->key, &c, true, now);
 }

@@ -39,6 +39,27 @@ int hr_cmd_db_path(const struct hr_cmd_db *o, char path[HR_CMD_DB_PATH_MAX])
     return 0;
 }
 
+int hr_cmd_make_dirs(const char *dir)
+{
+    char buf[HR_CMD_DB_PATH_MAX];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof buf) {
+        errno = n ? ENAMETOOLONG : ENOENT;
+        return -1;
+    }
+    memcpy(buf, dir, n + 1);
+    /* 0700: the directories hold key hashes and usage data. */
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(buf, 0700) != 0 && errno != EEXIST ? -1 : 0;
+}
+
 int hr_cmd_db_make_parent(const char *path)
 {
     char buf[HR_CMD_DB_PATH_MAX];
@@ -52,16 +73,7 @@ int hr_cmd_db_make_parent(const char *path)
     if (!slash || slash == buf)
         return 0; /* the current or the root directory */
     *slash = '\0';
-    /* 0700: the directory will hold key hashes and usage data. */
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return mkdir(buf, 0700) != 0 && errno != EEXIST ? -1 : 0;
+    return hr_cmd_make_dirs(buf);
 }
 
 int hr_cmd_opt(const char *cmd, int argc, char **argv, int *i, const char *name,

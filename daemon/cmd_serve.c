@@ -24,25 +24,6 @@
 
 #define DEMO_ID "hearth-demo"
 
-/* mkdir -p with mode 0700 for the directories we create (they will hold usage data). */
-static int make_dirs(const char *path)
-{
-    char buf[4096];
-    size_t n = strlen(path);
-    if (n == 0 || n >= sizeof buf)
-        return -1;
-    memcpy(buf, path, n + 1);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return mkdir(buf, 0700) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 static int ensure_demo_model(const char *path)
 {
     struct stat st;
@@ -127,7 +108,7 @@ int hr_cmd_serve(int argc, char **argv)
 
     char data_dir[4096];
     hr_config_data_dir(&cfg, data_dir, sizeof data_dir);
-    if (make_dirs(data_dir) != 0) {
+    if (hr_cmd_make_dirs(data_dir) != 0) {
         fprintf(stderr, "hearth: %s: cannot create the data directory: %s\n", data_dir,
                 strerror(errno));
         hr_config_deinit(&cfg);

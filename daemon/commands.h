@@ -37,6 +37,8 @@ int hr_cmd_db_path(const struct hr_cmd_db *o, char path[HR_CMD_DB_PATH_MAX]);
 /* Creates path's parent directory (and its parents) with mode 0700 when missing. 0, or -1
  * with errno. */
 int hr_cmd_db_make_parent(const char *path);
+/* mkdir -p DIR with mode 0700 for what it creates; 0, or -1 with errno. */
+int hr_cmd_make_dirs(const char *dir);
 /* Option scanning for keys and usage. When argv[*i] is --NAME or --NAME=VALUE: *value is
  * VALUE, or argv[*i + 1] (then *i advances), and it returns 1; 0 when argv[*i] is another
  * option; 2 after printing `hearth: CMD: --NAME: missing value`. */

@@ -179,23 +179,16 @@ enum MHD_Result hr_gen_prep_prompts(struct hr_http_req *r, struct hr_api_complet
 
 static enum MHD_Result queue_prep(struct hr_http_req *r, struct hr_chat_prep *p)
 {
-    struct hr_api_error e;
     p->r = r;
     p->model = hr_engine_model(r->model->engine);
     p->n_ctx = hr_engine_n_ctx(r->model->engine);
     p->tool_format = r->model->tool_format;
     p->work.data = p;
     r->prep = p;
-    r->in_work = true;
-    r->work_done = false;
-    if (hr_server_queue_work(r, &p->work, work_fn, after_work) != 0) {
-        r->in_work = false;
+    if (!hr_server_queue_work(r, &p->work, work_fn, after_work)) {
         hr_chat_prep_free(r);
-        return hr_respond_error(r, hr_api_error_set(&e, 500, "server_error", NULL, NULL,
-                                                    "cannot queue the work"));
+        return hr_respond_no_pool(r);
     }
-    r->suspended = true;
-    MHD_suspend_connection(r->conn);
     return MHD_YES;
 }
 

@@ -69,15 +69,27 @@ enum MHD_Result hr_respond_shutting_down(struct hr_http_req *r)
                                                 NULL, "The server is shutting down."));
 }
 
-int hr_server_queue_work(struct hr_http_req *r, uv_work_t *w, uv_work_cb fn,
-                         uv_after_work_cb after)
+bool hr_server_queue_work(struct hr_http_req *r, uv_work_t *w, uv_work_cb fn,
+                          uv_after_work_cb after)
 {
-    int rc = uv_queue_work(r->srv->loop, w, fn, after);
-    if (rc == 0) {
-        r->pool_queued = true;
-        r->srv->n_req_work++;
+    r->in_work = true;
+    r->work_done = false;
+    if (uv_queue_work(r->srv->loop, w, fn, after) != 0) {
+        r->in_work = false;
+        return false;
     }
-    return rc;
+    r->pool_queued = true;
+    r->srv->n_req_work++;
+    r->suspended = true;
+    MHD_suspend_connection(r->conn);
+    return true;
+}
+
+enum MHD_Result hr_respond_no_pool(struct hr_http_req *r)
+{
+    struct hr_api_error e;
+    return hr_respond_error(r, hr_api_error_set(&e, 500, "server_error", NULL, NULL,
+                                                "cannot queue the work"));
 }
 
 void hr_work_finished(struct hr_http_req *r)

@@ -416,10 +416,13 @@ void hr_gen_free(struct hr_http_req *r);
 void hr_server_kick(struct hr_server *s); /* run MHD now and re-arm its timer */
 /* Stops in order (signals; again when deferred work ends). */
 void hr_server_stop(struct hr_server *s);
-/* Queues r's work on libuv's pool, counted so that a stop waits for it. uv_queue_work's
- * return. */
-int hr_server_queue_work(struct hr_http_req *r, uv_work_t *w, uv_work_cb fn,
-                         uv_after_work_cb after);
+/* Parks r while w runs on libuv's pool: r is in work (counted, so that a stop waits for it)
+ * and its connection suspended until hr_work_finished. False when the pool refused (r is
+ * not in work; answer with hr_respond_no_pool). */
+bool hr_server_queue_work(struct hr_http_req *r, uv_work_t *w, uv_work_cb fn,
+                          uv_after_work_cb after);
+/* 500: the pool refused the work. */
+enum MHD_Result hr_respond_no_pool(struct hr_http_req *r);
 /* A request's pool work has ended (after-work callback): resumes its connection, or frees it
  * when the HTTP side is already done. */
 void hr_work_finished(struct hr_http_req *r);

@@ -149,16 +149,11 @@ enum MHD_Result hr_text_start(struct hr_http_req *r, int which)
     }
     j->work.data = j;
     r->job = j;
-    r->in_work = true;
-    if (hr_server_queue_work(r, &j->work, work_fn, after_work) != 0) {
+    if (!hr_server_queue_work(r, &j->work, work_fn, after_work)) {
         r->job = NULL;
-        r->in_work = false;
         job_free(j);
-        return hr_respond_error(r, hr_api_error_set(&e, 500, "server_error", NULL, NULL,
-                                                    "cannot queue the work"));
+        return hr_respond_no_pool(r);
     }
-    r->suspended = true;
-    MHD_suspend_connection(r->conn);
     return MHD_YES;
 }
 

@@ -194,13 +194,16 @@ static int duplicate(const char *path, const char *name, struct hr_diag *d)
     return HR_EINVAL;
 }
 
-/* Opens path and starts the one write transaction of a keys call. */
-static int begin(const char *path, sqlite3 **db, struct hr_diag *d)
+/* Opens path and starts the one transaction of a keys call: IMMEDIATE when it writes, so the
+ * name checks and the write see the same keys; a list only reads and never waits for the
+ * daemon's writer. */
+static int begin(const char *path, bool writes, sqlite3 **db, struct hr_diag *d)
 {
     int rc = hr_store__open_db(path, HR_STORE_CHECK_KEYS, db, d);
     if (rc)
         return rc;
-    if (sqlite3_exec(*db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+    if (sqlite3_exec(*db, writes ? "BEGIN IMMEDIATE" : "BEGIN", NULL, NULL, NULL) !=
+        SQLITE_OK) {
         rc = hr_store__fail(*db, path, "cannot start a transaction", d);
         sqlite3_close(*db);
         *db = NULL;
@@ -230,7 +233,7 @@ int hr_store_key_create(const char *path, struct hr_key *k, struct hr_diag *d)
     if (rc)
         return rc;
     sqlite3 *db = NULL;
-    rc = begin(path, &db, d);
+    rc = begin(path, true, &db, d);
     if (rc)
         return rc;
     int64_t other = active_named(db, k->name, 0);
@@ -284,7 +287,7 @@ int hr_store_key_list(const char *path, bool with_revoked, int64_t now_ms, struc
     *out = NULL;
     *n = 0;
     sqlite3 *db = NULL;
-    int rc = begin(path, &db, d);
+    int rc = begin(path, false, &db, d);
     if (rc)
         return rc;
     rc = hr_store__read_keys(db, path, with_revoked, now_ms, out, n, d);
@@ -357,7 +360,8 @@ static void bind_opt_int(sqlite3_stmt *st, int i, bool set, int64_t v)
         sqlite3_bind_null(st, i);
 }
 
-/* Runs one UPDATE on the key's row and reads it back into out (when not NULL). */
+/* Runs one UPDATE on the key's row: u's fields, or (u NULL) revoked_ms. After an update the
+ * row is read back into out when out is not NULL. */
 static int apply(sqlite3 *db, const char *path, const char *sql_text, int64_t id,
                  const struct hr_key_update *u, int64_t revoked_ms, struct hr_key *out,
                  struct hr_diag *d)
@@ -373,7 +377,7 @@ static int apply(sqlite3 *db, const char *path, const char *sql_text, int64_t id
             sqlite3_bind_null(st, 2);
         bind_opt_int(st, 3, u->set_admin, u->admin);
         if (u->set_models)
-            sqlite3_bind_text(st, 4, u->models, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 4, u->models ? u->models : "", -1, SQLITE_STATIC);
         else
             sqlite3_bind_null(st, 4);
         bind_opt_int(st, 5, u->set_rpm, u->rpm);
@@ -388,14 +392,10 @@ static int apply(sqlite3 *db, const char *path, const char *sql_text, int64_t id
     sqlite3_finalize(st);
     if (step != SQLITE_DONE)
         return hr_store__fail(db, path, "cannot change the key", d);
-    if (!out)
+    if (!out || !u)
         return 0;
     struct hr_key_ref by_id = {id, NULL};
-    struct hr_key k;
-    int rc = revoked_ms ? 0 : find_active(db, path, by_id, &k, d);
-    if (!rc && !revoked_ms)
-        *out = k;
-    return rc;
+    return find_active(db, path, by_id, out, d);
 }
 
 int hr_store_key_update(const char *path, struct hr_key_ref ref, const struct hr_key_update *u,
@@ -405,7 +405,7 @@ int hr_store_key_update(const char *path, struct hr_key_ref ref, const struct hr
     if (rc)
         return rc;
     sqlite3 *db = NULL;
-    rc = begin(path, &db, d);
+    rc = begin(path, true, &db, d);
     if (rc)
         return rc;
     struct hr_key *k = malloc(sizeof *k);
@@ -435,7 +435,7 @@ int hr_store_key_revoke(const char *path, struct hr_key_ref ref, struct hr_key *
                         struct hr_diag *d)
 {
     sqlite3 *db = NULL;
-    int rc = begin(path, &db, d);
+    int rc = begin(path, true, &db, d);
     if (rc)
         return rc;
     struct hr_key *k = malloc(sizeof *k);

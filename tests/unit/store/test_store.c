@@ -2,6 +2,7 @@
  * migration of a real version-1 file, refusal (without touching them) of newer, foreign and
  * corrupt files, mode 0600, key totals from appended rows, the keys listener, retention, and
  * the ownership of the row texts append takes (ASan finds a leak or double free). */
+#include "store_test.h"
 #include "testutil.h"
 
 #include <pthread.h>
@@ -15,19 +16,6 @@
 
 #include "daemon/store/store.h"
 #include "engine/base/err.h"
-
-static long long query(const char *path, const char *sql)
-{
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    long long v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
-}
 
 static void exec(const char *path, const char *sql)
 {
@@ -109,17 +97,17 @@ static void test_concurrent_appends_committed(void **state)
     for (int i = 0; i < 4; i++)
         pthread_join(t[i], NULL);
     assert_int_equal(hr_store_flush(s), 0);
-    assert_int_equal(query(path, "SELECT COUNT(*) FROM usage"), 1000);
-    assert_int_equal(query(path, "SELECT COUNT(DISTINCT request_id) FROM usage"), 1000);
-    assert_int_equal(query(path, "SELECT SUM(prompt_tokens) FROM usage"), 10000);
-    assert_int_equal(query(path, "PRAGMA user_version"), 2);
+    assert_int_equal(st_query(path, "SELECT COUNT(*) FROM usage"), 1000);
+    assert_int_equal(st_query(path, "SELECT COUNT(DISTINCT request_id) FROM usage"), 1000);
+    assert_int_equal(st_query(path, "SELECT SUM(prompt_tokens) FROM usage"), 10000);
+    assert_int_equal(st_query(path, "PRAGMA user_version"), 2);
     hr_store_close(s);
     /* reopen: rows kept, nothing migrated twice */
     assert_int_equal(hr_store_open(&s, path, NULL, &d), 0);
     struct hr_usage_row r = row(5000, "m", 1700000000000LL, 200);
     assert_int_equal(hr_store_append(s, &r), 0);
     hr_store_close(s); /* close flushes */
-    assert_int_equal(query(path, "SELECT COUNT(*) FROM usage"), 1001);
+    assert_int_equal(st_query(path, "SELECT COUNT(*) FROM usage"), 1001);
     sqlite3 *db = NULL;
     sqlite3_open(path, &db);
     sqlite3_stmt *st = NULL;
@@ -163,15 +151,15 @@ static void test_version1_migrated_rows_kept(void **state)
     r.cached_tokens = 6;
     assert_int_equal(hr_store_append(s, &r), 0);
     hr_store_close(s);
-    assert_int_equal(query(path, "PRAGMA user_version"), 2);
-    assert_int_equal(query(path, "SELECT COUNT(*) FROM usage"), 3);
-    assert_int_equal(query(path, "SELECT prompt_tokens FROM usage WHERE request_id = 'old_2'"),
+    assert_int_equal(st_query(path, "PRAGMA user_version"), 2);
+    assert_int_equal(st_query(path, "SELECT COUNT(*) FROM usage"), 3);
+    assert_int_equal(st_query(path, "SELECT prompt_tokens FROM usage WHERE request_id = 'old_2'"),
                      9);
-    assert_int_equal(query(path, "SELECT COUNT(*) FROM usage WHERE key_id = 0 AND "
+    assert_int_equal(st_query(path, "SELECT COUNT(*) FROM usage WHERE key_id = 0 AND "
                                  "cached_tokens = 0 AND user IS NULL"), 2);
-    assert_int_equal(query(path, "SELECT cached_tokens FROM usage WHERE key_id = 42"), 6);
-    assert_int_equal(query(path, "SELECT value FROM meta WHERE name = 'keys_version'"), 0);
-    assert_int_equal(query(path, "SELECT COUNT(*) FROM sqlite_schema WHERE name IN "
+    assert_int_equal(st_query(path, "SELECT cached_tokens FROM usage WHERE key_id = 42"), 6);
+    assert_int_equal(st_query(path, "SELECT value FROM meta WHERE name = 'keys_version'"), 0);
+    assert_int_equal(st_query(path, "SELECT COUNT(*) FROM sqlite_schema WHERE name IN "
                                  "('api_keys', 'key_totals', 'usage_key_time', "
                                  "'api_keys_active_name')"), 4);
 }
@@ -222,7 +210,7 @@ static void test_corrupt_refused_untouched(void **state)
     }
     hr_store_close(s);
     exec(path, "PRAGMA journal_mode = DELETE");
-    long long page_size = query(path, "PRAGMA page_size");
+    long long page_size = st_query(path, "PRAGMA page_size");
     long long page = 0;
     sqlite3 *db = NULL;
     sqlite3_open(path, &db);
@@ -235,7 +223,7 @@ static void test_corrupt_refused_untouched(void **state)
     sqlite3_finalize(st);
     sqlite3_close(db);
     if (page == 0)
-        page = query(path, "PRAGMA page_count") / 2;
+        page = st_query(path, "PRAGMA page_count") / 2;
     assert_true(page > 1);
     FILE *f = fopen(path, "r+b");
     assert_non_null(f);
@@ -305,17 +293,17 @@ static void test_key_totals_from_rows(void **state)
     char sql[256];
     snprintf(sql, sizeof sql, "SELECT tokens FROM key_totals WHERE key_id = %lld AND "
                               "period = '2023-11-14'", (long long)k.id);
-    assert_int_equal(query(path, sql), 30);
+    assert_int_equal(st_query(path, sql), 30);
     snprintf(sql, sizeof sql, "SELECT tokens FROM key_totals WHERE key_id = %lld AND "
                               "period = '2023-11-15'", (long long)k.id);
-    assert_int_equal(query(path, sql), 15);
+    assert_int_equal(st_query(path, sql), 15);
     snprintf(sql, sizeof sql, "SELECT tokens FROM key_totals WHERE key_id = %lld AND "
                               "period = '2023-11'", (long long)k.id);
-    assert_int_equal(query(path, sql), 45);
+    assert_int_equal(st_query(path, sql), 45);
     snprintf(sql, sizeof sql, "SELECT tokens FROM key_totals WHERE key_id = %lld AND "
                               "period = '2023-12'", (long long)k.id);
-    assert_int_equal(query(path, sql), 15);
-    assert_int_equal(query(path, "SELECT COUNT(*) FROM key_totals"), 5);
+    assert_int_equal(st_query(path, sql), 15);
+    assert_int_equal(st_query(path, "SELECT COUNT(*) FROM key_totals"), 5);
     struct hr_key *keys = NULL;
     size_t n = 0;
     assert_int_equal(hr_store_key_list(path, false, nov14 + 5000, &keys, &n, NULL), 0);
@@ -426,17 +414,17 @@ static void test_retention_deletes_only_old(void **state)
     assert_int_equal(hr_store_open(&s, path, &o, NULL), 0);
     long long left = 0;
     for (int i = 0; i < 50; i++) {
-        left = query(path, "SELECT COUNT(*) FROM usage");
+        left = st_query(path, "SELECT COUNT(*) FROM usage");
         if (left == 20)
             break;
         sleep_ms(100);
     }
     hr_store_close(s);
     assert_int_equal(left, 20);
-    assert_int_equal(query(path, "SELECT COUNT(*) FROM usage WHERE CAST(substr(request_id, 5) "
+    assert_int_equal(st_query(path, "SELECT COUNT(*) FROM usage WHERE CAST(substr(request_id, 5) "
                                  "AS INTEGER) < 10"), 0);
-    assert_int_equal(query(path, "SELECT COUNT(*) FROM key_totals"), 2);
-    assert_int_equal(query(path, "SELECT COUNT(*) FROM key_totals WHERE period < '2002'"), 0);
+    assert_int_equal(st_query(path, "SELECT COUNT(*) FROM key_totals"), 2);
+    assert_int_equal(st_query(path, "SELECT COUNT(*) FROM key_totals WHERE period < '2002'"), 0);
 }
 
 static char *dup_text(const char *s)
@@ -463,7 +451,7 @@ static void test_append_takes_texts(void **state)
     assert_int_equal(hr_store_append(s, &r), 0);
     assert_null(r.user);
     assert_int_equal(hr_store_flush(s), 0);
-    assert_int_equal(query(path, "SELECT COUNT(*) FROM usage WHERE user = "
+    assert_int_equal(st_query(path, "SELECT COUNT(*) FROM usage WHERE user = "
                                  "'user-''; DROP TABLE usage; --' AND prompt_text = "
                                  "'{\"messages\":[]}' AND output_text = 'hello'"), 1);
 
@@ -489,8 +477,8 @@ static void test_append_takes_texts(void **state)
     sqlite3_close(blocker);
     assert_int_equal(hr_store_flush(s), 0);
     hr_store_close(s);
-    assert_int_equal(query(path, "SELECT COUNT(*) FROM usage"), 1 + acknowledged);
-    assert_int_equal(query(path, "SELECT COUNT(*) FROM usage WHERE output_text = 'text'"),
+    assert_int_equal(st_query(path, "SELECT COUNT(*) FROM usage"), 1 + acknowledged);
+    assert_int_equal(st_query(path, "SELECT COUNT(*) FROM usage WHERE output_text = 'text'"),
                      acknowledged - 1);
 }
 

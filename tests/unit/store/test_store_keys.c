@@ -2,6 +2,7 @@
  * revoked one reusable, names and model lists shaped like SQL injection are stored verbatim,
  * bad fields are refused with a diag and no row, update changes only what it sets and never
  * a revoked key, revoke keeps the row, and every change bumps keys_version. */
+#include "store_test.h"
 #include "testutil.h"
 
 #include <sqlite3.h>
@@ -13,19 +14,6 @@
 
 #include "daemon/store/store.h"
 #include "engine/base/err.h"
-
-static long long query(const char *path, const char *sql)
-{
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    long long v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
-}
 
 static int64_t now_ms(void)
 {
@@ -73,7 +61,7 @@ static void test_create_and_list_round_trip(void **state)
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600); /* a keys call may be the one creating it */
-    assert_int_equal(query(path, "PRAGMA user_version"), 2);
+    assert_int_equal(st_query(path, "PRAGMA user_version"), 2);
     struct hr_key k2 = key("second", 2);
     assert_int_equal(hr_store_key_create(path, &k2, &d), 0);
     assert_true(k2.id > k.id);
@@ -97,7 +85,7 @@ static void test_create_and_list_round_trip(void **state)
     assert_false(keys[1].admin);
     assert_string_equal(keys[1].models, "");
     free(keys);
-    assert_int_equal(query(path, "SELECT value FROM meta WHERE name = 'keys_version'"), 2);
+    assert_int_equal(st_query(path, "SELECT value FROM meta WHERE name = 'keys_version'"), 2);
 }
 
 static void test_active_name_unique_revoked_reusable(void **state)
@@ -109,7 +97,7 @@ static void test_active_name_unique_revoked_reusable(void **state)
     struct hr_diag d = {{0}};
     assert_int_equal(hr_store_key_create(path, &b, &d), HR_EINVAL);
     assert_non_null(strstr(d.msg, "a key named 'team-a' already exists"));
-    assert_int_equal(query(path, "SELECT COUNT(*) FROM api_keys"), 1);
+    assert_int_equal(st_query(path, "SELECT COUNT(*) FROM api_keys"), 1);
     struct hr_key_ref ref = {0, "team-a"};
     struct hr_key out;
     assert_int_equal(hr_store_key_revoke(path, ref, &out, NULL), 0);
@@ -157,7 +145,7 @@ static void test_injection_shaped_stored_verbatim(void **state)
         assert_string_equal(keys[i].models, "m1,'); DELETE FROM usage; --,\"q\"");
     }
     free(keys);
-    assert_int_equal(query(path, "SELECT COUNT(*) FROM sqlite_schema WHERE name IN "
+    assert_int_equal(st_query(path, "SELECT COUNT(*) FROM sqlite_schema WHERE name IN "
                                  "('api_keys', 'usage')"), 2);
     struct hr_key dup = key("'; DROP TABLE api_keys; --", 99);
     struct hr_diag d = {{0}};
@@ -209,7 +197,7 @@ static void test_bad_fields_refused(void **state)
     /* nothing was written (the file may not even exist yet) */
     k = key("ok", 1);
     assert_int_equal(hr_store_key_create(path, &k, NULL), 0);
-    assert_int_equal(query(path, "SELECT COUNT(*) FROM api_keys"), 1);
+    assert_int_equal(st_query(path, "SELECT COUNT(*) FROM api_keys"), 1);
 }
 
 static void test_update(void **state)
@@ -221,7 +209,7 @@ static void test_update(void **state)
     snprintf(a.models, sizeof a.models, "m1");
     assert_int_equal(hr_store_key_create(path, &a, NULL), 0);
     assert_int_equal(hr_store_key_create(path, &b, NULL), 0);
-    long long v0 = query(path, "SELECT value FROM meta WHERE name = 'keys_version'");
+    long long v0 = st_query(path, "SELECT value FROM meta WHERE name = 'keys_version'");
     struct hr_key_update u = {.set_tpm = true, .tpm = 500};
     struct hr_key out;
     struct hr_diag d = {{0}};
@@ -232,7 +220,7 @@ static void test_update(void **state)
     assert_int_equal(out.rpm, 10); /* untouched */
     assert_string_equal(out.models, "m1");
     assert_string_equal(out.name, "alpha");
-    assert_int_equal(query(path, "SELECT value FROM meta WHERE name = 'keys_version'"), v0 + 1);
+    assert_int_equal(st_query(path, "SELECT value FROM meta WHERE name = 'keys_version'"), v0 + 1);
     struct hr_key_update u2 = {.set_name = true, .name = "gamma", .set_admin = true,
                                .admin = true, .set_models = true, .models = "",
                                .set_expires = true, .expires_ms = 0, .set_rpm = true, .rpm = 0};
@@ -271,13 +259,13 @@ static void test_update(void **state)
     hr_diag_clear(&d);
     assert_int_equal(hr_store_key_revoke(path, none, NULL, &d), HR_EINVAL);
     /* revoked row kept, and nothing else changed by the refused calls */
-    assert_int_equal(query(path, "SELECT COUNT(*) FROM api_keys"), 2);
+    assert_int_equal(st_query(path, "SELECT COUNT(*) FROM api_keys"), 2);
     char sql[128];
     snprintf(sql, sizeof sql, "SELECT tpm FROM api_keys WHERE id = %lld", (long long)b.id);
-    assert_int_equal(query(path, sql), 0);
+    assert_int_equal(st_query(path, sql), 0);
     snprintf(sql, sizeof sql, "SELECT daily_tokens FROM api_keys WHERE id = %lld",
              (long long)a.id);
-    assert_int_equal(query(path, sql), 0);
+    assert_int_equal(st_query(path, sql), 0);
 }
 
 int main(void)

@@ -37,6 +37,7 @@ void hr_print_help(FILE *out)
           "  usage        usage totals per day, model, key or user (table, CSV, JSON)\n"
           "  template     render a chat template for a conversation (what the model sees)\n"
           "  grammar      print the GBNF a JSON Schema becomes, or check outputs against it\n"
+          "  bench        measure prompt, decode and batched-decode speed (llama-bench's shape)\n"
           "  version      print the version\n"
           "  help         this text\n"
           "\n"

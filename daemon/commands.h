@@ -16,6 +16,7 @@ int hr_cmd_version(int argc, char **argv);
 int hr_cmd_help(int argc, char **argv);
 int hr_cmd_template(int argc, char **argv);
 int hr_cmd_grammar(int argc, char **argv);
+int hr_cmd_bench(int argc, char **argv);
 
 struct hr_grammar;
 /* The grammar of --grammar FILE, --json-schema FILE [--strict] or --json (at most one; none:

@@ -12,6 +12,7 @@ static const struct {
     {"serve", hr_cmd_serve},       {"run", hr_cmd_run},         {"make-model", hr_cmd_make_model},
     {"keys", hr_cmd_keys},         {"usage", hr_cmd_usage},     {"version", hr_cmd_version},
     {"help", hr_cmd_help},         {"template", hr_cmd_template}, {"grammar", hr_cmd_grammar},
+    {"bench", hr_cmd_bench},
 };
 
 int main(int argc, char **argv)

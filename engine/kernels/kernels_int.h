@@ -27,6 +27,10 @@ void hr_kernels__mm_rows_avx2(uint32_t type, const uint8_t *w, size_t row_bytes,
                               size_t n_rows, size_t n_cols, const float *x, size_t n_tok,
                               float *y, size_t r0, size_t r1);
 bool hr_kernels__have_avx2(void);
+/* n halves at p (any alignment) to floats with F16C; exact. */
+void hr_kernels__f16_row_avx2(const uint8_t *p, float *out, size_t n);
+/* matmul.c: the same through the chosen kernel set (the table for ref). */
+void hr_kernels__f16_row(const uint8_t *p, float *out, size_t n);
 /* cpuid.c: FMA, F16C and OSXSAVE, plus these XCR0 state bits and leaf-7 EBX/ECX features. */
 bool hr_kernels__cpu_has(unsigned xcr0_bits, unsigned leaf7_ebx_bits, unsigned leaf7_ecx_bits);
 /* matmul_avx512.c: the same with AVX-512 F/BW/VL/DQ; the CPU and OS check. */

@@ -161,7 +161,17 @@ static const struct kernel_set {
 };
 #define N_SETS (sizeof kernel_sets / sizeof kernel_sets[0])
 
+static void f16_row_ref(const uint8_t *p, float *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint16_t h;
+        memcpy(&h, p + 2 * i, 2);
+        out[i] = hr_f16_table[h];
+    }
+}
+
 static hr_pool_fn mm_rows = mm_rows_ref;
+static void (*f16_row)(const uint8_t *p, float *out, size_t n) = f16_row_ref;
 static const char *kernels_name = "ref";
 /* What HEARTH_KERNELS asked for when it could not be honoured (the best set runs instead):
  * 0, HR_EUNSUPPORTED (the CPU lacks it) or HR_EINVAL (no such set). */
@@ -177,6 +187,8 @@ static int use_set(const char *name)
             return HR_EUNSUPPORTED;
         mm_rows = kernel_sets[i].rows;
         kernels_name = kernel_sets[i].name;
+        /* every set but ref runs on a CPU with F16C (the AVX2 check includes it) */
+        f16_row = kernel_sets[i].rows == mm_rows_ref ? f16_row_ref : hr_kernels__f16_row_avx2;
         return 0;
     }
     return HR_EINVAL;
@@ -228,6 +240,12 @@ void hr_matmul(uint32_t type, const void *w, size_t row_bytes, size_t n_rows, si
     if ((uint64_t)n_rows * n_cols * n_tok < MIN_PARALLEL_WORK)
         pool = NULL;
     hr_pool_run(pool, n_rows, mm_rows, &m);
+}
+
+void hr_kernels__f16_row(const uint8_t *p, float *out, size_t n)
+{
+    pthread_once(&chosen, choose_kernels);
+    f16_row(p, out, n);
 }
 
 void hr_matvec(uint32_t type, const void *w, size_t row_bytes, size_t n_rows, size_t n_cols,

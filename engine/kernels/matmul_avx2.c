@@ -128,6 +128,20 @@ AVX2 void hr_kernels__mm_rows_avx2(uint32_t type, const uint8_t *w, size_t row_b
     }
 }
 
+/* Halves to floats eight at a time (exact, as the scalar decode): the KV cache's F16 rows
+ * are widened for every attention score, so this is on prefill's hot path. */
+AVX2 void hr_kernels__f16_row_avx2(const uint8_t *p, float *out, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 2 * i))));
+    for (; i < n; i++) {
+        uint16_t h;
+        memcpy(&h, p + 2 * i, 2);
+        out[i] = hr_f16_table[h];
+    }
+}
+
 /* cpuid: AVX2 (leaf 7 EBX bit 5), FMA (leaf 1 ECX bit 12), F16C (leaf 1 ECX bit 29), and the
  * OS saving YMM state (OSXSAVE, then XCR0 bits 1 and 2). */
 bool hr_kernels__have_avx2(void)
@@ -148,6 +162,15 @@ void hr_kernels__mm_rows_avx2(uint32_t type, const uint8_t *w, size_t row_bytes,
 bool hr_kernels__have_avx2(void)
 {
     return false;
+}
+
+void hr_kernels__f16_row_avx2(const uint8_t *p, float *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint16_t h;
+        memcpy(&h, p + 2 * i, 2);
+        out[i] = hr_f16_table[h];
+    }
 }
 
 #endif

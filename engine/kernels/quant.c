@@ -54,8 +54,7 @@ void hr_dequant_row(uint32_t type, const void *row, float *out, size_t n)
         memcpy(out, row, n * sizeof(float));
         break;
     case HR_TYPE_F16:
-        for (size_t i = 0; i < n; i++)
-            out[i] = hr_f16_to_f32(rd16(p + 2 * i));
+        hr_kernels__f16_row(p, out, n);
         break;
     case HR_TYPE_BF16:
         for (size_t i = 0; i < n; i++)

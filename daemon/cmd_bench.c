@@ -231,6 +231,19 @@ static uint64_t n_params(const struct hr_model *m)
     return n;
 }
 
+/* Bytes of weights one decode step reads: every tensor but the embedding table, of which one
+ * row per token is read (all of it when tied, as the classifier). */
+static uint64_t bytes_per_token(const struct hr_model *m)
+{
+    uint64_t n = 0;
+    for (uint64_t i = 0; i < m->gguf->n_tensors; i++) {
+        const struct hr_gguf_tensor *t = &m->gguf->tensors[i];
+        bool embd = t->name.len == 17 && memcmp(t->name.ptr, "token_embd.weight", 17) == 0;
+        n += embd && !m->is_tied ? t->n_bytes / (t->ne[1] ? t->ne[1] : 1) : t->n_bytes;
+    }
+    return n;
+}
+
 static void print_table(const struct hr_model *m, const struct bench_opts *o, uint32_t threads,
                         const struct bench_result *res, size_t n)
 {
@@ -258,10 +271,12 @@ static void print_json(const struct hr_model *m, uint32_t threads,
             else
                 putchar(*p);
         printf("\", \"model_type\": \"%s\", \"model_size\": %llu, \"model_n_params\": %llu, "
-               "\"n_threads\": %u, \"test\": \"%s\", \"n_seqs\": %u, \"n_tokens\": %u, "
+               "\"weight_bytes_per_token\": %llu, \"n_threads\": %u, \"test\": \"%s\", "
+               "\"n_seqs\": %u, \"n_tokens\": %u, "
                "\"avg_ts\": %.3f, \"stddev_ts\": %.3f, \"samples_ts\": [",
                hr_model_type_name(m), (unsigned long long)m->file_bytes,
-               (unsigned long long)n_params(m), threads, res[i].test, res[i].n_seqs,
+               (unsigned long long)n_params(m), (unsigned long long)bytes_per_token(m), threads,
+               res[i].test, res[i].n_seqs,
                res[i].n_tokens, res[i].mean, res[i].sd);
         for (uint32_t k = 0; k < res[i].n_samples; k++)
             printf("%s%.3f", k ? ", " : "", res[i].samples[k]);

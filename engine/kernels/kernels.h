@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "../base/dtype.h"
+#include "../base/limits.h"
 
 struct hr_pool;
 struct hr_diag;
@@ -25,6 +26,11 @@ void hr_dequant_row(uint32_t type, const void *row, float *out, size_t n);
 /* Quantizes n floats into a row of `type` (F32, F16, Q8_0, Q4_0). */
 void hr_quant_row(uint32_t type, const float *in, void *row, size_t n);
 float hr_dot_f32(const float *a, const float *b, size_t n);
+/* Attention on F16 rows (n halves, n <= HR_MODEL_MAX_HEAD_DIM): q . k, and out += a * v, by the
+ * chosen kernel set (ref: widened, then hr_dot_f32's order). Call after hr_kernels_start or a
+ * matmul has chosen the set. */
+float hr_dot_f16(const void *k, const float *q, size_t n);
+void hr_axpy_f16(float a, const void *v, float *out, size_t n);
 
 /* y[r] = dot(row r of W, x) for r in [0, n_rows), W of `type` with row_bytes per row and
  * n_cols elements per row; one token. */

@@ -31,6 +31,9 @@ bool hr_kernels__have_avx2(void);
 void hr_kernels__f16_row_avx2(const uint8_t *p, float *out, size_t n);
 /* matmul.c: the same through the chosen kernel set (the table for ref). */
 void hr_kernels__f16_row(const uint8_t *p, float *out, size_t n);
+/* F16C + FMA: q . k over n halves at k, and out += a * v (v: n halves). */
+float hr_kernels__dot_f16_avx2(const uint8_t *k, const float *q, size_t n);
+void hr_kernels__axpy_f16_avx2(float a, const uint8_t *v, float *out, size_t n);
 /* cpuid.c: FMA, F16C and OSXSAVE, plus these XCR0 state bits and leaf-7 EBX/ECX features. */
 bool hr_kernels__cpu_has(unsigned xcr0_bits, unsigned leaf7_ebx_bits, unsigned leaf7_ecx_bits);
 /* matmul_avx512.c: the same with AVX-512 F/BW/VL/DQ; the CPU and OS check. */

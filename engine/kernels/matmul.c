@@ -170,8 +170,26 @@ static void f16_row_ref(const uint8_t *p, float *out, size_t n)
     }
 }
 
+/* ref's attention: the row widened, then the plain float dot and update */
+static float dot_f16_ref(const uint8_t *k, const float *q, size_t n)
+{
+    float tmp[HR_MODEL_MAX_HEAD_DIM];
+    f16_row_ref(k, tmp, n);
+    return hr_dot_f32(tmp, q, n);
+}
+
+static void axpy_f16_ref(float a, const uint8_t *v, float *out, size_t n)
+{
+    float tmp[HR_MODEL_MAX_HEAD_DIM];
+    f16_row_ref(v, tmp, n);
+    for (size_t d = 0; d < n; d++)
+        out[d] += a * tmp[d];
+}
+
 static hr_pool_fn mm_rows = mm_rows_ref;
 static void (*f16_row)(const uint8_t *p, float *out, size_t n) = f16_row_ref;
+static float (*dot_f16)(const uint8_t *k, const float *q, size_t n) = dot_f16_ref;
+static void (*axpy_f16)(float a, const uint8_t *v, float *out, size_t n) = axpy_f16_ref;
 static const char *kernels_name = "ref";
 /* What HEARTH_KERNELS asked for when it could not be honoured (the best set runs instead):
  * 0, HR_EUNSUPPORTED (the CPU lacks it) or HR_EINVAL (no such set). */
@@ -188,7 +206,10 @@ static int use_set(const char *name)
         mm_rows = kernel_sets[i].rows;
         kernels_name = kernel_sets[i].name;
         /* every set but ref runs on a CPU with F16C (the AVX2 check includes it) */
-        f16_row = kernel_sets[i].rows == mm_rows_ref ? f16_row_ref : hr_kernels__f16_row_avx2;
+        bool ref = kernel_sets[i].rows == mm_rows_ref;
+        f16_row = ref ? f16_row_ref : hr_kernels__f16_row_avx2;
+        dot_f16 = ref ? dot_f16_ref : hr_kernels__dot_f16_avx2;
+        axpy_f16 = ref ? axpy_f16_ref : hr_kernels__axpy_f16_avx2;
         return 0;
     }
     return HR_EINVAL;
@@ -246,6 +267,16 @@ void hr_kernels__f16_row(const uint8_t *p, float *out, size_t n)
 {
     pthread_once(&chosen, choose_kernels);
     f16_row(p, out, n);
+}
+
+float hr_dot_f16(const void *k, const float *q, size_t n)
+{
+    return dot_f16(k, q, n);
+}
+
+void hr_axpy_f16(float a, const void *v, float *out, size_t n)
+{
+    axpy_f16(a, v, out, n);
 }
 
 void hr_matvec(uint32_t type, const void *w, size_t row_bytes, size_t n_rows, size_t n_cols,

@@ -142,6 +142,50 @@ AVX2 void hr_kernels__f16_row_avx2(const uint8_t *p, float *out, size_t n)
     }
 }
 
+/* Attention on an F16 KV cache without widening rows first: q . k for n halves at k (n a
+ * multiple of 8 here; the tail in plain C), and out += a * v. */
+AVX2 float hr_kernels__dot_f16_avx2(const uint8_t *k, const float *q, size_t n)
+{
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + 2 * i))),
+                             _mm256_loadu_ps(q + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + 2 * i + 16))),
+                             _mm256_loadu_ps(q + i + 8), s1);
+    }
+    for (; i + 8 <= n; i += 8)
+        s0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + 2 * i))),
+                             _mm256_loadu_ps(q + i), s0);
+    __m256 s = _mm256_add_ps(s0, s1);
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    float sum = _mm_cvtss_f32(h);
+    for (; i < n; i++) {
+        uint16_t b;
+        memcpy(&b, k + 2 * i, 2);
+        sum += hr_f16_table[b] * q[i];
+    }
+    return sum;
+}
+
+AVX2 void hr_kernels__axpy_f16_avx2(float a, const uint8_t *v, float *out, size_t n)
+{
+    __m256 va = _mm256_set1_ps(a);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i,
+                         _mm256_fmadd_ps(va, _mm256_cvtph_ps(_mm_loadu_si128(
+                                                 (const __m128i *)(v + 2 * i))),
+                                         _mm256_loadu_ps(out + i)));
+    for (; i < n; i++) {
+        uint16_t b;
+        memcpy(&b, v + 2 * i, 2);
+        out[i] += a * hr_f16_table[b];
+    }
+}
+
 /* cpuid: AVX2 (leaf 7 EBX bit 5), FMA (leaf 1 ECX bit 12), F16C (leaf 1 ECX bit 29), and the
  * OS saving YMM state (OSXSAVE, then XCR0 bits 1 and 2). */
 bool hr_kernels__have_avx2(void)
@@ -170,6 +214,26 @@ void hr_kernels__f16_row_avx2(const uint8_t *p, float *out, size_t n)
         uint16_t h;
         memcpy(&h, p + 2 * i, 2);
         out[i] = hr_f16_table[h];
+    }
+}
+
+float hr_kernels__dot_f16_avx2(const uint8_t *k, const float *q, size_t n)
+{
+    float sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint16_t h;
+        memcpy(&h, k + 2 * i, 2);
+        sum += hr_f16_table[h] * q[i];
+    }
+    return sum;
+}
+
+void hr_kernels__axpy_f16_avx2(float a, const uint8_t *v, float *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint16_t h;
+        memcpy(&h, v + 2 * i, 2);
+        out[i] += a * hr_f16_table[h];
     }
 }
 

@@ -264,6 +264,7 @@ static void attn_heads(void *ud, size_t h0, size_t h1)
     uint32_t hd = m->head_dim, group = m->n_head / m->n_head_kv;
     float scale = m->attn_scale;
     float ktmp[HR_MODEL_MAX_HEAD_DIM], vtmp[HR_MODEL_MAX_HEAD_DIM];
+    bool f16 = kv->type == HR_KV_F16;
     for (size_t h = h0; h < h1; h++) {
         float *att = c->att + h * c->max_ctx;
         uint32_t kvh = (uint32_t)h / group;
@@ -275,10 +276,13 @@ static void attn_heads(void *ud, size_t h0, size_t h1)
              * (llama.cpp's LLAMA_SWA_TYPE_STANDARD masks p0 when p1 - p0 >= window) */
             uint32_t first = j->window && n_pos > j->window ? n_pos - j->window : 0;
             float max = -INFINITY;
+            size_t hoff = (size_t)kvh * kv->head_bytes;
             for (uint32_t t = first; t < n_pos; t++) {
-                const float *krow =
-                    hr_kv__head(kv, hr_kv__row(kv, kv->k, j->layer, seq, t), kvh, ktmp);
-                float s = hr_dot_f32(q, krow, hd) * scale;
+                const uint8_t *kraw = hr_kv__row(kv, kv->k, j->layer, seq, t);
+                /* F16 (the default) is read as it is stored; the others widened first */
+                float s = (f16 ? hr_dot_f16(kraw + hoff, q, hd)
+                               : hr_dot_f32(q, hr_kv__head(kv, kraw, kvh, ktmp), hd)) *
+                          scale;
                 if (m->attn_softcap > 0)
                     s = tanhf(s / m->attn_softcap) * m->attn_softcap;
                 att[t] = s;
@@ -294,9 +298,13 @@ static void attn_heads(void *ud, size_t h0, size_t h1)
             float *out = c->att_out + (size_t)i * c->q_dim + h * hd;
             memset(out, 0, hd * sizeof *out);
             for (uint32_t t = first; t < n_pos; t++) {
-                const float *v =
-                    hr_kv__head(kv, hr_kv__row(kv, kv->v, j->layer, seq, t), kvh, vtmp);
+                const uint8_t *vraw = hr_kv__row(kv, kv->v, j->layer, seq, t);
                 float a = att[t] * inv;
+                if (f16) {
+                    hr_axpy_f16(a, vraw + hoff, out, hd);
+                    continue;
+                }
+                const float *v = hr_kv__head(kv, vraw, kvh, vtmp);
                 for (uint32_t d = 0; d < hd; d++)
                     out[d] += a * v[d];
             }

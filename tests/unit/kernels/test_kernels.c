@@ -438,6 +438,59 @@ static void test_pool_covers_every_index_once(void **state)
     assert_int_equal(hr_pool_new(&p, 0), HR_EINVAL);
 }
 
+/* The attention primitives on F16 rows, every set: q . k and out += a * v against a double
+ * reference on the widened halves, for every length up to a head of 256 (SIMD bodies and
+ * tails), with rows at odd byte offsets (the KV cache packs heads back to back). F16 row
+ * widening is exact in every set. */
+static void test_f16_attention_primitives(void **state)
+{
+    (void)state;
+    enum { MAXN = 256 };
+    uint8_t kbuf[2 * MAXN + 1], vbuf[2 * MAXN + 1];
+    float q[MAXN], out[MAXN], want[MAXN], wide[MAXN];
+    uint32_t seed = 7;
+    for (int i = 0; i < MAXN; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        uint16_t hk = hr_f32_to_f16(((float)(seed >> 8) / 16777216.0f - 0.5f) * 4.0f);
+        uint16_t hv = hr_f32_to_f16(((float)(seed >> 4 & 0xFFFF) / 65536.0f - 0.5f) * 2.0f);
+        memcpy(kbuf + 1 + 2 * i, &hk, 2);
+        memcpy(vbuf + 1 + 2 * i, &hv, 2);
+        q[i] = ((float)(seed & 0xFFF) / 4096.0f - 0.5f);
+    }
+    for (size_t si = 0; si < N_SETS; si++) {
+        if (hr_kernels_use(kernel_sets[si]) != 0)
+            continue;
+        for (size_t n = 1; n <= MAXN; n++) {
+            double ref = 0, mag = 0;
+            hr_dequant_row(HR_TYPE_F16, kbuf + 1, wide, n);
+            for (size_t i = 0; i < n; i++) {
+                uint16_t h;
+                memcpy(&h, kbuf + 1 + 2 * i, 2);
+                assert_true(wide[i] == hr_f16_to_f32(h)); /* exact */
+                ref += (double)wide[i] * q[i];
+                mag += fabs((double)wide[i] * q[i]);
+            }
+            float got = hr_dot_f16(kbuf + 1, q, n);
+            if (fabs(got - ref) > 1e-6 * mag + 1e-7)
+                fail_msg("kernels %s: dot_f16 n=%zu: %.9g, want %.9g", kernel_sets[si], n, got,
+                         ref);
+            for (size_t i = 0; i < n; i++)
+                out[i] = want[i] = q[i];
+            hr_axpy_f16(0.37f, vbuf + 1, out, n);
+            for (size_t i = 0; i < n; i++) {
+                uint16_t h;
+                memcpy(&h, vbuf + 1 + 2 * i, 2);
+                double w = want[i] + 0.37 * (double)hr_f16_to_f32(h);
+                if (fabs(out[i] - w) > 1e-6 * (fabs(w) + 1))
+                    fail_msg("kernels %s: axpy_f16 n=%zu i=%zu: %.9g, want %.9g",
+                             kernel_sets[si], n, i, out[i], w);
+            }
+        }
+        printf("kernels %s: F16 attention primitives within tolerance\n", kernel_sets[si]);
+    }
+    hr_kernels_use("ref");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -448,6 +501,7 @@ int main(void)
         cmocka_unit_test(test_matmul_reference_and_invariance),
         cmocka_unit_test(test_simd_sets_against_ref_and_batch_invariant),
         cmocka_unit_test(test_kernel_set_names),
+        cmocka_unit_test(test_f16_attention_primitives),
         cmocka_unit_test(test_pool_covers_every_index_once),
         cmocka_unit_test(test_dequant_matches_numpy_oracle),
     };

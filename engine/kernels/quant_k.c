@@ -33,14 +33,18 @@ static int clampi(int v, int lo, int hi)
     return v < lo ? lo : (v > hi ? hi : v);
 }
 
-/* Nearest code for x / s (s may be 0: every code then decodes the same, so 0 is as good). */
+/* Nearest code for x / s (inv_s may be 0: every code then decodes the same, so 0 is as good).
+ * The clamp comes first, so the shifted value is non-negative and truncation rounds it; a
+ * NaN fails the first test and becomes lo. (Comparisons, not fminf/fmaxf: those stay libm
+ * calls for their NaN rules, and this is the innermost loop.) */
 static int code(float x, float inv_s, int lo, int hi)
 {
     float v = x * inv_s;
-    if (!(v == v)) /* NaN from 0 * Inf */
-        return clampi(0, lo, hi);
-    v = fminf(fmaxf(v, (float)lo), (float)hi);
-    return (int)lrintf(v);
+    if (!(v >= (float)lo))
+        v = (float)lo;
+    if (v > (float)hi)
+        v = (float)hi;
+    return (int)(v - (float)lo + 0.5f) + lo;
 }
 
 static float safe_inv(float s)
@@ -57,8 +61,8 @@ static double sym_err(const float *x, int n, float s, int lo, int hi, int8_t *q)
     double e = 0;
     for (int i = 0; i < n; i++) {
         int c = code(x[i], inv, lo, hi);
-        double r = (double)s * c - x[i];
-        e += r * r;
+        float r = s * (float)c - x[i];
+        e += (double)(r * r);
         if (q)
             q[i] = (int8_t)c;
     }
@@ -80,9 +84,9 @@ static float sym_fit(const float *x, int n, int lo, int hi)
     double best = sym_err(x, n, best_s, lo, hi, NULL);
     int8_t q[32];
     for (int sign = -1; sign <= 1; sign += 2) {
-        for (int k = 0; k < 16; k++) {
-            /* denominators from |lo| + 0.5 down to about two thirds of the range */
-            float den = ((float)(sign < 0 ? -lo : hi) + 0.5f) - 0.5f * (float)k;
+        for (int k = 0; k < 6; k++) {
+            /* denominators from |lo| + 0.5 down to |lo| - 4.5 (clipping the largest) */
+            float den = ((float)(sign < 0 ? -lo : hi) + 0.5f) - (float)k;
             float s = (float)sign * amax / den;
             double e = sym_err(x, n, s, lo, hi, q);
             if (e < best) {
@@ -115,8 +119,8 @@ static double aff_err(const float *x, int n, float s, float b, int hi, uint8_t *
     double e = 0;
     for (int i = 0; i < n; i++) {
         int c = code(x[i] - b, inv, 0, hi);
-        double r = (double)s * c + b - x[i];
-        e += r * r;
+        float r = s * (float)c + b - x[i];
+        e += (double)(r * r);
         if (q)
             q[i] = (uint8_t)c;
     }
@@ -125,7 +129,7 @@ static double aff_err(const float *x, int n, float s, float b, int hi, uint8_t *
 
 /* The (s, b) minimising the squared error of x ~ s * q + b; with b_nonpos, b is kept <= 0 as
  * the K types store it (a non-negative min subtracted). Candidates: s spanning [b, max] over
- * hi - 1 ... hi + 1 steps, each followed by the least-squares (s, b) for its codes (with
+ * hi - 1 ... hi + 1 steps (quarter steps), each followed by the least-squares (s, b) for its codes (with
  * b = 0 and s = sum(x q) / sum(q q) when the free fit wants b > 0). */
 static void aff_fit(const float *x, int n, int hi, bool b_nonpos, float *out_s, float *out_b)
 {
@@ -142,8 +146,8 @@ static void aff_fit(const float *x, int n, int hi, bool b_nonpos, float *out_s, 
         return;
     double best = aff_err(x, n, 0.0f, lo_v, hi, NULL);
     uint8_t q[32];
-    for (int k = 0; k <= 20; k++) {
-        float den = (float)hi - 1.0f + 0.1f * (float)k;
+    for (int k = 0; k <= 8; k++) {
+        float den = (float)hi - 1.0f + 0.25f * (float)k;
         float s = (hi_v - lo_v) / den;
         double e = aff_err(x, n, s, lo_v, hi, q);
         if (e < best) {

@@ -260,14 +260,16 @@ static void test_smol_logits_close(void **state)
     tu_tmpfile("q-smol-q.gguf", dst, sizeof dst);
     struct hr_synth_params p = {"smol", HR_TYPE_F32, src, NULL, 7, NULL, NULL, NULL};
     assert_int_equal(hr_synth_write(&p, NULL), 0);
-    const enum hr_qmix mixes[] = {HR_QMIX_Q8_0, HR_QMIX_Q6_K, HR_QMIX_Q5_K_M, HR_QMIX_Q4_K_M};
+    /* q5_k_m left out: it costs as much as q4_k_m (a sanitizer build is slow) and its
+     * types are checked above */
+    const enum hr_qmix mixes[] = {HR_QMIX_Q8_0, HR_QMIX_Q6_K, HR_QMIX_Q4_K_M};
     /* Measured (avx512vnni kernels / plain C): q8_0 3.6% / 2.5%, q6_k 3.7% / 2.9%, q5_k_m and
      * q4_k_m 14.3-14.5% (smol's 576-wide matrices fall back to Q5_1 / Q5_0, 3.4-4.2% weight
      * error). A random 30-layer model amplifies weight noise several times over; bounds are
      * about 1.5x the worst measured. A broken quantizer (or layout) gives unrelated logits,
      * a distance near sqrt(2). */
-    const double bound[] = {0.06, 0.06, 0.22, 0.22};
-    for (size_t i = 0; i < 4; i++) {
+    const double bound[] = {0.06, 0.06, 0.22};
+    for (size_t i = 0; i < 3; i++) {
         struct hr_diag d = {{0}};
         if (hr_quantize_file(src, dst, mixes[i], 2, NULL, &d) != 0)
             fail_msg("%s", d.msg);

@@ -33,6 +33,7 @@ void hr_print_help(FILE *out)
           "  serve        serve the OpenAI API over HTTP (a demo model if no --model)\n"
           "  run          one-shot generation from a prompt to stdout\n"
           "  make-model   write a random-weight GGUF model for tests and benchmarks\n"
+          "  quantize     quantize an F32/F16/BF16 GGUF model (q8_0, q4_0, q4_k_m, q5_k_m, q6_k)\n"
           "  keys         create, list, revoke and update API keys\n"
           "  usage        usage totals per day, model, key or user (table, CSV, JSON)\n"
           "  template     render a chat template for a conversation (what the model sees)\n"

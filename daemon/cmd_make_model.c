@@ -10,29 +10,25 @@
 #include "engine/engine.h"
 
 static const char usage_text[] =
-    "usage: hearth make-model --out FILE [--preset tiny|smol|1b] [--type f32|f16|q8_0|q4_0]\n"
+    "usage: hearth make-model --out FILE [--preset tiny|smol|1b] [--type TYPE]\n"
     "                         [--vocab VOCAB.gguf] [--seed N] [--name NAME] [--arch ARCH]\n"
     "                         [--pooling mean|cls|last]\n"
     "\n"
     "Writes a GGUF v3 llama-architecture model with seeded random weights.\n"
     "  --out FILE      output path (written under a temporary name, then renamed)\n"
     "  --preset NAME   tiny (default), smol (SmolLM2-135M shape), 1b (Llama-3.2-1B shape)\n"
-    "  --type TYPE     matrix type: f32 (default), f16, q8_0, q4_0\n"
+    "  --type TYPE     matrix types: f32 (default), f16, q8_0, q4_0, or llama.cpp's mixes\n"
+    "                  q4_k_m, q5_k_m, q6_k (as `hearth quantize` picks them)\n"
     "  --vocab FILE    copy the tokenizer (and chat template) from another GGUF\n"
     "  --seed N        weight seed (default 42); same seed, same bytes\n"
     "  --name NAME     general.name (default hearth-PRESET)\n"
     "  --arch ARCH     llama (default), qwen2, qwen3, phi3, gemma2 or gemma3\n"
     "  --pooling P     write ARCH.pooling_type: how embeddings pool (default: no key)\n";
 
-static const struct {
-    const char *name;
-    uint32_t type;
-} types[] = {{"f32", HR_TYPE_F32}, {"f16", HR_TYPE_F16}, {"q8_0", HR_TYPE_Q8_0},
-             {"q4_0", HR_TYPE_Q4_0}};
-
 int hr_cmd_make_model(int argc, char **argv)
 {
     struct hr_synth_params p = {0};
+    enum hr_qmix mix = HR_QMIX_F32;
     p.preset = "tiny";
     p.type = HR_TYPE_F32;
     p.seed = 42;
@@ -58,16 +54,12 @@ int hr_cmd_make_model(int argc, char **argv)
             }
             p.preset = v;
         } else if (strcmp(a, "--type") == 0) {
-            size_t k = 0;
-            while (k < sizeof types / sizeof types[0] && strcmp(types[k].name, v) != 0)
-                k++;
-            if (k == sizeof types / sizeof types[0]) {
+            if (hr_qmix_from_name(v, &mix) != 0) {
                 fprintf(stderr, "hearth: make-model: --type: expected one of f32, f16, q8_0, "
-                                "q4_0, got '%s'\n", v);
+                                "q4_0, q4_k_m, q5_k_m, q6_k, got '%s'\n", v);
                 return 2;
             }
-            p.type = types[k].type;
-            type_name = types[k].name;
+            type_name = hr_qmix_name(mix);
         } else if (strcmp(a, "--vocab") == 0) {
             p.vocab_path = v;
         } else if (strcmp(a, "--name") == 0) {
@@ -101,7 +93,7 @@ int hr_cmd_make_model(int argc, char **argv)
         return 2;
     }
     struct hr_diag d = {{0}};
-    int rc = hr_synth_write(&p, &d);
+    int rc = hr_synth_write_mix(&p, mix, &d);
     if (rc) {
         fprintf(stderr, "hearth: %s\n", d.msg[0] ? d.msg : hr_err_str(rc));
         return 1;

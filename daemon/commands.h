@@ -10,6 +10,7 @@
 int hr_cmd_serve(int argc, char **argv);
 int hr_cmd_run(int argc, char **argv);
 int hr_cmd_make_model(int argc, char **argv);
+int hr_cmd_quantize(int argc, char **argv);
 int hr_cmd_usage(int argc, char **argv);
 int hr_cmd_keys(int argc, char **argv);
 int hr_cmd_version(int argc, char **argv);

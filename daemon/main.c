@@ -1,5 +1,5 @@
-/* `hearth`: one binary, subcommands serve, run, make-model, keys, usage, template, grammar,
- * version, help. Dispatch only; each subcommand lives in its own cmd_*.c. Main thread. */
+/* `hearth`: one binary, subcommands serve, run, make-model, quantize, keys, usage, template,
+ * grammar, version, help. Dispatch only; each subcommand lives in its own cmd_*.c. Main thread. */
 #include <stdio.h>
 #include <string.h>
 
@@ -12,7 +12,7 @@ static const struct {
     {"serve", hr_cmd_serve},       {"run", hr_cmd_run},         {"make-model", hr_cmd_make_model},
     {"keys", hr_cmd_keys},         {"usage", hr_cmd_usage},     {"version", hr_cmd_version},
     {"help", hr_cmd_help},         {"template", hr_cmd_template}, {"grammar", hr_cmd_grammar},
-    {"bench", hr_cmd_bench},
+    {"bench", hr_cmd_bench},       {"quantize", hr_cmd_quantize},
 };
 
 int main(int argc, char **argv)

@@ -23,6 +23,7 @@
 #include "grammar/grammar.h"
 #include "kernels/kernels.h"
 #include "model/model.h"
+#include "model/quantize.h"
 #include "model/synth.h"
 #include "sampler/sampler.h"
 #include "template/chat.h"

@@ -140,4 +140,11 @@ int hr_gguf_writer_write_header(struct hr_gguf_writer *w, FILE *f, struct hr_dia
 int hr_gguf_writer_write_tensor(struct hr_gguf_writer *w, FILE *f, const void *data,
                                 uint64_t n_bytes, struct hr_diag *d);
 
+/* Writes a file through fn under a temporary name beside path, syncs it and renames it into
+ * place, so path never holds a partial file; on any failure (fn's included) the temporary is
+ * removed. fn returns 0 or an HR_E* code (and may set d). HR_EIO (diag names path and errno)
+ * when the file cannot be created, written or renamed. */
+typedef int (*hr_gguf_write_fn)(FILE *f, void *ud, struct hr_diag *d);
+int hr_gguf_write_file(const char *path, hr_gguf_write_fn fn, void *ud, struct hr_diag *d);
+
 #endif

@@ -2,8 +2,11 @@
  * header is written once all are known, then tensor data is streamed in declaration order so a
  * multi-gigabyte model never sits in memory. It refuses what the reader would refuse (bad
  * names, duplicates, shapes, alignment), so whatever it writes reads back. One thread. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../base/err.h"
 #include "../base/limits.h"
@@ -412,5 +415,47 @@ int hr_gguf_writer_write_tensor(struct hr_gguf_writer *w, FILE *f, const void *d
         rc = pad(f, n_bytes, w->alignment, d);
     if (!rc)
         w->next_write++;
+    return rc;
+}
+
+int hr_gguf_write_file(const char *path, hr_gguf_write_fn fn, void *ud, struct hr_diag *d)
+{
+    if (!path || !*path) {
+        hr_diag_set(d, "an output path is required");
+        return HR_EINVAL;
+    }
+    char tmp[4200];
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", path) >= sizeof tmp) {
+        hr_diag_set(d, "%s: path too long", path);
+        return HR_EINVAL;
+    }
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        hr_diag_set(d, "%s: cannot create: %s", path, strerror(errno));
+        return HR_EIO;
+    }
+    fchmod(fd, 0644); /* a model file is not secret; mkstemp made it 0600 */
+    FILE *f = fdopen(fd, "wb");
+    if (!f) {
+        close(fd);
+        unlink(tmp);
+        return HR_ENOMEM;
+    }
+    int rc = fn(f, ud, d);
+    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+        if (!rc)
+            hr_diag_set(d, "%s: write failed: %s", path, strerror(errno));
+        rc = rc ? rc : HR_EIO;
+    }
+    if (fclose(f) != 0 && !rc) {
+        hr_diag_set(d, "%s: write failed: %s", path, strerror(errno));
+        rc = HR_EIO;
+    }
+    if (!rc && rename(tmp, path) != 0) {
+        hr_diag_set(d, "%s: cannot rename into place: %s", path, strerror(errno));
+        rc = HR_EIO;
+    }
+    if (rc)
+        unlink(tmp);
     return rc;
 }

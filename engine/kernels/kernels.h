@@ -23,8 +23,11 @@ float hr_bf16_to_f32(uint16_t h);
 bool hr_kernel_supported(uint32_t type);
 /* Dequantizes n elements (n a multiple of the block size) of a row of `type` into out. */
 void hr_dequant_row(uint32_t type, const void *row, float *out, size_t n);
-/* Quantizes n floats into a row of `type` (F32, F16, Q8_0, Q4_0). */
-void hr_quant_row(uint32_t type, const float *in, void *row, size_t n);
+/* Quantizes n floats (a multiple of the block size) into a row of `type`: F32, F16, Q8_0,
+ * Q4_0, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K (false for any other type, row untouched). Finite
+ * inputs give finite decoded values (scales saturate at the largest half); the bytes depend
+ * on the input alone. */
+bool hr_quant_row(uint32_t type, const float *in, void *row, size_t n);
 float hr_dot_f32(const float *a, const float *b, size_t n);
 /* Attention on F16 rows (n halves, n <= HR_MODEL_MAX_HEAD_DIM): q . k, and out += a * v, by the
  * chosen kernel set (ref: widened, then hr_dot_f32's order). Call after hr_kernels_start or a

@@ -19,6 +19,12 @@ void hr_kernels__dequant_q4_k(const uint8_t *b, float *y);
 void hr_kernels__dequant_q5_k(const uint8_t *b, float *y);
 void hr_kernels__dequant_q6_k(const uint8_t *b, float *y);
 typedef void (*hr_block_fn)(const uint8_t *b, float *y);
+/* One block of floats (32 or 256) into each type; quant_k.c. */
+void hr_kernels__quant_q5_0(const float *x, uint8_t *b);
+void hr_kernels__quant_q5_1(const float *x, uint8_t *b);
+void hr_kernels__quant_q4_k(const float *x, uint8_t *b);
+void hr_kernels__quant_q5_k(const float *x, uint8_t *b);
+void hr_kernels__quant_q6_k(const float *x, uint8_t *b);
 /* The block decoder of a type without a special path, or NULL. */
 hr_block_fn hr_kernels__block_fn(uint32_t type);
 

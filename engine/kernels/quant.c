@@ -1,5 +1,5 @@
 /* Plain-C reference kernels per tensor type: dequantize a run of blocks, and quantize rows
- * (make-model). Block layouts follow ggml:
+ * (make-model, quantize; the K types and Q5_0/Q5_1 in quant_k.c). Block layouts follow ggml:
  *   Q8_0: f16 d | 32 x int8 q            x = d * q
  *   Q4_0: f16 d | 16 bytes, element j (0..15) in the low nibble of byte j, element j+16 in
  *         the high nibble                 x = d * (q - 8)
@@ -90,7 +90,26 @@ void hr_dequant_row(uint32_t type, const void *row, float *out, size_t n)
     }
 }
 
-void hr_quant_row(uint32_t type, const float *in, void *row, size_t n)
+/* The block encoder of a type without a special path in hr_quant_row, or NULL. */
+static void (*quant_block_fn(uint32_t type))(const float *, uint8_t *)
+{
+    switch (type) {
+    case HR_TYPE_Q5_0:
+        return hr_kernels__quant_q5_0;
+    case HR_TYPE_Q5_1:
+        return hr_kernels__quant_q5_1;
+    case HR_TYPE_Q4_K:
+        return hr_kernels__quant_q4_k;
+    case HR_TYPE_Q5_K:
+        return hr_kernels__quant_q5_k;
+    case HR_TYPE_Q6_K:
+        return hr_kernels__quant_q6_k;
+    default:
+        return NULL;
+    }
+}
+
+bool hr_quant_row(uint32_t type, const float *in, void *row, size_t n)
 {
     uint8_t *p = row;
     switch (type) {
@@ -140,7 +159,15 @@ void hr_quant_row(uint32_t type, const float *in, void *row, size_t n)
             }
         }
         break;
-    default:
+    default: {
+        void (*fn)(const float *, uint8_t *) = quant_block_fn(type);
+        const struct hr_dtype_info *ti = hr_dtype_get(type);
+        if (!fn || !ti)
+            return false;
+        for (size_t b = 0; b < n / ti->block_elems; b++)
+            fn(in + b * ti->block_elems, p + b * ti->block_bytes);
         break;
     }
+    }
+    return true;
 }

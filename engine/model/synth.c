@@ -76,29 +76,33 @@ struct tensor_spec {
     uint64_t ne0, ne1; /* ne1 == 1: a norm vector (F32, ones plus noise) */
 };
 
-/* The type a matrix is stored in: the requested one, unless its rows are not whole blocks of
- * it (tiny's 172-wide ffn_down); then F16, as llama-quantize falls back for such tensors. */
-static uint32_t matrix_type(uint32_t want, uint64_t ne0)
+/* The type a matrix is stored in: the mix's rule, as `hearth quantize` applies it to a real
+ * model (make-model writes no output.weight: token_embd is tied). Pure mixes keep a matrix
+ * whose rows are not whole blocks (tiny's 172-wide ffn_down) in F16, as llama-quantize does. */
+static uint32_t matrix_type(enum hr_qmix mix, uint32_t n_layer, const struct tensor_spec *s)
 {
-    uint64_t bytes;
-    return hr_dtype_row_bytes(want, ne0, &bytes) ? want : HR_TYPE_F16;
+    struct hr_qmix_model mm = {n_layer, false};
+    return hr_qmix_tensor_type(mix, &mm, s->name, 2, s->ne0, HR_TYPE_F32);
 }
 
-static uint32_t file_type_of(uint32_t type)
+/* The pure mix of a matrix type; HR_QMIX_COUNT_ for a type make-model does not write. */
+static enum hr_qmix pure_mix(uint32_t type)
 {
     switch (type) {
+    case HR_TYPE_F32:
+        return HR_QMIX_F32;
     case HR_TYPE_F16:
-        return 1;
-    case HR_TYPE_Q4_0:
-        return 2;
+        return HR_QMIX_F16;
     case HR_TYPE_Q8_0:
-        return 7;
+        return HR_QMIX_Q8_0;
+    case HR_TYPE_Q4_0:
+        return HR_QMIX_Q4_0;
     default:
-        return 0;
+        return HR_QMIX_COUNT_;
     }
 }
 
-static int add_metadata(struct hr_gguf_writer *w, const struct hr_synth_params *p,
+static int add_metadata(struct hr_gguf_writer *w, const struct hr_synth_params *p, enum hr_qmix mix,
                         const struct hr_synth_preset *ps, const struct shape *sh,
                         uint32_t *n_vocab, struct hr_diag *d)
 {
@@ -114,7 +118,8 @@ static int add_metadata(struct hr_gguf_writer *w, const struct hr_synth_params *
 #define ARCH_KEY(suffix) (snprintf(key, sizeof key, "%s." suffix, arch), key)
     int rc = hr_gguf_writer_add_str(w, "general.architecture", arch, strlen(arch));
     rc = rc ? rc : hr_gguf_writer_add_str(w, "general.name", name, strlen(name));
-    rc = rc ? rc : hr_gguf_writer_add_u32(w, "general.file_type", file_type_of(p->type));
+    rc = rc ? rc : hr_gguf_writer_add_u32(w, "general.file_type",
+                                                  hr_qmix_file_type(mix));
     rc = rc ? rc : hr_gguf_writer_add_u32(w, "general.alignment", 32);
     rc = rc ? rc : hr_gguf_writer_add_bool(w, "hearth.synthetic", true);
     rc = rc ? rc : hr_gguf_writer_add_str(w, "hearth.seed", seed, strlen(seed));
@@ -180,7 +185,8 @@ static int add_metadata(struct hr_gguf_writer *w, const struct hr_synth_params *
 }
 
 static int write_tensors(struct hr_gguf_writer *w, FILE *f, const struct hr_synth_params *p,
-                         const struct tensor_spec *specs, size_t n_specs, struct hr_diag *d)
+                         enum hr_qmix mix, uint32_t n_layer, const struct tensor_spec *specs,
+                         size_t n_specs, struct hr_diag *d)
 {
     uint64_t max_elems = 0;
     for (size_t i = 0; i < n_specs; i++)
@@ -198,7 +204,7 @@ static int write_tensors(struct hr_gguf_writer *w, FILE *f, const struct hr_synt
         uint64_t n = s->ne0 * s->ne1;
         for (uint64_t k = 0; k < n; k++)
             vals[k] = (is_norm && !strstr(s->name, ".bias") ? 1.0f : 0.0f) + uniform(&state, a);
-        uint32_t type = is_norm ? HR_TYPE_F32 : matrix_type(p->type, s->ne0);
+        uint32_t type = is_norm ? HR_TYPE_F32 : matrix_type(mix, n_layer, s);
         uint64_t row_bytes = 0;
         hr_dtype_row_bytes(type, s->ne0, &row_bytes);
         for (uint64_t r = 0; r < s->ne1; r++)
@@ -210,8 +216,8 @@ static int write_tensors(struct hr_gguf_writer *w, FILE *f, const struct hr_synt
     return rc;
 }
 
-static int write_model(const struct hr_synth_params *p, const struct hr_synth_preset *ps,
-                       FILE *f, struct hr_diag *d)
+static int write_model(const struct hr_synth_params *p, enum hr_qmix mix,
+                       const struct hr_synth_preset *ps, FILE *f, struct hr_diag *d)
 {
     struct hr_gguf_writer *w = NULL;
     int rc = hr_gguf_writer_new(&w);
@@ -220,7 +226,7 @@ static int write_model(const struct hr_synth_params *p, const struct hr_synth_pr
     uint32_t n_vocab = 0;
     const char *arch = p->arch ? p->arch : "llama";
     struct shape sh = shape_of(ps, arch);
-    rc = add_metadata(w, p, ps, &sh, &n_vocab, d);
+    rc = add_metadata(w, p, mix, ps, &sh, &n_vocab, d);
     size_t n_specs = 2 + 14 * (size_t)sh.n_layer; /* room for every architecture's extras */
     struct tensor_spec *specs = calloc(n_specs, sizeof *specs);
     if (!rc && !specs)
@@ -279,7 +285,8 @@ static int write_model(const struct hr_synth_params *p, const struct hr_synth_pr
             uint64_t ne[2] = {specs[i].ne0, specs[i].ne1};
             bool is_norm = specs[i].ne1 == 1;
             rc = hr_gguf_writer_add_tensor(w, specs[i].name,
-                                           is_norm ? HR_TYPE_F32 : matrix_type(p->type, ne[0]),
+                                           is_norm ? HR_TYPE_F32 : matrix_type(mix, sh.n_layer,
+                                                                               &specs[i]),
                                            is_norm ? 1 : 2, ne);
             if (rc)
                 hr_diag_set(d, "cannot declare tensor '%s'", specs[i].name);
@@ -288,13 +295,34 @@ static int write_model(const struct hr_synth_params *p, const struct hr_synth_pr
     if (!rc)
         rc = hr_gguf_writer_write_header(w, f, d);
     if (!rc)
-        rc = write_tensors(w, f, p, specs, n_specs, d);
+        rc = write_tensors(w, f, p, mix, sh.n_layer, specs, n_specs, d);
     free(specs);
     hr_gguf_writer_free(w);
     return rc;
 }
 
+struct write_ctx {
+    const struct hr_synth_params *p;
+    enum hr_qmix mix;
+    const struct hr_synth_preset *ps;
+};
+
+static int write_cb(FILE *f, void *ud, struct hr_diag *d)
+{
+    const struct write_ctx *c = ud;
+    return write_model(c->p, c->mix, c->ps, f, d);
+}
+
 int hr_synth_write(const struct hr_synth_params *p, struct hr_diag *d)
+{
+    if (pure_mix(p->type) == HR_QMIX_COUNT_) {
+        hr_diag_set(d, "type %u is not one make-model writes (f32, f16, q8_0, q4_0)", p->type);
+        return HR_EINVAL;
+    }
+    return hr_synth_write_mix(p, pure_mix(p->type), d);
+}
+
+int hr_synth_write_mix(const struct hr_synth_params *p, enum hr_qmix mix, struct hr_diag *d)
 {
     const struct hr_synth_preset *ps = hr_synth_preset_find(p->preset);
     if (!ps) {
@@ -315,44 +343,10 @@ int hr_synth_write(const struct hr_synth_params *p, struct hr_diag *d)
         hr_diag_set(d, "pooling '%s' is not one make-model writes (mean, cls, last)", p->pooling);
         return HR_EINVAL;
     }
-    if (p->type != HR_TYPE_F32 && p->type != HR_TYPE_F16 && p->type != HR_TYPE_Q8_0 &&
-        p->type != HR_TYPE_Q4_0) {
-        hr_diag_set(d, "type %u is not one make-model writes (f32, f16, q8_0, q4_0)", p->type);
+    if ((unsigned)mix >= HR_QMIX_COUNT_) {
+        hr_diag_set(d, "mix %d is not one make-model writes", (int)mix);
         return HR_EINVAL;
     }
-    if (!p->out_path || !*p->out_path) {
-        hr_diag_set(d, "an output path is required");
-        return HR_EINVAL;
-    }
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", p->out_path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        hr_diag_set(d, "%s: cannot create: %s", p->out_path, strerror(errno));
-        return HR_EIO;
-    }
-    fchmod(fd, 0644); /* a model file is not secret; mkstemp made it 0600 */
-    FILE *f = fdopen(fd, "wb");
-    if (!f) {
-        close(fd);
-        unlink(tmp);
-        return HR_ENOMEM;
-    }
-    int rc = write_model(p, ps, f, d);
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-        if (!rc)
-            hr_diag_set(d, "%s: write failed: %s", p->out_path, strerror(errno));
-        rc = rc ? rc : HR_EIO;
-    }
-    if (fclose(f) != 0 && !rc) {
-        hr_diag_set(d, "%s: write failed: %s", p->out_path, strerror(errno));
-        rc = HR_EIO;
-    }
-    if (!rc && rename(tmp, p->out_path) != 0) {
-        hr_diag_set(d, "%s: cannot rename into place: %s", p->out_path, strerror(errno));
-        rc = HR_EIO;
-    }
-    if (rc)
-        unlink(tmp);
-    return rc;
+    struct write_ctx ctx = {p, mix, ps};
+    return hr_gguf_write_file(p->out_path, write_cb, &ctx, d);
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "../base/diag.h"
+#include "quantize.h"
 
 struct hr_synth_preset {
     const char *name;
@@ -36,5 +37,8 @@ struct hr_synth_params {
 };
 
 int hr_synth_write(const struct hr_synth_params *p, struct hr_diag *d);
+/* The same with the matrices' types picked by mix m's rule (hr_qmix_tensor_type, with the
+ * token embedding tied, as make-model writes no output.weight); p->type is ignored. */
+int hr_synth_write_mix(const struct hr_synth_params *p, enum hr_qmix m, struct hr_diag *d);
 
 #endif

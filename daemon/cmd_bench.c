@@ -244,7 +244,7 @@ static uint64_t bytes_per_token(const struct hr_model *m)
     return n;
 }
 
-static void print_table(const struct hr_model *m, const struct bench_opts *o, uint32_t threads,
+static void print_table(const struct hr_model *m, uint32_t threads,
                         const struct bench_result *res, size_t n)
 {
     const char *label = hr_model_type_name(m); /* "llama 107M Q8_0", as llama-bench's */
@@ -254,7 +254,6 @@ static void print_table(const struct hr_model *m, const struct bench_opts *o, ui
         printf("| %s | %.2f MiB | %.2f M | CPU | %u | %s | %.2f ± %.2f |\n", label,
                m->file_bytes / 1048576.0, n_params(m) / 1e6, threads, res[i].test,
                res[i].mean, res[i].sd);
-    (void)o;
 }
 
 static void print_json(const struct hr_model *m, uint32_t threads,
@@ -357,7 +356,7 @@ int hr_cmd_bench(int argc, char **argv)
     if (o.json)
         print_json(m, n_threads, res, n_res);
     else
-        print_table(m, &o, n_threads, res, n_res);
+        print_table(m, n_threads, res, n_res);
 out:
     free(e.toks);
     free(e.logits);

@@ -45,6 +45,19 @@ void hr_matvec(uint32_t type, const void *w, size_t row_bytes, size_t n_rows, si
 void hr_matmul(uint32_t type, const void *w, size_t row_bytes, size_t n_rows, size_t n_cols,
                const float *x, size_t n_tok, float *y, struct hr_pool *pool);
 
+/* Weights in the chosen set's own layout, made once: hr_pack_bytes is the size of W's packed
+ * copy, 0 when the set reads this type in the file's layout (every set but avx512vnni, and
+ * there all types but Q8_0/Q4_0 in whole 32-blocks); hr_pack writes it. hr_matmul_packed is
+ * hr_matmul on W given both ways: it reads the packed copy (NULL: none) when the chosen set is
+ * the one that made it, else W. Its results are the same for any batch, tile or thread count,
+ * but not those of hr_matmul on W alone: one weight must always be used the same way. */
+size_t hr_pack_bytes(uint32_t type, size_t n_rows, size_t n_cols);
+void hr_pack(uint32_t type, const void *w, size_t row_bytes, size_t n_rows, size_t n_cols,
+             void *packed, struct hr_pool *pool);
+void hr_matmul_packed(uint32_t type, const void *packed, const void *w, size_t row_bytes,
+                      size_t n_rows, size_t n_cols, const float *x, size_t n_tok, float *y,
+                      struct hr_pool *pool);
+
 /* The matmul kernel set, picked once at the first call: "avx512vnni" (avx512 plus AVX512_VNNI
  * int8 dot products for Q8_0/Q4_0, activations quantized per 32-block to int8 as llama.cpp
  * does), else "avx512" (AVX-512 F/BW/VL/DQ + FMA + F16C, when the CPU has it and the OS saves

@@ -263,6 +263,35 @@ void hr_matmul(uint32_t type, const void *w, size_t row_bytes, size_t n_rows, si
     hr_pool_run(pool, n_rows, mm_rows, &m);
 }
 
+static bool packs(void)
+{
+    pthread_once(&chosen, choose_kernels);
+    return mm_rows == mm_rows_vnni;
+}
+
+size_t hr_pack_bytes(uint32_t type, size_t n_rows, size_t n_cols)
+{
+    return packs() ? hr_kernels__packed_bytes(type, n_rows, n_cols) : 0;
+}
+
+void hr_pack(uint32_t type, const void *w, size_t row_bytes, size_t n_rows, size_t n_cols,
+             void *packed, struct hr_pool *pool)
+{
+    hr_kernels__pack(type, w, row_bytes, n_rows, n_cols, packed, pool);
+}
+
+void hr_matmul_packed(uint32_t type, const void *packed, const void *w, size_t row_bytes,
+                      size_t n_rows, size_t n_cols, const float *x, size_t n_tok, float *y,
+                      struct hr_pool *pool)
+{
+    if ((uint64_t)n_rows * n_cols * n_tok < MIN_PARALLEL_WORK)
+        pool = NULL;
+    if (packed && packs() &&
+        hr_kernels__mm_packed_vnni(type, packed, n_rows, n_cols, x, n_tok, y, pool))
+        return;
+    hr_matmul(type, w, row_bytes, n_rows, n_cols, x, n_tok, y, pool);
+}
+
 void hr_kernels__f16_row(const uint8_t *p, float *out, size_t n)
 {
     pthread_once(&chosen, choose_kernels);

@@ -22,6 +22,7 @@ struct hr_weight {
     uint64_t n_rows;  /* ne[1] (output features); 1 for vectors */
     uint64_t n_cols;  /* ne[0] (input features) */
     uint64_t row_bytes;
+    void *packed;     /* the kernel set's layout of a matrix, made on first use, or NULL */
 };
 
 enum hr_arch {

@@ -243,7 +243,8 @@ static void head_norm(float *x, const struct hr_weight *w, uint32_t n_heads, uin
 static void matmul_w(const struct hr_weight *w, const float *x, uint32_t n, float *y,
                      struct hr_pool *pool)
 {
-    hr_matmul(w->type, w->data, w->row_bytes, w->n_rows, w->n_cols, x, n, y, pool);
+    hr_matmul_packed(w->type, hr_weight__packed(w, pool), w->data, w->row_bytes, w->n_rows,
+                     w->n_cols, x, n, y, pool);
 }
 
 struct attn_job {

@@ -48,6 +48,11 @@ struct hr_kv {
 
 #define HR_KV_NONE UINT32_MAX
 
+/* weight_pack.c: w's packed copy, made now with the pool if it has none and the kernel set
+ * wants one; NULL when it reads the file's layout. Freeing: at hr_model_free. */
+const void *hr_weight__packed(const struct hr_weight *w, struct hr_pool *pool);
+void hr_weight__free_packed(struct hr_weight *w);
+
 /* kv_prefix.c: a block for a sequence (free list first, then the oldest cached block, which
  * leaves the hash table), or HR_KV_NONE; and giving one back. */
 uint32_t hr_kv__take_block(struct hr_kv *kv);

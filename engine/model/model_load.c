@@ -480,6 +480,14 @@ void hr_model_free(struct hr_model *m)
         return;
     free(m->chat_template);
     hr_chat_template_free(m->chat);
+    hr_weight__free_packed(&m->output);
+    for (uint32_t i = 0; m->layers && i < m->n_layer; i++) {
+        struct hr_layer *L = &m->layers[i];
+        struct hr_weight *mats[] = {&L->wqkv, &L->wq, &L->wk, &L->wv, &L->wo,
+                                    &L->w_gate, &L->w_up, &L->w_down};
+        for (size_t j = 0; j < sizeof mats / sizeof mats[0]; j++)
+            hr_weight__free_packed(mats[j]);
+    }
     free(m->layers);
     hr_tok_free(m->tok);
     hr_gguf_close(m->gguf);

@@ -1,0 +1,141 @@
+/* Packed weights (avx512vnni's 16-row panels of Q8_0 and Q4_0): sizes, results within the
+ * activation-quantization bound of a double-precision product, the same bits for any batch
+ * size, position in the batch and thread count, rows that do not fill a panel, and the fall
+ * back to the file's layout when no copy exists or another kernel set is chosen. Skipped on a
+ * CPU without AVX512_VNNI. */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine.h"
+
+enum { MAX_ROWS = 37, NTOK = 40, POS = 29, MAX_COLS = 544 };
+
+static uint8_t *quantized(uint32_t type, size_t rows, size_t cols, uint64_t *rb)
+{
+    assert_true(hr_dtype_row_bytes(type, cols, rb));
+    uint8_t *q = malloc(rows * *rb);
+    float *w = malloc(cols * sizeof *w);
+    for (size_t r = 0; r < rows; r++) {
+        for (size_t c = 0; c < cols; c++)
+            w[c] = cosf((float)(r * cols + c) * 0.013f) * (1.0f + (float)((r + c) % 5));
+        assert_true(hr_quant_row(type, w, q + r * *rb, cols));
+    }
+    free(w);
+    return q;
+}
+
+/* |packed - exact| stays within float rounding plus, per element, |w| times half an
+ * activation step (the 32-block's amax / 254). */
+static void check_bound(uint32_t type, const uint8_t *q, uint64_t rb, size_t rows, size_t cols,
+                        const float *x, size_t ntok, const float *y)
+{
+    float *dq = malloc(cols * sizeof *dq);
+    for (size_t r = 0; r < rows; r++) {
+        hr_dequant_row(type, q + r * rb, dq, cols);
+        for (size_t t = 0; t < ntok; t++) {
+            const float *xt = x + t * cols;
+            double exact = 0, mag = 0, bound = 0;
+            for (size_t b = 0; b < cols; b += 32) {
+                double amax = 0;
+                for (size_t c = b; c < b + 32; c++)
+                    amax = fmax(amax, fabs((double)xt[c]));
+                for (size_t c = b; c < b + 32; c++) {
+                    exact += (double)dq[c] * xt[c];
+                    mag += fabs((double)dq[c] * xt[c]);
+                    bound += fabs((double)dq[c]) * amax / 254.0;
+                }
+            }
+            double got = y[t * rows + r];
+            if (fabs(got - exact) > bound * 1.01 + 2e-5 * mag + 1e-6)
+                fail_msg("%s %zux%zu: token %zu row %zu %g, exact %g (bound %g)",
+                         hr_dtype_get(type)->name, rows, cols, t, r, got, exact, bound);
+        }
+    }
+    free(dq);
+}
+
+static void test_packed_matches_exact_and_is_batch_invariant(void **state)
+{
+    (void)state;
+    if (hr_kernels_use("avx512vnni") != 0) {
+        printf("kernels avx512vnni: not available on this CPU, skipped\n");
+        skip();
+    }
+    struct hr_pool *p2 = NULL;
+    assert_int_equal(hr_pool_new(&p2, 2), 0);
+    float *x = malloc(NTOK * MAX_COLS * sizeof *x), *xb = malloc(NTOK * MAX_COLS * sizeof *xb);
+    for (size_t i = 0; i < NTOK * MAX_COLS; i++)
+        x[i] = sinf((float)i * 0.031f) * (1.0f + (float)(i % 3));
+    float *yall = malloc(NTOK * MAX_ROWS * sizeof *yall), *yn = malloc(NTOK * MAX_ROWS * 4);
+    float *y1 = malloc(MAX_ROWS * sizeof *y1), *yb = malloc(NTOK * MAX_ROWS * sizeof *yb);
+    const uint32_t types[] = {HR_TYPE_Q8_0, HR_TYPE_Q4_0};
+    const size_t rows_list[] = {1, 16, MAX_ROWS}, cols_list[] = {32, 96, MAX_COLS};
+    for (size_t ti = 0; ti < 2; ti++)
+        for (size_t ri = 0; ri < 3; ri++)
+            for (size_t ci = 0; ci < 3; ci++) {
+                uint32_t type = types[ti];
+                size_t rows = rows_list[ri], cols = cols_list[ci];
+                uint64_t rb;
+                uint8_t *q = quantized(type, rows, cols, &rb);
+                size_t bytes = hr_pack_bytes(type, rows, cols);
+                assert_int_equal(bytes, (rows + 15) / 16 * 16 * rb);
+                uint8_t *packed = malloc(bytes);
+                hr_pack(type, q, rb, rows, cols, packed, rows > 16 ? p2 : NULL);
+                hr_matmul_packed(type, packed, q, rb, rows, cols, x, NTOK, yall, NULL);
+                check_bound(type, q, rb, rows, cols, x, NTOK, yall);
+                for (size_t n = 1; n <= NTOK; n++) {
+                    hr_matmul_packed(type, packed, q, rb, rows, cols, x, n, yn,
+                                     n % 2 ? NULL : p2);
+                    assert_memory_equal(yn, yall, n * rows * sizeof *yn);
+                }
+                for (size_t t = 0; t < NTOK; t++)
+                    memcpy(xb + t * cols, x + ((t + 1) % NTOK) * cols, cols * sizeof *xb);
+                memcpy(xb + POS * cols, x, cols * sizeof *xb);
+                hr_matmul_packed(type, packed, q, rb, rows, cols, x, 1, y1, NULL);
+                hr_matmul_packed(type, packed, q, rb, rows, cols, xb, NTOK, yb, p2);
+                assert_memory_equal(yb + POS * rows, y1, rows * sizeof *y1);
+                /* no copy, or a set that reads the file's layout: exactly hr_matmul on W */
+                hr_matmul_packed(type, NULL, q, rb, rows, cols, x, NTOK, yn, NULL);
+                hr_matmul(type, q, rb, rows, cols, x, NTOK, yb, NULL);
+                assert_memory_equal(yn, yb, NTOK * rows * sizeof *yn);
+                assert_int_equal(hr_kernels_use("avx512"), 0);
+                assert_int_equal(hr_pack_bytes(type, rows, cols), 0);
+                hr_matmul_packed(type, packed, q, rb, rows, cols, x, NTOK, yn, NULL);
+                hr_matmul(type, q, rb, rows, cols, x, NTOK, yb, NULL);
+                assert_memory_equal(yn, yb, NTOK * rows * sizeof *yn);
+                assert_int_equal(hr_kernels_use("avx512vnni"), 0);
+                free(packed);
+                free(q);
+            }
+    printf("packed Q8_0/Q4_0: within bound, batch invariant for 1..%d tokens, 1 and 2 "
+           "threads\n", NTOK);
+    hr_kernels_use("ref");
+    hr_pool_free(p2);
+    free(x), free(xb), free(yall), free(yn), free(y1), free(yb);
+}
+
+static void test_only_block_types_pack(void **state)
+{
+    (void)state;
+    if (hr_kernels_use("avx512vnni") != 0)
+        skip();
+    assert_int_equal(hr_pack_bytes(HR_TYPE_F16, 16, 64), 0);
+    assert_int_equal(hr_pack_bytes(HR_TYPE_Q4_K, 16, 256), 0);
+    assert_int_equal(hr_pack_bytes(HR_TYPE_Q8_0, 16, 0), 0);
+    assert_int_equal(hr_pack_bytes(HR_TYPE_Q8_0, 17, 64), 32 * 68);
+    assert_int_equal(hr_kernels_use("ref"), 0);
+    assert_int_equal(hr_pack_bytes(HR_TYPE_Q8_0, 16, 64), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_packed_matches_exact_and_is_batch_invariant),
+        cmocka_unit_test(test_only_block_types_pack),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

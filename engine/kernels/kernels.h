@@ -35,6 +35,29 @@ float hr_dot_f32(const float *a, const float *b, size_t n);
 float hr_dot_f16(const void *k, const float *q, size_t n);
 void hr_axpy_f16(float a, const void *v, float *out, size_t n);
 
+/* Attention of up to HR_ATTN_MAX_QUERIES queries of one sequence and one KV head over an F16
+ * cache in blocks of 16 positions: position p's K row is at k + table[p / 16] * block_bytes +
+ * (p % 16) * row_bytes (v likewise). Query j reads positions [first, end) and writes
+ * softmax(scale * q.k, soft-capped when softcap > 0) . v to out (head_dim floats). Only when
+ * hr_attn_f16_supported (the chosen set has the kernel for that head size; otherwise use
+ * hr_dot_f16 and hr_axpy_f16), else it returns false. A query's results are the same whatever
+ * the others. */
+#define HR_ATTN_MAX_QUERIES 32
+struct hr_attn_kv {
+    const uint8_t *k, *v;
+    const uint32_t *table;
+    size_t block_bytes, row_bytes;
+    uint32_t head_dim;
+    float scale, softcap;
+};
+struct hr_attn_query {
+    const float *q;
+    float *out;
+    uint32_t first, end;
+};
+bool hr_attn_f16_supported(uint32_t head_dim);
+bool hr_attn_f16(const struct hr_attn_kv *kv, const struct hr_attn_query *qs, uint32_t nq);
+
 /* y[r] = dot(row r of W, x) for r in [0, n_rows), W of `type` with row_bytes per row and
  * n_cols elements per row; one token. */
 void hr_matvec(uint32_t type, const void *w, size_t row_bytes, size_t n_rows, size_t n_cols,

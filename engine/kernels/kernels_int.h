@@ -61,5 +61,8 @@ void hr_kernels__pack(uint32_t type, const void *w, size_t row_bytes, size_t n_r
 bool hr_kernels__mm_packed_vnni(uint32_t type, const void *packed, size_t n_rows,
                                 size_t n_cols, const float *x, size_t n_tok, float *y,
                                 struct hr_pool *pool);
+/* attention_avx512.c: hr_attn_f16 for the AVX-512 sets. */
+bool hr_kernels__attn_f16_avx512(const struct hr_attn_kv *kv, const struct hr_attn_query *qs,
+                                 uint32_t nq);
 
 #endif

@@ -190,6 +190,8 @@ static hr_pool_fn mm_rows = mm_rows_ref;
 static void (*f16_row)(const uint8_t *p, float *out, size_t n) = f16_row_ref;
 static float (*dot_f16)(const uint8_t *k, const float *q, size_t n) = dot_f16_ref;
 static void (*axpy_f16)(float a, const uint8_t *v, float *out, size_t n) = axpy_f16_ref;
+static bool (*attn_f16)(const struct hr_attn_kv *kv, const struct hr_attn_query *qs,
+                        uint32_t nq) = NULL;
 static const char *kernels_name = "ref";
 /* What HEARTH_KERNELS asked for when it could not be honoured (the best set runs instead):
  * 0, HR_EUNSUPPORTED (the CPU lacks it) or HR_EINVAL (no such set). */
@@ -210,6 +212,9 @@ static int use_set(const char *name)
         f16_row = ref ? f16_row_ref : hr_kernels__f16_row_avx2;
         dot_f16 = ref ? dot_f16_ref : hr_kernels__dot_f16_avx2;
         axpy_f16 = ref ? axpy_f16_ref : hr_kernels__axpy_f16_avx2;
+        attn_f16 = kernel_sets[i].rows == mm_rows_avx512 || kernel_sets[i].rows == mm_rows_vnni
+                       ? hr_kernels__attn_f16_avx512
+                       : NULL;
         return 0;
     }
     return HR_EINVAL;
@@ -301,6 +306,17 @@ void hr_kernels__f16_row(const uint8_t *p, float *out, size_t n)
 float hr_dot_f16(const void *k, const float *q, size_t n)
 {
     return dot_f16(k, q, n);
+}
+
+bool hr_attn_f16_supported(uint32_t head_dim)
+{
+    pthread_once(&chosen, choose_kernels);
+    return attn_f16 && head_dim > 0 && head_dim <= HR_MODEL_MAX_HEAD_DIM;
+}
+
+bool hr_attn_f16(const struct hr_attn_kv *kv, const struct hr_attn_query *qs, uint32_t nq)
+{
+    return attn_f16 && attn_f16(kv, qs, nq);
 }
 
 void hr_axpy_f16(float a, const void *v, float *out, size_t n)

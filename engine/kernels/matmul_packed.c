@@ -130,12 +130,14 @@ VNNI static void quantize_tokens(const float *x, size_t n_tok, size_t n_cols, in
 VNNI INLINE void load_block(uint32_t type, const uint8_t *blk, __m512i w[8])
 {
     if (type == HR_TYPE_Q8_0) {
+#pragma GCC unroll 8
         for (int k = 0; k < 8; k++)
             w[k] = _mm512_loadu_si512(blk + 32 + 64 * k);
         return;
     }
     /* Q4_0: register j's low nibbles are elements 4j..4j+3, its high ones 16+4j..16+4j+3 */
     const __m512i m = _mm512_set1_epi8(0x0F);
+#pragma GCC unroll 4
     for (int j = 0; j < 4; j++) {
         __m512i v = _mm512_loadu_si512(blk + 32 + 64 * j);
         w[j] = _mm512_and_si512(v, m);

@@ -18,6 +18,11 @@
 
 #define CHUNK 64 /* tokens per internal step: bounds the scratch buffers */
 
+/* The block kernel's work: tokens [i0, i1) of one sequence, heads [h0, h1) of one KV group. */
+struct attn_item {
+    uint32_t i0, i1, h0, h1;
+};
+
 struct hr_runner {
     const struct hr_model *m;
     uint32_t max_ctx;
@@ -34,6 +39,7 @@ struct hr_runner {
     float *hb;        /* CHUNK x n_ff */
     float *hb2;       /* CHUNK x n_ff */
     float *att;       /* n_head x max_ctx attention scores */
+    struct attn_item *items; /* CHUNK x n_head: the block kernel's work */
     float *fused;     /* phi3: CHUNK x max(q+k+v dims, 2 n_ff) for fused projections */
     double *inv_freq; /* n_rot / 2 */
     float *rope_cs;   /* CHUNK x n_rot: cos, sin pairs per token */
@@ -73,6 +79,7 @@ int hr_runner_new(struct hr_runner **out, const struct hr_model *m, uint32_t max
     c->hb = malloc(CHUNK * f * sizeof(float));
     c->hb2 = malloc(CHUNK * f * sizeof(float));
     c->att = malloc((size_t)m->n_head * max_ctx * sizeof(float));
+    c->items = malloc((size_t)CHUNK * m->n_head * sizeof *c->items);
     c->inv_freq = malloc(m->n_rot / 2 * sizeof(double));
     c->rope_cs = malloc(CHUNK * m->n_rot * sizeof(float));
     size_t fused = qd + 2 * (size_t)c->kv_dim > 2 * f ? qd + 2 * (size_t)c->kv_dim : 2 * f;
@@ -84,7 +91,7 @@ int hr_runner_new(struct hr_runner **out, const struct hr_model *m, uint32_t max
         c->rope_cs_swa = malloc(CHUNK * m->n_rot * sizeof(float));
     }
     if (!c->x || !c->xb || !c->xb2 || !c->q || !c->k || !c->v || !c->att_out || !c->hb ||
-        !c->hb2 || !c->att || !c->inv_freq || !c->rope_cs ||
+        !c->hb2 || !c->att || !c->items || !c->inv_freq || !c->rope_cs ||
         (m->arch_id == HR_ARCH_PHI3 && !c->fused) ||
         (own_swa_rope && (!c->inv_freq_swa || !c->rope_cs_swa))) {
         hr_runner_free(c);
@@ -118,6 +125,7 @@ void hr_runner_free(struct hr_runner *c)
     free(c->hb);
     free(c->hb2);
     free(c->att);
+    free(c->items);
     free(c->inv_freq);
     free(c->rope_cs);
     free(c->fused);
@@ -313,6 +321,74 @@ static void attn_heads(void *ud, size_t h0, size_t h1)
     }
 }
 
+struct attn_items_job {
+    struct attn_job base;
+    const struct attn_item *items;
+};
+
+static void attn_items(void *ud, size_t a, size_t b)
+{
+    const struct attn_items_job *j = ud;
+    struct hr_runner *c = j->base.c;
+    const struct hr_kv *kv = j->base.kv;
+    const struct hr_model *m = c->m;
+    uint32_t hd = m->head_dim, group = m->n_head / m->n_head_kv;
+    size_t layer_off = (size_t)j->base.layer * HR_KV_BLOCK * kv->row_bytes;
+    for (size_t it = a; it < b; it++) {
+        const struct attn_item *t = &j->items[it];
+        uint32_t kvh = t->h0 / group, seq = c->toks[t->i0].seq;
+        size_t off = layer_off + (size_t)kvh * kv->head_bytes;
+        struct hr_attn_kv akv = {kv->k + off,
+                                 kv->v + off,
+                                 kv->tables + (size_t)seq * kv->max_blocks_per_seq,
+                                 (size_t)m->n_layer * HR_KV_BLOCK * kv->row_bytes,
+                                 kv->row_bytes,
+                                 hd,
+                                 m->attn_scale,
+                                 m->attn_softcap};
+        struct hr_attn_query qs[HR_ATTN_MAX_QUERIES];
+        uint32_t nq = 0;
+        for (uint32_t i = t->i0; i < t->i1; i++) {
+            uint32_t end = c->toks[i].pos + 1;
+            uint32_t first = j->base.window && end > j->base.window ? end - j->base.window : 0;
+            for (uint32_t h = t->h0; h < t->h1; h++)
+                qs[nq++] = (struct hr_attn_query){c->q + (size_t)i * c->q_dim + h * hd,
+                                                  c->att_out + (size_t)i * c->q_dim + h * hd,
+                                                  first, end};
+        }
+        hr_attn_f16(&akv, qs, nq);
+    }
+}
+
+/* Items for the chunk: runs of one sequence's tokens, as many as fill a call, times the KV
+ * groups. Runs are ordered first, last, second, second to last...: a prompt's later tokens
+ * see more positions, and the pool gives each thread a contiguous range of items. */
+static uint32_t attn_plan(struct hr_runner *c, uint32_t n)
+{
+    const struct hr_model *m = c->m;
+    uint32_t group = m->n_head / m->n_head_kv;
+    uint32_t hstep = group < HR_ATTN_MAX_QUERIES ? group : HR_ATTN_MAX_QUERIES;
+    uint32_t per = HR_ATTN_MAX_QUERIES / hstep;
+    uint32_t runs[CHUNK + 1], n_runs = 0;
+    for (uint32_t i = 0; i < n; n_runs++) {
+        runs[n_runs] = i;
+        uint32_t i0 = i;
+        while (i < n && c->toks[i].seq == c->toks[i0].seq && i - i0 < per)
+            i++;
+    }
+    runs[n_runs] = n;
+    uint32_t k = 0;
+    for (uint32_t r = 0; r < n_runs; r++) {
+        uint32_t pick = r % 2 ? n_runs - 1 - r / 2 : r / 2;
+        for (uint32_t g = 0; g < m->n_head; g += group)
+            for (uint32_t h0 = g; h0 < g + group; h0 += hstep) {
+                uint32_t h1 = h0 + hstep < g + group ? h0 + hstep : g + group;
+                c->items[k++] = (struct attn_item){runs[pick], runs[pick + 1], h0, h1};
+            }
+    }
+    return k;
+}
+
 static void layer_forward(struct hr_runner *c, struct hr_kv *kv, uint32_t l, uint32_t n,
                           struct hr_pool *pool)
 {
@@ -358,7 +434,13 @@ static void layer_forward(struct hr_runner *c, struct hr_kv *kv, uint32_t l, uin
     uint64_t work = 0;
     for (uint32_t i = 0; i < n; i++)
         work += c->toks[i].pos + 1;
-    hr_pool_run(work * qd < (1u << 14) ? NULL : pool, m->n_head, attn_heads, &job);
+    struct hr_pool *apool = work * qd < (1u << 14) ? NULL : pool;
+    if (kv->type == HR_KV_F16 && hr_attn_f16_supported(m->head_dim)) {
+        struct attn_items_job ij = {job, c->items};
+        hr_pool_run(apool, attn_plan(c, n), attn_items, &ij);
+    } else {
+        hr_pool_run(apool, m->n_head, attn_heads, &job);
+    }
     matmul_w(&L->wo, c->att_out, n, c->xb2, pool);
     if (L->post_attn_norm.data)
         for (uint32_t i = 0; i < n; i++)

@@ -10,14 +10,14 @@ source "$here/daemon_lib.sh"
 
 "$HEARTH_BIN" make-model --preset smol --type q4_0 --seed 5 --out "$WORK/smol.gguf" 2>/dev/null
 start_daemon --model "$WORK/smol.gguf" --model-id smol --db "$WORK/usage.db" \
-    --data-dir "$WORK/data" --threads 1 --parallel 1 --ctx 1024 --max-queue 0
+    --data-dir "$WORK/data" --threads 1 --parallel 1 --ctx 4096 --max-queue 0
 
 # Read the stream until two content chunks have arrived, then hang up.
 /usr/bin/python3 - "$PORT" <<'PY'
 import http.client, json, select, sys, time
 port = int(sys.argv[1])
 c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-body = json.dumps({"model": "smol", "stream": True, "max_tokens": 900, "temperature": 0,
+body = json.dumps({"model": "smol", "stream": True, "max_tokens": 4000, "temperature": 0,
                    "messages": [{"role": "user", "content": "Tell me a long story"}]})
 c.request("POST", "/v1/chat/completions", body, {"Content-Type": "application/json",
                                                   "x-request-id": "cut-short"})
@@ -39,7 +39,7 @@ while seen < 3:
         t0 = time.monotonic()
         # refused before it queues: it cannot wait for the busy slot (~20 s of stream left)
         k = post({"model": "smol", "max_tokens": 4,
-                  "messages": [{"role": "user", "content": "word " * 1500}]}, timeout=10)
+                  "messages": [{"role": "user", "content": "word " * 5000}]}, timeout=10)
         resp = k.getresponse()
         err = json.loads(resp.read())["error"]
         assert resp.status == 400 and err["code"] == "context_length_exceeded", (resp.status, err)
@@ -72,7 +72,7 @@ check "the next request gets the freed slot and completes" json_true "$WORK/body
 import http.client, json, sys, time
 c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=120)
 c.request("POST", "/v1/chat/completions",
-          json.dumps({"model": "smol", "max_tokens": 900, "temperature": 0,
+          json.dumps({"model": "smol", "max_tokens": 4000, "temperature": 0,
                       "messages": [{"role": "user", "content": "Tell me a long story"}]}),
           {"Content-Type": "application/json", "x-request-id": "gave-up"})
 time.sleep(1.5)
@@ -86,16 +86,16 @@ check "SIGTERM exits 0" test "$DAEMON_STATUS" = 0
 row=$(sqlite3 "$WORK/usage.db" "select http_status, finish_reason, completion_tokens from usage where request_id='cut-short'")
 echo "# ledger row of the cut stream: $row"
 check "the cut stream is recorded as 499 canceled" sh -c "echo '$row' | grep -q '^499|canceled|'"
-check "generation stopped long before max_tokens" test "${row##*|}" -lt 300
+check "generation stopped long before max_tokens" test "${row##*|}" -lt 2000
 row=$(sqlite3 "$WORK/usage.db" "select http_status, finish_reason, completion_tokens from usage where request_id='gave-up'")
 echo "# ledger row of the abandoned non-streaming request: $row"
 check "the abandoned request is recorded as 499 canceled" sh -c "echo '$row' | grep -q '^499|canceled|'"
-check "its generation stopped long before max_tokens" test "${row##*|}" -lt 300
+check "its generation stopped long before max_tokens" test "${row##*|}" -lt 2000
 
 # --request-timeout: a request that cannot finish in time ends with a 504 envelope.
 start_daemon --model "$WORK/smol.gguf" --model-id smol --db "$WORK/usage2.db" \
-    --data-dir "$WORK/data" --threads 1 --parallel 1 --ctx 1024 --request-timeout 5
-http POST /v1/chat/completions '{"model":"smol","max_tokens":900,"temperature":0,"messages":[{"role":"user","content":"Tell me a long story"}]}'
+    --data-dir "$WORK/data" --threads 1 --parallel 1 --ctx 4096 --request-timeout 5
+http POST /v1/chat/completions '{"model":"smol","max_tokens":4000,"temperature":0,"messages":[{"role":"user","content":"Tell me a long story"}]}'
 check "over the request timeout: 504 request_timeout" is_error 504 server_error "" request_timeout
 http POST /v1/chat/completions '{"model":"smol","max_tokens":3,"temperature":0,"messages":[{"role":"user","content":"Hi"}]}'
 check "a short request still completes" json_true "$WORK/body" "j['usage']['completion_tokens'] == 3"

@@ -35,8 +35,11 @@ void hr_kernels__mm_rows_avx2(uint32_t type, const uint8_t *w, size_t row_bytes,
 bool hr_kernels__have_avx2(void);
 /* n halves at p (any alignment) to floats with F16C; exact. */
 void hr_kernels__f16_row_avx2(const uint8_t *p, float *out, size_t n);
-/* matmul.c: the same through the chosen kernel set (the table for ref). */
+/* n floats to halves with F16C, rounded as hr_f32_to_f16 (NaN payloads aside). */
+void hr_kernels__f16_from_f32_avx2(const float *in, uint8_t *p, size_t n);
+/* matmul.c: the same two through the chosen kernel set (plain C for ref). */
 void hr_kernels__f16_row(const uint8_t *p, float *out, size_t n);
+void hr_kernels__f16_from_f32(const float *in, uint8_t *p, size_t n);
 /* F16C + FMA: q . k over n halves at k, and out += a * v (v: n halves). */
 float hr_kernels__dot_f16_avx2(const uint8_t *k, const float *q, size_t n);
 void hr_kernels__axpy_f16_avx2(float a, const uint8_t *v, float *out, size_t n);

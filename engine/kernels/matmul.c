@@ -186,8 +186,17 @@ static void axpy_f16_ref(float a, const uint8_t *v, float *out, size_t n)
         out[d] += a * tmp[d];
 }
 
+static void f16_from_f32_ref(const float *in, uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint16_t h = hr_f32_to_f16(in[i]);
+        memcpy(p + 2 * i, &h, 2);
+    }
+}
+
 static hr_pool_fn mm_rows = mm_rows_ref;
 static void (*f16_row)(const uint8_t *p, float *out, size_t n) = f16_row_ref;
+static void (*f16_from_f32)(const float *in, uint8_t *p, size_t n) = f16_from_f32_ref;
 static float (*dot_f16)(const uint8_t *k, const float *q, size_t n) = dot_f16_ref;
 static void (*axpy_f16)(float a, const uint8_t *v, float *out, size_t n) = axpy_f16_ref;
 static bool (*attn_f16)(const struct hr_attn_kv *kv, const struct hr_attn_query *qs,
@@ -210,6 +219,7 @@ static int use_set(const char *name)
         /* every set but ref runs on a CPU with F16C (the AVX2 check includes it) */
         bool ref = kernel_sets[i].rows == mm_rows_ref;
         f16_row = ref ? f16_row_ref : hr_kernels__f16_row_avx2;
+        f16_from_f32 = ref ? f16_from_f32_ref : hr_kernels__f16_from_f32_avx2;
         dot_f16 = ref ? dot_f16_ref : hr_kernels__dot_f16_avx2;
         axpy_f16 = ref ? axpy_f16_ref : hr_kernels__axpy_f16_avx2;
         attn_f16 = kernel_sets[i].rows == mm_rows_avx512 || kernel_sets[i].rows == mm_rows_vnni
@@ -301,6 +311,12 @@ void hr_kernels__f16_row(const uint8_t *p, float *out, size_t n)
 {
     pthread_once(&chosen, choose_kernels);
     f16_row(p, out, n);
+}
+
+void hr_kernels__f16_from_f32(const float *in, uint8_t *p, size_t n)
+{
+    pthread_once(&chosen, choose_kernels);
+    f16_from_f32(in, p, n);
 }
 
 float hr_dot_f16(const void *k, const float *q, size_t n)

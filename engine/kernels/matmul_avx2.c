@@ -142,6 +142,20 @@ AVX2 void hr_kernels__f16_row_avx2(const uint8_t *p, float *out, size_t n)
     }
 }
 
+/* n floats to halves, rounded to nearest even as hr_f32_to_f16 does (F16C's rounding mode
+ * is given, not taken from MXCSR). */
+AVX2 void hr_kernels__f16_from_f32_avx2(const float *in, uint8_t *p, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(void *)(p + 2 * i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(in + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) {
+        uint16_t h = hr_f32_to_f16(in[i]);
+        memcpy(p + 2 * i, &h, 2);
+    }
+}
+
 /* Attention on an F16 KV cache without widening rows first: q . k for n halves at k (n a
  * multiple of 8 here; the tail in plain C), and out += a * v. */
 AVX2 float hr_kernels__dot_f16_avx2(const uint8_t *k, const float *q, size_t n)
@@ -206,6 +220,14 @@ void hr_kernels__mm_rows_avx2(uint32_t type, const uint8_t *w, size_t row_bytes,
 bool hr_kernels__have_avx2(void)
 {
     return false;
+}
+
+void hr_kernels__f16_from_f32_avx2(const float *in, uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint16_t h = hr_f32_to_f16(in[i]);
+        memcpy(p + 2 * i, &h, 2);
+    }
 }
 
 void hr_kernels__f16_row_avx2(const uint8_t *p, float *out, size_t n)

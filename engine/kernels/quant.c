@@ -117,10 +117,7 @@ bool hr_quant_row(uint32_t type, const float *in, void *row, size_t n)
         memcpy(row, in, n * sizeof(float));
         break;
     case HR_TYPE_F16:
-        for (size_t i = 0; i < n; i++) {
-            uint16_t h = hr_f32_to_f16(in[i]);
-            memcpy(p + 2 * i, &h, 2);
-        }
+        hr_kernels__f16_from_f32(in, p, n); /* the KV cache's stores: F16C where the set has it */
         break;
     case HR_TYPE_Q8_0:
         for (size_t b = 0; b < n / 32; b++, p += 34) {

@@ -35,6 +35,36 @@ static void test_f16_round_trip_all(void **state)
     assert_true(hr_bf16_to_f32(0x3F80) == 1.0f);
 }
 
+/* The KV cache's F16 stores (hr_quant_row F16) round exactly as hr_f32_to_f16 on every set:
+ * ties, subnormals, overflow, and every 17th float bit pattern in between. */
+static void test_f16_stores_match_scalar(void **state)
+{
+    (void)state;
+    static const char *const sets[] = {"ref", "avx2", "avx512", "avx512vnni"};
+    enum { N = 1 << 16 };
+    float *x = malloc(N * sizeof *x);
+    uint16_t *h = malloc(N * sizeof *h);
+    for (uint32_t i = 0; i < N; i++) {
+        uint32_t bits = i * 65537u * 17u;
+        memcpy(&x[i], &bits, 4);
+        if (isnan(x[i]))
+            x[i] = 1.0f + ldexpf((float)(i % 8), -11); /* ties and near-ties of 1.0 */
+    }
+    x[0] = 65520.0f, x[1] = ldexpf(1, -25), x[2] = ldexpf(3, -26), x[3] = -0.0f;
+    for (size_t si = 0; si < 4; si++) {
+        if (hr_kernels_use(sets[si]) != 0)
+            continue;
+        assert_true(hr_quant_row(HR_TYPE_F16, x, h, N - 3)); /* an odd tail too */
+        for (uint32_t i = 0; i < N - 3; i++)
+            if (h[i] != hr_f32_to_f16(x[i]))
+                fail_msg("%s: %a stored as %04x, want %04x", sets[si], (double)x[i], h[i],
+                         hr_f32_to_f16(x[i]));
+    }
+    hr_kernels_use("ref");
+    free(x);
+    free(h);
+}
+
 static void test_q8_0_layout(void **state)
 {
     (void)state;
@@ -495,6 +525,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_f16_round_trip_all),
+        cmocka_unit_test(test_f16_stores_match_scalar),
         cmocka_unit_test(test_q8_0_layout),
         cmocka_unit_test(test_q4_0_layout),
         cmocka_unit_test(test_quantize_error_bounded),

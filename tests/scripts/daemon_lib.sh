@@ -28,6 +28,7 @@ check() {
 # start_daemon ARGS...: starts hearth serve with a free port; sets PORT, BASE, LOG.
 start_daemon() {
     LOG="$WORK/daemon.log"
+    rm -f "$LOG" # an earlier daemon's 'listening on' line must not be read as this one's
     "$HEARTH_BIN" serve --host 127.0.0.1 --port 0 "$@" 2>"$LOG" &
     DAEMON_PID=$!
     for _ in $(seq 1 300); do

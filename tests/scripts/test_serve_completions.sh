@@ -248,7 +248,7 @@ check "usage rows for /v1/completions" \
 "$HEARTH_BIN" make-model --preset smol --type q4_0 --seed 5 --out "$WORK/smol.gguf" 2>/dev/null
 start_daemon --model "$WORK/smol.gguf" --model-id smol --db "$WORK/usage.db" \
     --data-dir "$WORK/data" --threads 1 --ctx 4096
-/usr/bin/python3 - "$PORT" <<'PY'
+check "a streaming client read the first chunk and hung up" /usr/bin/python3 - "$PORT" <<'PY'
 import http.client, json, sys
 c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=60)
 c.request("POST", "/v1/completions", json.dumps({"model": "smol", "prompt": "Once",

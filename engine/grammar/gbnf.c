@@ -372,7 +372,7 @@ static int repeat(struct parser *ps, uint32_t rule, uint32_t alt, uint32_t from,
 static int parse_postfix(struct parser *ps, uint32_t rule, uint32_t alt, uint32_t from)
 {
     const char *at = ps->p;
-    uint32_t min, max;
+    uint32_t min = 0, max = 0;
     char c = *ps->p;
     if (c == '*' || c == '+' || c == '?') {
         ps->p++;

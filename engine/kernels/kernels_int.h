@@ -18,6 +18,17 @@ void hr_kernels__dequant_q3_k(const uint8_t *b, float *y);
 void hr_kernels__dequant_q4_k(const uint8_t *b, float *y);
 void hr_kernels__dequant_q5_k(const uint8_t *b, float *y);
 void hr_kernels__dequant_q6_k(const uint8_t *b, float *y);
+/* Scale and min j (0..7) of the 12 packed 6-bit pairs of Q4_K and Q5_K. */
+static inline void hr_kernels__scale_min_k4(int j, const uint8_t *q, int *sc, int *mn)
+{
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *mn = q[j + 4] & 63;
+    } else {
+        *sc = (q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4);
+        *mn = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+}
 typedef void (*hr_block_fn)(const uint8_t *b, float *y);
 /* One block of floats (32 or 256) into each type; quant_k.c. */
 void hr_kernels__quant_q5_0(const float *x, uint8_t *b);

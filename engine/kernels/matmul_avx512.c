@@ -103,18 +103,6 @@ AVX512 INLINE __m256i crumbs32(const uint8_t *p, int shift)
     return _mm256_and_si256(q, _mm256_set1_epi8(3));
 }
 
-/* Scale and min j (0..7) of the 12 packed 6-bit pairs of Q4_K and Q5_K (as quant_blocks.c). */
-INLINE void scale_min_k4(int j, const uint8_t *q, int *sc, int *mn)
-{
-    if (j < 4) {
-        *sc = q[j] & 63;
-        *mn = q[j + 4] & 63;
-    } else {
-        *sc = (q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4);
-        *mn = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-    }
-}
-
 /* Scale i (0..15) of Q3_K's 12 bytes: low 4 bits in bytes 0..7, high 2 bits in 8..11. */
 INLINE int scale_q3k(const uint8_t *s, int i)
 {
@@ -238,7 +226,7 @@ AVX512 INLINE void decode32(uint32_t type, const uint8_t *row, size_t col, __m51
         bool is_5 = type == HR_TYPE_Q5_K;
         const uint8_t *b = row + col / 256 * (is_5 ? 176 : 144);
         int s = (int)(col % 256 / 32), sc, mn;
-        scale_min_k4(s, b + 4, &sc, &mn);
+        hr_kernels__scale_min_k4(s, b + 4, &sc, &mn);
         float d1 = f16_at(b) * (float)sc, m1 = f16_at(b + 2) * (float)mn;
         __m256i q = nibbles32(b + (is_5 ? 48 : 16) + 32 * (s / 2), s & 1);
         if (is_5)

@@ -1,10 +1,11 @@
-/* Q8_0 and Q4_0 weights repacked at load into panels of 16 rows for the avx512vnni set, and
- * the product on them. In a panel, block b of all 16 rows sits together: their 16 half scales,
- * then the quants with 4 consecutive elements of row i in 32-bit lane i. One vpdpbusd with 4
- * activation bytes broadcast then does 64 products for 16 rows at once, and the activations
- * feed 16 rows per load, where the file's layout feeds one; prefill and batched decode walk up
- * to TOKENS tokens against a panel held in registers block by block (a GEMM tile of 16 rows x
- * TOKENS tokens).
+/* Weights repacked at load into panels of 16 rows for the avx512vnni set, and the product on
+ * them: the driver for every packed type, and the Q8_0/Q4_0 panels (Q4_K and Q6_K are in
+ * matmul_packed_k.c). In a Q8_0/Q4_0 panel, block b of all 16 rows sits together: their 16
+ * half scales, then the quants with 4 consecutive elements of row i in 32-bit lane i. One
+ * vpdpbusd with 4 activation bytes broadcast then does 64 products for 16 rows at once, and
+ * the activations feed 16 rows per load, where the file's layout feeds one; prefill and
+ * batched decode walk up to PK_TOKENS tokens against a panel held in registers block by block
+ * (a GEMM tile of 16 rows x PK_TOKENS tokens).
  *
  * vpdpbusd multiplies unsigned by signed bytes, so the weights are the unsigned side: Q4_0's
  * nibbles as stored (value + 8), Q8_0's quants + 128, and each block's sum starts at minus the
@@ -12,16 +13,13 @@
  * 32-element block to int8 with one float scale, as in matmul_vnni.c.
  *
  * Batch invariance: a (row, token) result is the blocks' exact integer sums, each scaled and
- * added by one FMA in block order; nothing depends on the other tokens, the tile or the thread.
+ * added in block order; nothing depends on the other tokens, the tile or the thread.
  * Engine thread and pool workers. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels_int.h"
+#include "packed_int.h"
 
-#define PANEL 16
-/* Tokens per tile: 2 accumulators each plus 8 weight registers and a scale fit in 32. */
-#define TOKENS 8
 /* Tokens per pass over the panels: their quantized activations stay within about L2's half. */
 #define CHUNK_BYTES (256u * 1024u)
 /* Scratch at or under this many bytes lives on the stack (one decode token of 8192 columns). */
@@ -32,30 +30,40 @@ static size_t block_bytes(uint32_t type)
     return type == HR_TYPE_Q8_0 ? 34 : 18;
 }
 
-size_t hr_kernels__packed_bytes(uint32_t type, size_t n_rows, size_t n_cols)
+/* Bytes of one panel (16 rows of n_cols), 0 for a type or shape without packed form. */
+static size_t panel_bytes(uint32_t type, size_t n_cols)
 {
-    if ((type != HR_TYPE_Q8_0 && type != HR_TYPE_Q4_0) || n_cols == 0 || n_cols % 32 != 0 ||
-        n_rows == 0)
+    if (n_cols == 0)
         return 0;
-    size_t panels = (n_rows + PANEL - 1) / PANEL;
-    return panels * PANEL * (n_cols / 32) * block_bytes(type);
+    switch (type) {
+    case HR_TYPE_Q8_0:
+    case HR_TYPE_Q4_0: return n_cols % 32 ? 0 : PK_PANEL * (n_cols / 32) * block_bytes(type);
+    case HR_TYPE_Q4_K: return n_cols % 256 ? 0 : (n_cols / 256) * PK_Q4_K_SUPER;
+    case HR_TYPE_Q6_K: return n_cols % 256 ? 0 : (n_cols / 256) * PK_Q6_K_SUPER;
+    default: return 0;
+    }
 }
 
-/* Panels [p0, p1) from the file's rows; rows past n_rows are zero (scale 0). */
-static void pack_panels(uint32_t type, const uint8_t *w, size_t row_bytes, size_t n_rows,
+size_t hr_kernels__packed_bytes(uint32_t type, size_t n_rows, size_t n_cols)
+{
+    return n_rows ? (n_rows + PK_PANEL - 1) / PK_PANEL * panel_bytes(type, n_cols) : 0;
+}
+
+/* Q8_0/Q4_0 panels [p0, p1) from the file's rows; rows past n_rows are zero (scale 0). */
+static void pack_blocks(uint32_t type, const uint8_t *w, size_t row_bytes, size_t n_rows,
                         size_t n_cols, uint8_t *out, size_t p0, size_t p1)
 {
     size_t nb = n_cols / 32, bb = block_bytes(type), quads = type == HR_TYPE_Q8_0 ? 8 : 4;
     uint32_t flip = type == HR_TYPE_Q8_0 ? 0x80808080u : 0; /* int8 -> uint8 + 128 */
     for (size_t p = p0; p < p1; p++) {
-        uint8_t *panel = out + p * PANEL * nb * bb;
-        size_t rows = n_rows - p * PANEL < PANEL ? n_rows - p * PANEL : PANEL;
-        if (rows < PANEL)
-            memset(panel, 0, PANEL * nb * bb);
+        uint8_t *panel = out + p * PK_PANEL * nb * bb;
+        size_t rows = n_rows - p * PK_PANEL < PK_PANEL ? n_rows - p * PK_PANEL : PK_PANEL;
+        if (rows < PK_PANEL)
+            memset(panel, 0, PK_PANEL * nb * bb);
         for (size_t i = 0; i < rows; i++) {
-            const uint8_t *src = w + (p * PANEL + i) * row_bytes;
+            const uint8_t *src = w + (p * PK_PANEL + i) * row_bytes;
             for (size_t b = 0; b < nb; b++, src += bb) {
-                uint8_t *blk = panel + b * PANEL * bb;
+                uint8_t *blk = panel + b * PK_PANEL * bb;
                 memcpy(blk + 2 * i, src, 2);
                 for (size_t q = 0; q < quads; q++) {
                     uint32_t v;
@@ -78,39 +86,43 @@ struct pack_job {
 static void pack_fn(void *ud, size_t p0, size_t p1)
 {
     const struct pack_job *j = ud;
-    pack_panels(j->type, j->w, j->row_bytes, j->n_rows, j->n_cols, j->out, p0, p1);
+    if (j->type == HR_TYPE_Q4_K)
+        hr_kernels__pack_q4_k(j->w, j->row_bytes, j->n_rows, j->n_cols, j->out, p0, p1);
+    else if (j->type == HR_TYPE_Q6_K)
+        hr_kernels__pack_q6_k(j->w, j->row_bytes, j->n_rows, j->n_cols, j->out, p0, p1);
+    else
+        pack_blocks(j->type, j->w, j->row_bytes, j->n_rows, j->n_cols, j->out, p0, p1);
 }
 
 void hr_kernels__pack(uint32_t type, const void *w, size_t row_bytes, size_t n_rows,
                       size_t n_cols, void *out, struct hr_pool *pool)
 {
     struct pack_job j = {type, w, row_bytes, n_rows, n_cols, out};
-    hr_pool_run(pool, (n_rows + PANEL - 1) / PANEL, pack_fn, &j);
+    if (panel_bytes(type, n_cols))
+        hr_pool_run(pool, (n_rows + PK_PANEL - 1) / PK_PANEL, pack_fn, &j);
 }
 
 #if defined(__x86_64__)
-#include <immintrin.h>
 
-#define VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,fma,f16c")))
-#define INLINE static inline __attribute__((always_inline))
 #define RND (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 
-/* A call's quantized activations: q (n_tok x n_cols int8), per token and block the scale d
- * and the start of the integer sum, -offset * sum(q). */
-struct acts {
-    const int8_t *q;
-    const float *d;
-    const int32_t *start;
-    size_t n_cols, nb;
+/* Writable views of a call's scratch, laid out as struct pk_acts reads it. */
+struct acts_out {
+    int8_t *q;
+    float *d;
+    int32_t *start, *start16;
+    float *dsum;
 };
 
-VNNI static void quantize_tokens(const float *x, size_t n_tok, size_t n_cols, int32_t offset,
-                                 int8_t *q, float *d, int32_t *start)
+PK_VNNI static void quantize_tokens(uint32_t type, const float *x, size_t n_tok, size_t n_cols,
+                                    const struct acts_out *o)
 {
     const __m512 sign = _mm512_set1_ps(-0.0f);
     size_t nb = n_cols / 32;
+    int32_t offset = type == HR_TYPE_Q8_0 ? 128 : 8;
     for (size_t t = 0; t < n_tok; t++)
         for (size_t b = 0; b < nb; b++) {
+            size_t tb = t * nb + b;
             const float *xp = x + t * n_cols + 32 * b;
             __m512 v0 = _mm512_loadu_ps(xp), v1 = _mm512_loadu_ps(xp + 16);
             float amax = _mm512_reduce_max_ps(
@@ -118,47 +130,43 @@ VNNI static void quantize_tokens(const float *x, size_t n_tok, size_t n_cols, in
             __m512 id = _mm512_set1_ps(amax > 0 ? 127.0f / amax : 0.0f);
             __m512i q0 = _mm512_cvt_roundps_epi32(_mm512_mul_ps(v0, id), RND);
             __m512i q1 = _mm512_cvt_roundps_epi32(_mm512_mul_ps(v1, id), RND);
-            int8_t *qp = q + t * n_cols + 32 * b;
+            int8_t *qp = o->q + t * n_cols + 32 * b;
             _mm_storeu_si128((__m128i *)(void *)qp, _mm512_cvtepi32_epi8(q0));
             _mm_storeu_si128((__m128i *)(void *)(qp + 16), _mm512_cvtepi32_epi8(q1));
-            d[t * nb + b] = amax / 127.0f;
-            start[t * nb + b] = -offset * _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+            float d = amax / 127.0f;
+            o->d[tb] = d;
+            int32_t s0 = _mm512_reduce_add_epi32(q0), s1 = _mm512_reduce_add_epi32(q1);
+            if (type == HR_TYPE_Q4_K) {
+                o->dsum[tb] = d * (float)(s0 + s1);
+            } else if (type == HR_TYPE_Q6_K) {
+                o->start16[2 * tb] = -32 * s0;
+                o->start16[2 * tb + 1] = -32 * s1;
+            } else {
+                o->start[tb] = -offset * (s0 + s1);
+            }
         }
 }
 
-/* The 8 registers of block blk's quants: register k holds elements 4k..4k+3 of each row. */
-VNNI INLINE void load_block(uint32_t type, const uint8_t *blk, __m512i w[8])
+/* The 8 registers of a Q8_0/Q4_0 block's quants: register k holds elements 4k..4k+3 of each
+ * row. */
+PK_VNNI PK_INLINE void load_block(uint32_t type, const uint8_t *blk, __m512i w[8])
 {
-    if (type == HR_TYPE_Q8_0) {
-#pragma GCC unroll 8
-        for (int k = 0; k < 8; k++)
-            w[k] = _mm512_loadu_si512(blk + 32 + 64 * k);
+    if (type == HR_TYPE_Q4_0) {
+        pk_load_nibbles(blk + 32, w);
         return;
     }
-    /* Q4_0: register j's low nibbles are elements 4j..4j+3, its high ones 16+4j..16+4j+3 */
-    const __m512i m = _mm512_set1_epi8(0x0F);
-#pragma GCC unroll 4
-    for (int j = 0; j < 4; j++) {
-        __m512i v = _mm512_loadu_si512(blk + 32 + 64 * j);
-        w[j] = _mm512_and_si512(v, m);
-        w[j + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m);
-    }
-}
-
-INLINE int32_t load_i32(const int8_t *p)
-{
-    int32_t v;
-    memcpy(&v, p, 4);
-    return v;
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; k++)
+        w[k] = _mm512_loadu_si512(blk + 32 + 64 * k);
 }
 
 /* y[t * ldy + i] for nt (constant where inlined) tokens from t0 and the panel's rows i in
  * mask. */
-VNNI INLINE void tile(uint32_t type, const uint8_t *panel, const struct acts *a, size_t t0,
-                      float *y, size_t ldy, __mmask16 mask, int nt)
+PK_VNNI PK_INLINE void tile(uint32_t type, const uint8_t *panel, const struct pk_acts *a,
+                            size_t t0, float *y, size_t ldy, __mmask16 mask, int nt)
 {
-    size_t bb = PANEL * block_bytes(type);
-    __m512 acc[TOKENS];
+    size_t bb = PK_PANEL * block_bytes(type);
+    __m512 acc[PK_TOKENS];
 #pragma GCC unroll 8
     for (int t = 0; t < nt; t++)
         acc[t] = _mm512_setzero_ps();
@@ -171,10 +179,7 @@ VNNI INLINE void tile(uint32_t type, const uint8_t *panel, const struct acts *a,
         for (int t = 0; t < nt; t++) {
             size_t tb = (t0 + (size_t)t) * a->nb + b;
             const int8_t *xq = a->q + (t0 + (size_t)t) * a->n_cols + 32 * b;
-            __m512i s = _mm512_set1_epi32(a->start[tb]);
-#pragma GCC unroll 8
-            for (int k = 0; k < 8; k++)
-                s = _mm512_dpbusd_epi32(s, w[k], _mm512_set1_epi32(load_i32(xq + 4 * k)));
+            __m512i s = pk_dot(_mm512_set1_epi32(a->start[tb]), w, xq, 8);
             acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s),
                                      _mm512_mul_ps(dw, _mm512_set1_ps(a->d[tb])), acc[t]);
         }
@@ -184,71 +189,65 @@ VNNI INLINE void tile(uint32_t type, const uint8_t *panel, const struct acts *a,
         _mm512_mask_storeu_ps(y + (t0 + (size_t)t) * ldy, mask, acc[t]);
 }
 
-VNNI INLINE void panels(uint32_t type, const uint8_t *packed, size_t n_rows,
-                        const struct acts *a, size_t t0, size_t t1, float *y, size_t p0,
-                        size_t p1)
+PK_VNNI PK_INLINE void tile_q8_0(const uint8_t *panel, const struct pk_acts *a, size_t t0,
+                                 float *y, size_t ldy, __mmask16 mask, int nt)
 {
-    size_t panel_bytes = PANEL * a->nb * block_bytes(type);
-    for (size_t p = p0; p < p1; p++) {
-        const uint8_t *panel = packed + p * panel_bytes;
-        size_t left = n_rows - p * PANEL;
-        __mmask16 mask = left >= PANEL ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
-        float *yp = y + p * PANEL;
-        size_t t = t0;
-        for (; t + TOKENS <= t1; t += TOKENS)
-            tile(type, panel, a, t, yp, n_rows, mask, TOKENS);
-        switch (t1 - t) {
-        case 7: tile(type, panel, a, t, yp, n_rows, mask, 7); break;
-        case 6: tile(type, panel, a, t, yp, n_rows, mask, 6); break;
-        case 5: tile(type, panel, a, t, yp, n_rows, mask, 5); break;
-        case 4: tile(type, panel, a, t, yp, n_rows, mask, 4); break;
-        case 3: tile(type, panel, a, t, yp, n_rows, mask, 3); break;
-        case 2: tile(type, panel, a, t, yp, n_rows, mask, 2); break;
-        case 1: tile(type, panel, a, t, yp, n_rows, mask, 1); break;
-        default: break;
-        }
-    }
+    tile(HR_TYPE_Q8_0, panel, a, t0, y, ldy, mask, nt);
 }
 
+PK_VNNI PK_INLINE void tile_q4_0(const uint8_t *panel, const struct pk_acts *a, size_t t0,
+                                 float *y, size_t ldy, __mmask16 mask, int nt)
+{
+    tile(HR_TYPE_Q4_0, panel, a, t0, y, ldy, mask, nt);
+}
+
+static PK_DEFINE_PANELS(panels_q8_0, tile_q8_0)
+static PK_DEFINE_PANELS(panels_q4_0, tile_q4_0)
+
 struct pmm {
-    uint32_t type;
+    pk_panels_fn panels;
     const uint8_t *packed;
-    size_t n_rows;
-    const struct acts *a;
+    size_t panel_bytes, n_rows;
+    const struct pk_acts *a;
     size_t t0, t1;
     float *y;
 };
 
-VNNI static void pmm_fn(void *ud, size_t p0, size_t p1)
+static void pmm_fn(void *ud, size_t p0, size_t p1)
 {
     const struct pmm *m = ud;
-    if (m->type == HR_TYPE_Q8_0)
-        panels(HR_TYPE_Q8_0, m->packed, m->n_rows, m->a, m->t0, m->t1, m->y, p0, p1);
-    else
-        panels(HR_TYPE_Q4_0, m->packed, m->n_rows, m->a, m->t0, m->t1, m->y, p0, p1);
+    m->panels(m->packed, m->panel_bytes, m->n_rows, m->a, m->t0, m->t1, m->y, p0, p1);
 }
 
 bool hr_kernels__mm_packed_vnni(uint32_t type, const void *packed, size_t n_rows,
                                 size_t n_cols, const float *x, size_t n_tok, float *y,
                                 struct hr_pool *pool)
 {
-    size_t nb = n_cols / 32;
-    size_t need = n_tok * (n_cols + nb * (sizeof(float) + sizeof(int32_t)));
+    size_t pb = panel_bytes(type, n_cols);
+    if (!pb)
+        return false;
+    pk_panels_fn fn = type == HR_TYPE_Q8_0   ? panels_q8_0
+                      : type == HR_TYPE_Q4_0 ? panels_q4_0
+                      : type == HR_TYPE_Q4_K ? hr_kernels__panels_q4_k
+                                             : hr_kernels__panels_q6_k;
+    /* per token: the quants, then per block d and two 32-bit extras (start16's pair) */
+    size_t nb = n_cols / 32, need = n_tok * (n_cols + nb * 12);
     _Alignas(64) uint8_t stack[STACK_SCRATCH];
     uint8_t *scratch = need <= sizeof stack ? stack : malloc(need);
     if (!scratch)
         return false;
-    struct acts a = {(int8_t *)scratch, (float *)(void *)(scratch + n_tok * n_cols),
-                     (int32_t *)(void *)(scratch + n_tok * (n_cols + nb * sizeof(float))),
-                     n_cols, nb};
-    quantize_tokens(x, n_tok, n_cols, type == HR_TYPE_Q8_0 ? 128 : 8, (int8_t *)a.q,
-                    (float *)a.d, (int32_t *)a.start);
-    size_t chunk = CHUNK_BYTES / n_cols / TOKENS * TOKENS;
-    if (chunk < TOKENS)
-        chunk = TOKENS;
-    size_t n_panels = (n_rows + PANEL - 1) / PANEL;
+    uint8_t *extra = scratch + n_tok * n_cols + n_tok * nb * sizeof(float);
+    struct acts_out o = {(int8_t *)scratch, (float *)(void *)(scratch + n_tok * n_cols),
+                         (int32_t *)(void *)extra, (int32_t *)(void *)extra,
+                         (float *)(void *)extra};
+    quantize_tokens(type, x, n_tok, n_cols, &o);
+    struct pk_acts a = {o.q, o.d, o.start, o.start16, o.dsum, n_cols, nb};
+    size_t chunk = CHUNK_BYTES / n_cols / PK_TOKENS * PK_TOKENS;
+    if (chunk < PK_TOKENS)
+        chunk = PK_TOKENS;
+    size_t n_panels = (n_rows + PK_PANEL - 1) / PK_PANEL;
     for (size_t t0 = 0; t0 < n_tok; t0 += chunk) {
-        struct pmm m = {type, packed, n_rows, &a, t0, n_tok - t0 < chunk ? n_tok : t0 + chunk,
+        struct pmm m = {fn, packed, pb, n_rows, &a, t0, n_tok - t0 < chunk ? n_tok : t0 + chunk,
                         y};
         hr_pool_run(pool, n_panels, pmm_fn, &m);
     }

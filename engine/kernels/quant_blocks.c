@@ -104,17 +104,6 @@ void hr_kernels__dequant_q3_k(const uint8_t *b, float *y)
 }
 
 /* Scale and min j (0..7) of the 12-byte packed 6-bit pairs used by Q4_K and Q5_K. */
-static void scale_min_k4(int j, const uint8_t *q, int *sc, int *mn)
-{
-    if (j < 4) {
-        *sc = q[j] & 63;
-        *mn = q[j + 4] & 63;
-    } else {
-        *sc = (q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4);
-        *mn = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-    }
-}
-
 /* Scale and min of sub-blocks is and is + 1 (the two 32-element halves one 64-element pass of
  * Q4_K/Q5_K covers), already multiplied by the block's d and dmin. */
 static void scale_min_pair(int is, const uint8_t *scales, float d, float dmin, float ds[2],
@@ -122,7 +111,7 @@ static void scale_min_pair(int is, const uint8_t *scales, float d, float dmin, f
 {
     for (int k = 0; k < 2; k++) {
         int sc, mn;
-        scale_min_k4(is + k, scales, &sc, &mn);
+        hr_kernels__scale_min_k4(is + k, scales, &sc, &mn);
         ds[k] = d * (float)sc;
         ms[k] = dmin * (float)mn;
     }

@@ -238,7 +238,7 @@ void hr_kernels__quant_q5_1(const float *x, uint8_t *b)
 
 /* --- Q4_K / Q5_K: 8 sub-blocks of 32, x = d*sc*q - dmin*mn, sc and mn 6-bit --- */
 
-/* The 12-byte packing quant_blocks.c's scale_min_k4 reads: sub-blocks 0..3 keep their scale
+/* The 12-byte packing hr_kernels__scale_min_k4 reads: sub-blocks 0..3 keep their scale
  * and min in the low 6 bits of bytes 0..3 and 4..7; 4..7 keep their low 4 bits in bytes
  * 8..11 (scale low nibble, min high nibble) and their top 2 bits in the spare top bits of
  * bytes 0..3 (scale) and 4..7 (min). */

@@ -1,4 +1,4 @@
-/* Packed weights (avx512vnni's 16-row panels of Q8_0 and Q4_0): sizes, results within the
+/* Packed weights (avx512vnni's 16-row panels of Q8_0, Q4_0, Q4_K and Q6_K): sizes, results within the
  * activation-quantization bound of a double-precision product, the same bits for any batch
  * size, position in the batch and thread count, rows that do not fill a panel, and the fall
  * back to the file's layout when no copy exists or another kernel set is chosen. Skipped on a
@@ -12,7 +12,7 @@
 
 #include "engine/engine.h"
 
-enum { MAX_ROWS = 37, NTOK = 40, POS = 29, MAX_COLS = 544 };
+enum { MAX_ROWS = 37, NTOK = 40, POS = 29, MAX_COLS = 768 };
 
 static uint8_t *quantized(uint32_t type, size_t rows, size_t cols, uint64_t *rb)
 {
@@ -72,17 +72,20 @@ static void test_packed_matches_exact_and_is_batch_invariant(void **state)
         x[i] = sinf((float)i * 0.031f) * (1.0f + (float)(i % 3));
     float *yall = malloc(NTOK * MAX_ROWS * sizeof *yall), *yn = malloc(NTOK * MAX_ROWS * 4);
     float *y1 = malloc(MAX_ROWS * sizeof *y1), *yb = malloc(NTOK * MAX_ROWS * sizeof *yb);
-    const uint32_t types[] = {HR_TYPE_Q8_0, HR_TYPE_Q4_0};
-    const size_t rows_list[] = {1, 16, MAX_ROWS}, cols_list[] = {32, 96, MAX_COLS};
-    for (size_t ti = 0; ti < 2; ti++)
+    const uint32_t types[] = {HR_TYPE_Q8_0, HR_TYPE_Q4_0, HR_TYPE_Q4_K, HR_TYPE_Q6_K};
+    const size_t rows_list[] = {1, 16, MAX_ROWS};
+    const size_t block_cols[] = {32, 96, 544}, super_cols[] = {256, 512, MAX_COLS};
+    for (size_t ti = 0; ti < 4; ti++)
         for (size_t ri = 0; ri < 3; ri++)
             for (size_t ci = 0; ci < 3; ci++) {
                 uint32_t type = types[ti];
-                size_t rows = rows_list[ri], cols = cols_list[ci];
+                size_t rows = rows_list[ri], cols = ti < 2 ? block_cols[ci] : super_cols[ci];
                 uint64_t rb;
                 uint8_t *q = quantized(type, rows, cols, &rb);
                 size_t bytes = hr_pack_bytes(type, rows, cols);
-                assert_int_equal(bytes, (rows + 15) / 16 * 16 * rb);
+                /* Q4_K's panels keep its 8 scales and mins as bytes: 4 more per 144 */
+                size_t packed_rb = type == HR_TYPE_Q4_K ? rb / 144 * 148 : rb;
+                assert_int_equal(bytes, (rows + 15) / 16 * 16 * packed_rb);
                 uint8_t *packed = malloc(bytes);
                 hr_pack(type, q, rb, rows, cols, packed, rows > 16 ? p2 : NULL);
                 hr_matmul_packed(type, packed, q, rb, rows, cols, x, NTOK, yall, NULL);
@@ -111,7 +114,7 @@ static void test_packed_matches_exact_and_is_batch_invariant(void **state)
                 free(packed);
                 free(q);
             }
-    printf("packed Q8_0/Q4_0: within bound, batch invariant for 1..%d tokens, 1 and 2 "
+    printf("packed Q8_0/Q4_0/Q4_K/Q6_K: within bound, batch invariant for 1..%d tokens, 1 and 2 "
            "threads\n", NTOK);
     hr_kernels_use("ref");
     hr_pool_free(p2);
@@ -124,7 +127,9 @@ static void test_only_block_types_pack(void **state)
     if (hr_kernels_use("avx512vnni") != 0)
         skip();
     assert_int_equal(hr_pack_bytes(HR_TYPE_F16, 16, 64), 0);
-    assert_int_equal(hr_pack_bytes(HR_TYPE_Q4_K, 16, 256), 0);
+    assert_int_equal(hr_pack_bytes(HR_TYPE_Q5_K, 16, 256), 0);
+    assert_int_equal(hr_pack_bytes(HR_TYPE_Q4_K, 16, 256), 16 * 148);
+    assert_int_equal(hr_pack_bytes(HR_TYPE_Q6_K, 17, 512), 32 * 420);
     assert_int_equal(hr_pack_bytes(HR_TYPE_Q8_0, 16, 0), 0);
     assert_int_equal(hr_pack_bytes(HR_TYPE_Q8_0, 17, 64), 32 * 68);
     assert_int_equal(hr_kernels_use("ref"), 0);

@@ -66,15 +66,16 @@ void hr_kernels__mm_rows_vnni(uint32_t type, const uint8_t *w, size_t row_bytes,
                               size_t n_cols, const float *x, size_t n_tok, float *y, size_t r0,
                               size_t r1);
 bool hr_kernels__have_vnni(void);
-/* matmul_packed.c: Q8_0/Q4_0 rows repacked into 16-row panels (bytes needed, 0 when the type
- * or shape has no packed form; the packing, panels split across the pool), and the product on
- * them with VNNI (false when its scratch cannot be allocated: nothing was written). */
+/* matmul_packed.c: Q8_0/Q4_0/Q4_K/Q6_K rows repacked into 16-row panels (bytes needed, 0
+ * when the type or shape has no packed form; the packing, panels split across the pool), and
+ * the product on them with VNNI (vnni) or AVX2 (false when its scratch cannot be allocated:
+ * nothing was written). */
 size_t hr_kernels__packed_bytes(uint32_t type, size_t n_rows, size_t n_cols);
 void hr_kernels__pack(uint32_t type, const void *w, size_t row_bytes, size_t n_rows,
                       size_t n_cols, void *out, struct hr_pool *pool);
-bool hr_kernels__mm_packed_vnni(uint32_t type, const void *packed, size_t n_rows,
-                                size_t n_cols, const float *x, size_t n_tok, float *y,
-                                struct hr_pool *pool);
+bool hr_kernels__mm_packed(uint32_t type, bool vnni, const void *packed, size_t n_rows,
+                           size_t n_cols, const float *x, size_t n_tok, float *y,
+                           struct hr_pool *pool);
 /* attention_avx512.c: hr_attn_f16 for the AVX-512 sets. */
 bool hr_kernels__attn_f16_avx512(const struct hr_attn_kv *kv, const struct hr_attn_query *qs,
                                  uint32_t nq);

@@ -281,7 +281,7 @@ void hr_matmul(uint32_t type, const void *w, size_t row_bytes, size_t n_rows, si
 static bool packs(void)
 {
     pthread_once(&chosen, choose_kernels);
-    return mm_rows == mm_rows_vnni;
+    return mm_rows != mm_rows_ref;
 }
 
 size_t hr_pack_bytes(uint32_t type, size_t n_rows, size_t n_cols)
@@ -302,7 +302,8 @@ void hr_matmul_packed(uint32_t type, const void *packed, const void *w, size_t r
     if ((uint64_t)n_rows * n_cols * n_tok < MIN_PARALLEL_WORK)
         pool = NULL;
     if (packed && packs() &&
-        hr_kernels__mm_packed_vnni(type, packed, n_rows, n_cols, x, n_tok, y, pool))
+        hr_kernels__mm_packed(type, mm_rows == mm_rows_vnni, packed, n_rows, n_cols, x, n_tok, y,
+                              pool))
         return;
     hr_matmul(type, w, row_bytes, n_rows, n_cols, x, n_tok, y, pool);
 }

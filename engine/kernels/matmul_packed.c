@@ -104,49 +104,6 @@ void hr_kernels__pack(uint32_t type, const void *w, size_t row_bytes, size_t n_r
 
 #if defined(__x86_64__)
 
-#define RND (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
-
-/* Writable views of a call's scratch, laid out as struct pk_acts reads it. */
-struct acts_out {
-    int8_t *q;
-    float *d;
-    int32_t *start, *start16;
-    float *dsum;
-};
-
-PK_VNNI static void quantize_tokens(uint32_t type, const float *x, size_t n_tok, size_t n_cols,
-                                    const struct acts_out *o)
-{
-    const __m512 sign = _mm512_set1_ps(-0.0f);
-    size_t nb = n_cols / 32;
-    int32_t offset = type == HR_TYPE_Q8_0 ? 128 : 8;
-    for (size_t t = 0; t < n_tok; t++)
-        for (size_t b = 0; b < nb; b++) {
-            size_t tb = t * nb + b;
-            const float *xp = x + t * n_cols + 32 * b;
-            __m512 v0 = _mm512_loadu_ps(xp), v1 = _mm512_loadu_ps(xp + 16);
-            float amax = _mm512_reduce_max_ps(
-                _mm512_max_ps(_mm512_andnot_ps(sign, v0), _mm512_andnot_ps(sign, v1)));
-            __m512 id = _mm512_set1_ps(amax > 0 ? 127.0f / amax : 0.0f);
-            __m512i q0 = _mm512_cvt_roundps_epi32(_mm512_mul_ps(v0, id), RND);
-            __m512i q1 = _mm512_cvt_roundps_epi32(_mm512_mul_ps(v1, id), RND);
-            int8_t *qp = o->q + t * n_cols + 32 * b;
-            _mm_storeu_si128((__m128i *)(void *)qp, _mm512_cvtepi32_epi8(q0));
-            _mm_storeu_si128((__m128i *)(void *)(qp + 16), _mm512_cvtepi32_epi8(q1));
-            float d = amax / 127.0f;
-            o->d[tb] = d;
-            int32_t s0 = _mm512_reduce_add_epi32(q0), s1 = _mm512_reduce_add_epi32(q1);
-            if (type == HR_TYPE_Q4_K) {
-                o->dsum[tb] = d * (float)(s0 + s1);
-            } else if (type == HR_TYPE_Q6_K) {
-                o->start16[2 * tb] = -32 * s0;
-                o->start16[2 * tb + 1] = -32 * s1;
-            } else {
-                o->start[tb] = -offset * (s0 + s1);
-            }
-        }
-}
-
 /* The 8 registers of a Q8_0/Q4_0 block's quants: register k holds elements 4k..4k+3 of each
  * row. */
 PK_VNNI PK_INLINE void load_block(uint32_t type, const uint8_t *blk, __m512i w[8])
@@ -219,17 +176,20 @@ static void pmm_fn(void *ud, size_t p0, size_t p1)
     m->panels(m->packed, m->panel_bytes, m->n_rows, m->a, m->t0, m->t1, m->y, p0, p1);
 }
 
-bool hr_kernels__mm_packed_vnni(uint32_t type, const void *packed, size_t n_rows,
-                                size_t n_cols, const float *x, size_t n_tok, float *y,
-                                struct hr_pool *pool)
+bool hr_kernels__mm_packed(uint32_t type, bool vnni, const void *packed, size_t n_rows,
+                           size_t n_cols, const float *x, size_t n_tok, float *y,
+                           struct hr_pool *pool)
 {
     size_t pb = panel_bytes(type, n_cols);
     if (!pb)
         return false;
-    pk_panels_fn fn = type == HR_TYPE_Q8_0   ? panels_q8_0
-                      : type == HR_TYPE_Q4_0 ? panels_q4_0
-                      : type == HR_TYPE_Q4_K ? hr_kernels__panels_q4_k
-                                             : hr_kernels__panels_q6_k;
+    pk_panels_fn fn;
+    switch (type) {
+    case HR_TYPE_Q8_0: fn = vnni ? panels_q8_0 : hr_kernels__panels_avx2_q8_0; break;
+    case HR_TYPE_Q4_0: fn = vnni ? panels_q4_0 : hr_kernels__panels_avx2_q4_0; break;
+    case HR_TYPE_Q4_K: fn = vnni ? hr_kernels__panels_q4_k : hr_kernels__panels_avx2_q4_k; break;
+    default: fn = vnni ? hr_kernels__panels_q6_k : hr_kernels__panels_avx2_q6_k; break;
+    }
     /* per token: the quants, then per block d and two 32-bit extras (start16's pair) */
     size_t nb = n_cols / 32, need = n_tok * (n_cols + nb * 12);
     _Alignas(64) uint8_t stack[STACK_SCRATCH];
@@ -237,10 +197,10 @@ bool hr_kernels__mm_packed_vnni(uint32_t type, const void *packed, size_t n_rows
     if (!scratch)
         return false;
     uint8_t *extra = scratch + n_tok * n_cols + n_tok * nb * sizeof(float);
-    struct acts_out o = {(int8_t *)scratch, (float *)(void *)(scratch + n_tok * n_cols),
+    struct pk_acts_out o = {(int8_t *)scratch, (float *)(void *)(scratch + n_tok * n_cols),
                          (int32_t *)(void *)extra, (int32_t *)(void *)extra,
                          (float *)(void *)extra};
-    quantize_tokens(type, x, n_tok, n_cols, &o);
+    hr_kernels__pk_quantize(type, x, n_tok, n_cols, &o);
     struct pk_acts a = {o.q, o.d, o.start, o.start16, o.dsum, n_cols, nb};
     size_t chunk = CHUNK_BYTES / n_cols / PK_TOKENS * PK_TOKENS;
     if (chunk < PK_TOKENS)
@@ -258,11 +218,11 @@ bool hr_kernels__mm_packed_vnni(uint32_t type, const void *packed, size_t n_rows
 
 #else
 
-bool hr_kernels__mm_packed_vnni(uint32_t type, const void *packed, size_t n_rows,
-                                size_t n_cols, const float *x, size_t n_tok, float *y,
-                                struct hr_pool *pool)
+bool hr_kernels__mm_packed(uint32_t type, bool vnni, const void *packed, size_t n_rows,
+                           size_t n_cols, const float *x, size_t n_tok, float *y,
+                           struct hr_pool *pool)
 {
-    (void)type, (void)packed, (void)n_rows, (void)n_cols, (void)x, (void)n_tok, (void)y;
+    (void)type, (void)vnni, (void)packed, (void)n_rows, (void)n_cols, (void)x, (void)n_tok, (void)y;
     (void)pool;
     return false;
 }

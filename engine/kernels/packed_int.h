@@ -42,6 +42,19 @@ struct pk_acts {
     size_t n_cols, nb;
 };
 
+/* Writable views of a call's scratch, laid out as struct pk_acts reads it. */
+struct pk_acts_out {
+    int8_t *q;
+    float *d;
+    int32_t *start, *start16;
+    float *dsum;
+};
+
+/* Quantizes n_tok tokens of n_cols floats for `type`'s tiles (matmul_packed_avx2.c; AVX2,
+ * which every packing set has). */
+void hr_kernels__pk_quantize(uint32_t type, const float *x, size_t n_tok, size_t n_cols,
+                             const struct pk_acts_out *o);
+
 /* Panels [p0, p1) of packed (panel_bytes each) times tokens [t0, t1); y is n_tok x n_rows. */
 typedef void (*pk_panels_fn)(const uint8_t *packed, size_t panel_bytes, size_t n_rows,
                              const struct pk_acts *a, size_t t0, size_t t1, float *y,
@@ -52,6 +65,19 @@ void hr_kernels__panels_q4_k(const uint8_t *packed, size_t panel_bytes, size_t n
 void hr_kernels__panels_q6_k(const uint8_t *packed, size_t panel_bytes, size_t n_rows,
                              const struct pk_acts *a, size_t t0, size_t t1, float *y,
                              size_t p0, size_t p1);
+/* The same products with AVX2 (matmul_packed_avx2.c), for the avx2 and avx512 sets. */
+void hr_kernels__panels_avx2_q8_0(const uint8_t *packed, size_t panel_bytes, size_t n_rows,
+                                  const struct pk_acts *a, size_t t0, size_t t1, float *y,
+                                  size_t p0, size_t p1);
+void hr_kernels__panels_avx2_q4_0(const uint8_t *packed, size_t panel_bytes, size_t n_rows,
+                                  const struct pk_acts *a, size_t t0, size_t t1, float *y,
+                                  size_t p0, size_t p1);
+void hr_kernels__panels_avx2_q4_k(const uint8_t *packed, size_t panel_bytes, size_t n_rows,
+                                  const struct pk_acts *a, size_t t0, size_t t1, float *y,
+                                  size_t p0, size_t p1);
+void hr_kernels__panels_avx2_q6_k(const uint8_t *packed, size_t panel_bytes, size_t n_rows,
+                                  const struct pk_acts *a, size_t t0, size_t t1, float *y,
+                                  size_t p0, size_t p1);
 
 /* 4 bytes of token activations, for broadcasting. */
 PK_INLINE int32_t pk_load_i32(const int8_t *p)

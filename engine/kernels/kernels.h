@@ -69,8 +69,8 @@ void hr_matmul(uint32_t type, const void *w, size_t row_bytes, size_t n_rows, si
                const float *x, size_t n_tok, float *y, struct hr_pool *pool);
 
 /* Weights in 16-row panels, made once: hr_pack_bytes is the size of W's packed copy, 0 when
- * the set reads this type in the file's layout (ref, and every type but Q8_0, Q4_0, Q4_K and
- * Q6_K); hr_pack writes it. hr_matmul_packed is hr_matmul on W given both ways: it reads the
+ * the set reads this type in the file's layout (ref, and every type but Q8_0, Q4_0, Q5_0,
+ * Q4_K and Q6_K); hr_pack writes it. hr_matmul_packed is hr_matmul on W given both ways: it reads the
  * packed copy (NULL: none) when the chosen set packs, else W. On the copy, activations are
  * quantized per 32 elements to int8 and the products summed exactly in integers (vpdpbusd on
  * avx512vnni, vpmaddubsw on avx2 and avx512), so the results are the same bits for any batch,

@@ -27,7 +27,7 @@
 
 static size_t block_bytes(uint32_t type)
 {
-    return type == HR_TYPE_Q8_0 ? 34 : 18;
+    return type == HR_TYPE_Q8_0 ? 34 : type == HR_TYPE_Q5_0 ? 22 : 18;
 }
 
 /* Bytes of one panel (16 rows of n_cols), 0 for a type or shape without packed form. */
@@ -37,6 +37,7 @@ static size_t panel_bytes(uint32_t type, size_t n_cols)
         return 0;
     switch (type) {
     case HR_TYPE_Q8_0:
+    case HR_TYPE_Q5_0:
     case HR_TYPE_Q4_0: return n_cols % 32 ? 0 : PK_PANEL * (n_cols / 32) * block_bytes(type);
     case HR_TYPE_Q4_K: return n_cols % 256 ? 0 : (n_cols / 256) * PK_Q4_K_SUPER;
     case HR_TYPE_Q6_K: return n_cols % 256 ? 0 : (n_cols / 256) * PK_Q6_K_SUPER;
@@ -49,11 +50,22 @@ size_t hr_kernels__packed_bytes(uint32_t type, size_t n_rows, size_t n_cols)
     return n_rows ? (n_rows + PK_PANEL - 1) / PK_PANEL * panel_bytes(type, n_cols) : 0;
 }
 
-/* Q8_0/Q4_0 panels [p0, p1) from the file's rows; rows past n_rows are zero (scale 0). */
+/* Q5_0's 32 fifth bits of a block (bit j: element j) as the panel keeps them: bit k of byte
+ * e is element 4k + e's, so register k's bits are one shift away. */
+static void put_fifth_bits(uint8_t *p, uint32_t qh)
+{
+    memset(p, 0, 4);
+    for (int j = 0; j < 32; j++)
+        p[j % 4] |= (uint8_t)(((qh >> j) & 1) << (j / 4));
+}
+
+/* Q8_0/Q5_0/Q4_0 panels [p0, p1) from the file's rows; rows past n_rows are zero (scale 0).
+ * A Q5_0 block's 64 bytes of fifth bits follow its nibbles. */
 static void pack_blocks(uint32_t type, const uint8_t *w, size_t row_bytes, size_t n_rows,
                         size_t n_cols, uint8_t *out, size_t p0, size_t p1)
 {
     size_t nb = n_cols / 32, bb = block_bytes(type), quads = type == HR_TYPE_Q8_0 ? 8 : 4;
+    size_t qs = type == HR_TYPE_Q5_0 ? 6 : 2;
     uint32_t flip = type == HR_TYPE_Q8_0 ? 0x80808080u : 0; /* int8 -> uint8 + 128 */
     for (size_t p = p0; p < p1; p++) {
         uint8_t *panel = out + p * PK_PANEL * nb * bb;
@@ -65,9 +77,14 @@ static void pack_blocks(uint32_t type, const uint8_t *w, size_t row_bytes, size_
             for (size_t b = 0; b < nb; b++, src += bb) {
                 uint8_t *blk = panel + b * PK_PANEL * bb;
                 memcpy(blk + 2 * i, src, 2);
+                if (type == HR_TYPE_Q5_0) {
+                    uint32_t qh;
+                    memcpy(&qh, src + 2, 4);
+                    put_fifth_bits(blk + 288 + 4 * i, qh);
+                }
                 for (size_t q = 0; q < quads; q++) {
                     uint32_t v;
-                    memcpy(&v, src + 2 + 4 * q, 4);
+                    memcpy(&v, src + qs + 4 * q, 4);
                     v ^= flip;
                     memcpy(blk + 32 + 64 * q + 4 * i, &v, 4);
                 }
@@ -108,8 +125,19 @@ void hr_kernels__pack(uint32_t type, const void *w, size_t row_bytes, size_t n_r
  * row. */
 PK_VNNI PK_INLINE void load_block(uint32_t type, const uint8_t *blk, __m512i w[8])
 {
-    if (type == HR_TYPE_Q4_0) {
+    if (type == HR_TYPE_Q4_0 || type == HR_TYPE_Q5_0) {
         pk_load_nibbles(blk + 32, w);
+        if (type == HR_TYPE_Q4_0)
+            return;
+        /* bit k of each byte to bit 4: a 16-bit shift leaves that bit in its byte */
+        const __m512i m = _mm512_set1_epi8(0x10);
+        __m512i v = _mm512_loadu_si512(blk + 288);
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; k++) {
+            __m512i s = k <= 4 ? _mm512_slli_epi16(v, (unsigned)(4 - k))
+                               : _mm512_srli_epi16(v, (unsigned)(k - 4));
+            w[k] = _mm512_ternarylogic_epi32(w[k], s, m, 0xF8);
+        }
         return;
     }
 #pragma GCC unroll 8
@@ -159,7 +187,14 @@ PK_VNNI PK_INLINE void tile_q4_0(const uint8_t *panel, const struct pk_acts *a, 
 }
 
 static PK_DEFINE_PANELS(panels_q8_0, tile_q8_0)
+PK_VNNI PK_INLINE void tile_q5_0(const uint8_t *panel, const struct pk_acts *a, size_t t0,
+                                 float *y, size_t ldy, __mmask16 mask, int nt)
+{
+    tile(HR_TYPE_Q5_0, panel, a, t0, y, ldy, mask, nt);
+}
+
 static PK_DEFINE_PANELS(panels_q4_0, tile_q4_0)
+static PK_DEFINE_PANELS(panels_q5_0, tile_q5_0)
 
 struct pmm {
     pk_panels_fn panels;
@@ -187,6 +222,7 @@ bool hr_kernels__mm_packed(uint32_t type, bool vnni, const void *packed, size_t 
     switch (type) {
     case HR_TYPE_Q8_0: fn = vnni ? panels_q8_0 : hr_kernels__panels_avx2_q8_0; break;
     case HR_TYPE_Q4_0: fn = vnni ? panels_q4_0 : hr_kernels__panels_avx2_q4_0; break;
+    case HR_TYPE_Q5_0: fn = vnni ? panels_q5_0 : hr_kernels__panels_avx2_q5_0; break;
     case HR_TYPE_Q4_K: fn = vnni ? hr_kernels__panels_q4_k : hr_kernels__panels_avx2_q4_k; break;
     default: fn = vnni ? hr_kernels__panels_q6_k : hr_kernels__panels_avx2_q6_k; break;
     }

@@ -38,7 +38,7 @@ AVX2 void hr_kernels__pk_quantize(uint32_t type, const float *x, size_t n_tok, s
     const __m256 sign = _mm256_set1_ps(-0.0f);
     const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     size_t nb = n_cols / 32;
-    int32_t offset = type == HR_TYPE_Q8_0 ? 128 : 8;
+    int32_t offset = type == HR_TYPE_Q8_0 ? 128 : type == HR_TYPE_Q5_0 ? 16 : 8;
     for (size_t t = 0; t < n_tok; t++)
         for (size_t b = 0; b < nb; b++) {
             size_t tb = t * nb + b;
@@ -140,12 +140,52 @@ AVX2 PK_INLINE void dot_nibbles(const uint8_t *p, const struct pk_acts *a, size_
         sum[t] = _mm256_madd_epi16(s16[t], ones);
 }
 
+/* Bit k of each byte of v moved to bit 4 (a 16-bit shift keeps it in its byte). */
+AVX2 PK_INLINE __m256i bit_to_4(__m256i v, int k)
+{
+    __m256i s = k <= 4 ? _mm256_slli_epi16(v, 4 - k) : _mm256_srli_epi16(v, k - 4);
+    return _mm256_and_si256(s, _mm256_set1_epi8(0x10));
+}
+
+/* Q5_0's 32 elements (nibbles at p, fifth bits at hb: this half's bytes) times each token's
+ * block b, added to sum; 4 registers' pairs at most in 16 bits (31 * 127 * 8). */
+AVX2 PK_INLINE void dot_q5_0(const uint8_t *p, const uint8_t *hb, const struct pk_acts *a,
+                             size_t t0, size_t b, __m256i sum[TOKENS], int nt)
+{
+    const __m256i m = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    __m256i v5 = load32(hb);
+#pragma GCC unroll 2
+    for (int jp = 0; jp < 4; jp += 2) {
+        __m256i s16[TOKENS];
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++)
+            s16[t] = _mm256_setzero_si256();
+#pragma GCC unroll 2
+        for (int j = jp; j < jp + 2; j++) {
+            __m256i v = load32(p + 64 * j);
+            __m256i lo = _mm256_or_si256(_mm256_and_si256(v, m), bit_to_4(v5, j));
+            __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), m),
+                                         bit_to_4(v5, j + 4));
+#pragma GCC unroll 4
+            for (int t = 0; t < nt; t++) {
+                s16[t] = _mm256_add_epi16(s16[t],
+                                          _mm256_maddubs_epi16(lo, bcast4(XQ(t, b) + 4 * j)));
+                s16[t] = _mm256_add_epi16(
+                    s16[t], _mm256_maddubs_epi16(hi, bcast4(XQ(t, b) + 16 + 4 * j)));
+            }
+        }
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++)
+            sum[t] = _mm256_add_epi32(sum[t], _mm256_madd_epi16(s16[t], ones));
+    }
+}
+
 AVX2 PK_INLINE void tile_blocks(uint32_t type, const uint8_t *panel, int h,
                                 const struct pk_acts *a, size_t t0, float *y, size_t ldy,
                                 __m256i mask, int nt)
 {
     TILE_BEGIN
-    size_t bb = PK_PANEL * (type == HR_TYPE_Q8_0 ? 34 : 18);
+    size_t bb = PK_PANEL * (type == HR_TYPE_Q8_0 ? 34 : type == HR_TYPE_Q5_0 ? 22 : 18);
     const __m256i ones = _mm256_set1_epi16(1), flip = _mm256_set1_epi8((char)0x80);
     for (size_t b = 0; b < a->nb; b++) {
         const uint8_t *blk = panel + b * bb;
@@ -156,6 +196,11 @@ AVX2 PK_INLINE void tile_blocks(uint32_t type, const uint8_t *panel, int h,
 #pragma GCC unroll 4
             for (int t = 0; t < nt; t++)
                 sum[t] = _mm256_add_epi32(sum[t], _mm256_set1_epi32(a->start[TB(t, b)]));
+        } else if (type == HR_TYPE_Q5_0) {
+#pragma GCC unroll 4
+            for (int t = 0; t < nt; t++)
+                sum[t] = _mm256_set1_epi32(a->start[TB(t, b)]);
+            dot_q5_0(blk + 32 + 32 * h, blk + 288 + 32 * h, a, t0, b, sum, nt);
         } else {
 #pragma GCC unroll 4
             for (int t = 0; t < nt; t++)
@@ -306,6 +351,7 @@ AVX2 PK_INLINE void panels(uint32_t type, const uint8_t *packed, size_t panel_by
 
 DEFINE_PANELS(hr_kernels__panels_avx2_q8_0, HR_TYPE_Q8_0)
 DEFINE_PANELS(hr_kernels__panels_avx2_q4_0, HR_TYPE_Q4_0)
+DEFINE_PANELS(hr_kernels__panels_avx2_q5_0, HR_TYPE_Q5_0)
 DEFINE_PANELS(hr_kernels__panels_avx2_q4_k, HR_TYPE_Q4_K)
 DEFINE_PANELS(hr_kernels__panels_avx2_q6_k, HR_TYPE_Q6_K)
 

@@ -32,7 +32,7 @@ void hr_kernels__pack_q6_k(const uint8_t *w, size_t row_bytes, size_t n_rows, si
 
 /* A call's activations quantized per 32-element block to int8 with one float scale d, and
  * what the type's tile needs besides, per token and block: start, the integer sum's start
- * -offset * sum(q) (Q8_0, Q4_0); start16, -32 * sum(q) per 16-element half (Q6_K); dsum,
+ * -offset * sum(q) (Q8_0, Q4_0, Q5_0); start16, -32 * sum(q) per 16-element half (Q6_K); dsum,
  * d * sum(q) (Q4_K). */
 struct pk_acts {
     const int8_t *q; /* n_tok x n_cols */
@@ -70,6 +70,9 @@ void hr_kernels__panels_avx2_q8_0(const uint8_t *packed, size_t panel_bytes, siz
                                   const struct pk_acts *a, size_t t0, size_t t1, float *y,
                                   size_t p0, size_t p1);
 void hr_kernels__panels_avx2_q4_0(const uint8_t *packed, size_t panel_bytes, size_t n_rows,
+                                  const struct pk_acts *a, size_t t0, size_t t1, float *y,
+                                  size_t p0, size_t p1);
+void hr_kernels__panels_avx2_q5_0(const uint8_t *packed, size_t panel_bytes, size_t n_rows,
                                   const struct pk_acts *a, size_t t0, size_t t1, float *y,
                                   size_t p0, size_t p1);
 void hr_kernels__panels_avx2_q4_k(const uint8_t *packed, size_t panel_bytes, size_t n_rows,

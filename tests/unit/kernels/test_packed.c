@@ -1,4 +1,4 @@
-/* Packed weights (16-row panels of Q8_0, Q4_0, Q4_K and Q6_K, read by the avx512vnni,
+/* Packed weights (16-row panels of Q8_0, Q4_0, Q5_0, Q4_K and Q6_K, read by the avx512vnni,
  * avx512 and avx2 sets): sizes, results within the activation-quantization bound of a
  * double-precision product, the same bits for any batch size, position in the batch, thread
  * count and packing set, rows that do not fill a panel, and the fall back to the file's
@@ -60,7 +60,7 @@ static void check_bound(uint32_t type, const uint8_t *q, uint64_t rb, size_t row
 
 /* Every packing set gives the same bits: the integer sums are exact and the scaling runs in
  * one order. The first set checked leaves its results here for the others. */
-static float first_results[4][3][3][NTOK * MAX_ROWS];
+static float first_results[5][3][3][NTOK * MAX_ROWS];
 static bool have_first;
 
 static void check_set(const char *set)
@@ -76,14 +76,15 @@ static void check_set(const char *set)
         x[i] = sinf((float)i * 0.031f) * (1.0f + (float)(i % 3));
     float *yall = malloc(NTOK * MAX_ROWS * sizeof *yall), *yn = malloc(NTOK * MAX_ROWS * 4);
     float *y1 = malloc(MAX_ROWS * sizeof *y1), *yb = malloc(NTOK * MAX_ROWS * sizeof *yb);
-    const uint32_t types[] = {HR_TYPE_Q8_0, HR_TYPE_Q4_0, HR_TYPE_Q4_K, HR_TYPE_Q6_K};
+    const uint32_t types[] = {HR_TYPE_Q8_0, HR_TYPE_Q4_0, HR_TYPE_Q5_0, HR_TYPE_Q4_K,
+                              HR_TYPE_Q6_K};
     const size_t rows_list[] = {1, 16, MAX_ROWS};
     const size_t block_cols[] = {32, 96, 544}, super_cols[] = {256, 512, MAX_COLS};
-    for (size_t ti = 0; ti < 4; ti++)
+    for (size_t ti = 0; ti < 5; ti++)
         for (size_t ri = 0; ri < 3; ri++)
             for (size_t ci = 0; ci < 3; ci++) {
                 uint32_t type = types[ti];
-                size_t rows = rows_list[ri], cols = ti < 2 ? block_cols[ci] : super_cols[ci];
+                size_t rows = rows_list[ri], cols = ti < 3 ? block_cols[ci] : super_cols[ci];
                 uint64_t rb;
                 uint8_t *q = quantized(type, rows, cols, &rb);
                 size_t bytes = hr_pack_bytes(type, rows, cols);
@@ -122,7 +123,7 @@ static void check_set(const char *set)
                 free(packed);
                 free(q);
             }
-    printf("%s packed Q8_0/Q4_0/Q4_K/Q6_K: within bound, batch invariant for 1..%d tokens, 1 "
+    printf("%s packed Q8_0/Q4_0/Q5_0/Q4_K/Q6_K: within bound, batch invariant for 1..%d tokens, 1 "
            "and 2 threads%s\n", set, NTOK, have_first ? ", the bits of the set before" : "");
     have_first = true;
     hr_kernels_use("ref");

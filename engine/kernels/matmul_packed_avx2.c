@@ -128,6 +128,7 @@ AVX2 PK_INLINE void dot_nibbles(const uint8_t *p, const struct pk_acts *a, size_
     for (int j = 0; j < 4; j++) {
         __m256i v = load32(p + 64 * j);
         __m256i lo = _mm256_and_si256(v, m), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m);
+#pragma GCC unroll 4
         for (int t = 0; t < nt; t++) {
             s16[t] = _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(lo, bcast4(XQ(t, b) + 4 * j)));
             s16[t] = _mm256_add_epi16(s16[t],
@@ -209,6 +210,7 @@ AVX2 PK_INLINE void tile_blocks(uint32_t type, const uint8_t *panel, int h,
             for (int k = 0; k < 8; k++) {
                 __m256i w = _mm256_xor_si256(load32(blk + 32 + 64 * k + 32 * h), flip);
                 __m256i aw = _mm256_abs_epi8(w);
+#pragma GCC unroll 4
                 for (int t = 0; t < nt; t++) {
                     __m256i xs = _mm256_sign_epi8(bcast4(XQ(t, b) + 4 * k), w);
                     sum[t] = _mm256_add_epi32(
@@ -237,6 +239,7 @@ AVX2 PK_INLINE void tile_q4_k(const uint8_t *panel, int h, const struct pk_acts 
             size_t b = sb * 8 + (size_t)j;
             __m256i sum[TOKENS];
             dot_nibbles(s + 320 + 256 * j + 32 * h, a, t0, b, sum, nt);
+#pragma GCC unroll 4
             for (int t = 0; t < nt; t++) {
                 acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[t]),
                                          _mm256_mul_ps(rs, _mm256_set1_ps(a->d[TB(t, b)])),
@@ -284,6 +287,7 @@ AVX2 PK_INLINE void tile_q6_k(const uint8_t *panel, int h, const struct pk_acts 
 #pragma GCC unroll 2
                 for (int r = 4 * half; r < 4 * half + 4; r += 2) {
                     __m256i w0 = q6_register(q, r), w1 = q6_register(q, r + 1);
+#pragma GCC unroll 4
                     for (int t = 0; t < nt; t++) {
                         __m256i s16 =
                             _mm256_add_epi16(_mm256_maddubs_epi16(w0, bcast4(XQ(t, b) + 4 * r)),

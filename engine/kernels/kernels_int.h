@@ -76,6 +76,9 @@ void hr_kernels__pack(uint32_t type, const void *w, size_t row_bytes, size_t n_r
 bool hr_kernels__mm_packed(uint32_t type, bool vnni, const void *packed, size_t n_rows,
                            size_t n_cols, const float *x, size_t n_tok, float *y,
                            struct hr_pool *pool);
+/* attention_avx2.c: hr_attn_f16 for the avx2 set (head sizes a multiple of 8, else false). */
+bool hr_kernels__attn_f16_avx2(const struct hr_attn_kv *kv, const struct hr_attn_query *qs,
+                               uint32_t nq);
 /* attention_avx512.c: hr_attn_f16 for the AVX-512 sets. */
 bool hr_kernels__attn_f16_avx512(const struct hr_attn_kv *kv, const struct hr_attn_query *qs,
                                  uint32_t nq);

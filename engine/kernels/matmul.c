@@ -224,7 +224,8 @@ static int use_set(const char *name)
         axpy_f16 = ref ? axpy_f16_ref : hr_kernels__axpy_f16_avx2;
         attn_f16 = kernel_sets[i].rows == mm_rows_avx512 || kernel_sets[i].rows == mm_rows_vnni
                        ? hr_kernels__attn_f16_avx512
-                       : NULL;
+                   : kernel_sets[i].rows == mm_rows_avx2 ? hr_kernels__attn_f16_avx2
+                                                         : NULL;
         return 0;
     }
     return HR_EINVAL;
@@ -328,7 +329,8 @@ float hr_dot_f16(const void *k, const float *q, size_t n)
 bool hr_attn_f16_supported(uint32_t head_dim)
 {
     pthread_once(&chosen, choose_kernels);
-    return attn_f16 && head_dim > 0 && head_dim <= HR_MODEL_MAX_HEAD_DIM;
+    return attn_f16 && head_dim > 0 && head_dim <= HR_MODEL_MAX_HEAD_DIM &&
+           (attn_f16 != hr_kernels__attn_f16_avx2 || head_dim % 8 == 0);
 }
 
 bool hr_attn_f16(const struct hr_attn_kv *kv, const struct hr_attn_query *qs, uint32_t nq)

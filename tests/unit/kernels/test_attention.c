@@ -2,7 +2,8 @@
  * through memory, every query's output matches a double-precision softmax(q.k) . v over its
  * own range of positions (sliding windows included, soft-capping too), for head sizes that do
  * and do not fill 16-float chunks; and a query's bits are the same computed alone or with 31
- * others. Skipped on a CPU without the AVX-512 sets; the plain-C sets report no kernel. */
+ * others; on avx512 and on avx2 (head sizes a multiple of 8 there), each skipped on a CPU
+ * without it; ref reports no kernel. */
 #include "testutil.h"
 
 #include <math.h>
@@ -82,11 +83,10 @@ static void reference(const struct cache *c, uint32_t il, uint32_t h, const floa
         out[d] /= sum;
 }
 
-static void test_block_attention(void **state)
+static void check_set(const char *set)
 {
-    (void)state;
-    if (hr_kernels_use("avx512") != 0) {
-        printf("kernels avx512: not available on this CPU, skipped\n");
+    if (hr_kernels_use(set) != 0) {
+        printf("kernels %s: not available on this CPU, skipped\n", set);
         skip();
     }
     const uint32_t hds[] = {64, 80, 128};
@@ -126,16 +126,31 @@ static void test_block_attention(void **state)
             free(ref), free(q), free(all), free(one), free(c.k), free(c.v);
         }
     assert_false(hr_attn_f16_supported(HR_MODEL_MAX_HEAD_DIM + 1));
-    printf("block attention: head sizes 64, 80, 128, windows and soft-capping within 2e-5 of "
-           "exact; each query the same alone as among %d\n", NQ);
+    if (strcmp(set, "avx2") == 0)
+        assert_false(hr_attn_f16_supported(68));
+    printf("%s block attention: head sizes 64, 80, 128, windows and soft-capping within 2e-5 of "
+           "exact; each query the same alone as among %d\n", set, NQ);
     assert_int_equal(hr_kernels_use("ref"), 0);
     assert_false(hr_attn_f16_supported(64));
+}
+
+static void test_block_attention_avx512(void **state)
+{
+    (void)state;
+    check_set("avx512");
+}
+
+static void test_block_attention_avx2(void **state)
+{
+    (void)state;
+    check_set("avx2");
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_block_attention),
+        cmocka_unit_test(test_block_attention_avx512),
+        cmocka_unit_test(test_block_attention_avx2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -102,6 +102,18 @@ AVX2 PK_INLINE __m256 bytes8_s(const uint8_t *p, __m256 f)
     return _mm256_mul_ps(f, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b)));
 }
 
+/* How far ahead of a tile's reads the first half prefetches, and how many bytes per step:
+ * decode streams the panels once, and the hardware's prefetcher alone leaves the loads
+ * waiting on memory. */
+#define AHEAD 1024
+
+AVX2 PK_INLINE void prefetch(const uint8_t *p, size_t bytes, int h)
+{
+    if (h == 0)
+        for (size_t o = 0; o < bytes; o += 64)
+            _mm_prefetch((const char *)p + AHEAD + o, _MM_HINT_T0);
+}
+
 /* The row tile: y for nt tokens from t0 and rows h * 8 .. h * 8 + 7 of the panel (mask's
  * lanes), one type's body computing acc[t] block by block. */
 #define TILE_BEGIN                                                                             \
@@ -190,6 +202,7 @@ AVX2 PK_INLINE void tile_blocks(uint32_t type, const uint8_t *panel, int h,
     const __m256i ones = _mm256_set1_epi16(1), flip = _mm256_set1_epi8((char)0x80);
     for (size_t b = 0; b < a->nb; b++) {
         const uint8_t *blk = panel + b * bb;
+        prefetch(blk, bb, h);
         __m256 dw = halves8(blk + 16 * h);
         __m256i sum[TOKENS];
         if (type == HR_TYPE_Q4_0) {
@@ -232,6 +245,7 @@ AVX2 PK_INLINE void tile_q4_k(const uint8_t *panel, int h, const struct pk_acts 
     TILE_BEGIN
     for (size_t sb = 0; sb < a->nb / 8; sb++) {
         const uint8_t *s = panel + sb * PK_Q4_K_SUPER;
+        prefetch(s, PK_Q4_K_SUPER, h);
         __m256 d = halves8(s + 16 * h), dmin = halves8(s + 32 + 16 * h);
         for (int j = 0; j < 8; j++) {
             __m256 rs = bytes8_u(s + 64 + 16 * j + 8 * h, d);
@@ -271,6 +285,7 @@ AVX2 PK_INLINE void tile_q6_k(const uint8_t *panel, int h, const struct pk_acts 
     const __m256i ones = _mm256_set1_epi16(1);
     for (size_t sb = 0; sb < a->nb / 8; sb++) {
         const uint8_t *s = panel + sb * PK_Q6_K_SUPER;
+        prefetch(s, PK_Q6_K_SUPER, h);
         __m256 d = halves8(s + 16 * h);
         for (int j = 0; j < 8; j++) {
             size_t b = sb * 8 + (size_t)j;

@@ -211,6 +211,26 @@ static void pmm_fn(void *ud, size_t p0, size_t p1)
     m->panels(m->packed, m->panel_bytes, m->n_rows, m->a, m->t0, m->t1, m->y, p0, p1);
 }
 
+struct quantize_job {
+    uint32_t type;
+    const float *x;
+    size_t n_cols;
+    const struct pk_acts_out *o;
+};
+
+/* Tokens [t0, t1): each view moved on by its own stride (only the type's extra is used). */
+static void quantize_fn(void *ud, size_t t0, size_t t1)
+{
+    const struct quantize_job *j = ud;
+    size_t nb = j->n_cols / 32;
+    struct pk_acts_out o = {j->o->q + t0 * j->n_cols, j->o->d + t0 * nb, j->o->start + t0 * nb,
+                            j->o->start16 + 2 * t0 * nb, j->o->dsum + t0 * nb};
+    hr_kernels__pk_quantize(j->type, j->x + t0 * j->n_cols, t1 - t0, j->n_cols, &o);
+}
+
+/* Prompts quantize across the pool; a decode step's few tokens are not worth a hand-off. */
+#define PARALLEL_QUANTIZE_TOKENS 16
+
 bool hr_kernels__mm_packed(uint32_t type, bool vnni, const void *packed, size_t n_rows,
                            size_t n_cols, const float *x, size_t n_tok, float *y,
                            struct hr_pool *pool)
@@ -236,7 +256,8 @@ bool hr_kernels__mm_packed(uint32_t type, bool vnni, const void *packed, size_t 
     struct pk_acts_out o = {(int8_t *)scratch, (float *)(void *)(scratch + n_tok * n_cols),
                          (int32_t *)(void *)extra, (int32_t *)(void *)extra,
                          (float *)(void *)extra};
-    hr_kernels__pk_quantize(type, x, n_tok, n_cols, &o);
+    struct quantize_job qj = {type, x, n_cols, &o};
+    hr_pool_run(n_tok >= PARALLEL_QUANTIZE_TOKENS ? pool : NULL, n_tok, quantize_fn, &qj);
     struct pk_acts a = {o.q, o.d, o.start, o.start16, o.dsum, n_cols, nb};
     size_t chunk = CHUNK_BYTES / n_cols / PK_TOKENS * PK_TOKENS;
     if (chunk < PK_TOKENS)

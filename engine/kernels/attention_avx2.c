@@ -153,16 +153,8 @@ AVX2 bool hr_kernels__attn_f16_avx2(const struct hr_attn_kv *kv, const struct hr
         return false;
     uint32_t nc = hd / 8;
     float m[HR_ATTN_MAX_QUERIES], l[HR_ATTN_MAX_QUERIES];
-    uint32_t lo = UINT32_MAX, hi = 0;
-    for (uint32_t j = 0; j < nq; j++) {
-        m[j] = -INFINITY;
-        l[j] = 0;
-        memset(qs[j].out, 0, hd * sizeof(float));
-        if (qs[j].first < qs[j].end) {
-            lo = qs[j].first < lo ? qs[j].first : lo;
-            hi = qs[j].end > hi ? qs[j].end : hi;
-        }
-    }
+    uint32_t lo, hi;
+    hr_kernels__attn_begin(qs, nq, hd, m, l, &lo, &hi);
     _Alignas(32) float kf[ROWS * MAX_CHUNKS * 8], vf[ROWS * MAX_CHUNKS * 8];
     const __m256 scale = _mm256_set1_ps(kv->scale);
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -207,13 +199,7 @@ AVX2 bool hr_kernels__attn_f16_avx2(const struct hr_attn_kv *kv, const struct hr
             accumulate(qs[j].out, corr, ev, vf, a, b, nc);
         }
     }
-    for (uint32_t j = 0; j < nq; j++) {
-        if (l[j] <= 0)
-            continue;
-        float inv = 1.0f / l[j];
-        for (uint32_t d = 0; d < hd; d++)
-            qs[j].out[d] *= inv;
-    }
+    hr_kernels__attn_finish(qs, nq, hd, l);
     return true;
 }
 

@@ -149,16 +149,8 @@ AVX512 bool hr_kernels__attn_f16_avx512(const struct hr_attn_kv *kv, const struc
     uint32_t nc = (hd + 15) / 16;
     __mmask16 tail = hd % 16 ? (__mmask16)((1u << (hd % 16)) - 1) : (__mmask16)0xFFFF;
     float m[HR_ATTN_MAX_QUERIES], l[HR_ATTN_MAX_QUERIES];
-    uint32_t lo = UINT32_MAX, hi = 0;
-    for (uint32_t j = 0; j < nq; j++) {
-        m[j] = -INFINITY;
-        l[j] = 0;
-        memset(qs[j].out, 0, hd * sizeof(float));
-        if (qs[j].first < qs[j].end) {
-            lo = qs[j].first < lo ? qs[j].first : lo;
-            hi = qs[j].end > hi ? qs[j].end : hi;
-        }
-    }
+    uint32_t lo, hi;
+    hr_kernels__attn_begin(qs, nq, hd, m, l, &lo, &hi);
     _Alignas(64) float kf[ROWS * CHUNKS * 16], vf[ROWS * CHUNKS * 16];
     const __m512 scale = _mm512_set1_ps(kv->scale);
     for (uint32_t p0 = lo / ROWS * ROWS; p0 < hi; p0 += ROWS) {
@@ -209,13 +201,7 @@ AVX512 bool hr_kernels__attn_f16_avx512(const struct hr_attn_kv *kv, const struc
             accumulate(qs[j].out, corr, ev, vf, a, b, nc, tail);
         }
     }
-    for (uint32_t j = 0; j < nq; j++) {
-        if (l[j] <= 0)
-            continue;
-        float inv = 1.0f / l[j];
-        for (uint32_t d = 0; d < hd; d++)
-            qs[j].out[d] *= inv;
-    }
+    hr_kernels__attn_finish(qs, nq, hd, l);
     return true;
 }
 

@@ -2,6 +2,9 @@
 #ifndef HR_KERNELS_INT_H
 #define HR_KERNELS_INT_H
 
+#include <math.h>
+#include <string.h>
+
 #include "kernels.h"
 
 /* Every half-precision value as a float (256 KiB): a load beats decoding bits in the inner
@@ -76,6 +79,37 @@ void hr_kernels__pack(uint32_t type, const void *w, size_t row_bytes, size_t n_r
 bool hr_kernels__mm_packed(uint32_t type, bool vnni, const void *packed, size_t n_rows,
                            size_t n_cols, const float *x, size_t n_tok, float *y,
                            struct hr_pool *pool);
+/* The block attention kernels' start: each query's running max (-inf), sum (0) and output
+ * (zeros), and the positions any query reads, [lo, hi) (lo > hi when none). */
+static inline void hr_kernels__attn_begin(const struct hr_attn_query *qs, uint32_t nq,
+                                          uint32_t hd, float *m, float *l, uint32_t *lo,
+                                          uint32_t *hi)
+{
+    *lo = UINT32_MAX, *hi = 0;
+    for (uint32_t j = 0; j < nq; j++) {
+        m[j] = -INFINITY;
+        l[j] = 0;
+        memset(qs[j].out, 0, hd * sizeof(float));
+        if (qs[j].first < qs[j].end) {
+            *lo = qs[j].first < *lo ? qs[j].first : *lo;
+            *hi = qs[j].end > *hi ? qs[j].end : *hi;
+        }
+    }
+}
+
+/* Their end: each output divided by its softmax sum. */
+static inline void hr_kernels__attn_finish(const struct hr_attn_query *qs, uint32_t nq,
+                                           uint32_t hd, const float *l)
+{
+    for (uint32_t j = 0; j < nq; j++) {
+        if (l[j] <= 0)
+            continue;
+        float inv = 1.0f / l[j];
+        for (uint32_t d = 0; d < hd; d++)
+            qs[j].out[d] *= inv;
+    }
+}
+
 /* attention_avx2.c: hr_attn_f16 for the avx2 set (head sizes a multiple of 8, else false). */
 bool hr_kernels__attn_f16_avx2(const struct hr_attn_kv *kv, const struct hr_attn_query *qs,
                                uint32_t nq);

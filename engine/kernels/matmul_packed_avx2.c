@@ -361,9 +361,7 @@ AVX2 PK_INLINE void panels(uint32_t type, const uint8_t *packed, size_t panel_by
 }
 
 #define DEFINE_PANELS(name, type)                                                              \
-    AVX2 void name(const uint8_t *packed, size_t panel_bytes, size_t n_rows,                  \
-                   const struct pk_acts *a, size_t t0, size_t t1, float *y, size_t p0,         \
-                   size_t p1)                                                                  \
+    AVX2 void name(PK_PANELS_PARAMS)                                                           \
     {                                                                                          \
         panels(type, packed, panel_bytes, n_rows, a, t0, t1, y, p0, p1);                       \
     }

@@ -44,67 +44,73 @@ static size_t panel_rows(size_t n_rows, size_t p)
     return n_rows - p * PK_PANEL < PK_PANEL ? n_rows - p * PK_PANEL : PK_PANEL;
 }
 
-void hr_kernels__pack_q4_k(const uint8_t *w, size_t row_bytes, size_t n_rows, size_t n_cols,
-                           uint8_t *out, size_t p0, size_t p1)
+/* One file superblock (src) of row i into its panel superblock o. */
+typedef void (*super_fn)(const uint8_t *src, uint8_t *o, size_t i);
+
+static void super_q4_k(const uint8_t *src, uint8_t *o, size_t i)
+{
+    memcpy(o + 2 * i, src, 2);
+    memcpy(o + 32 + 2 * i, src + 2, 2);
+    for (int j = 0; j < 8; j++) {
+        int sc, mn;
+        hr_kernels__scale_min_k4(j, src + 4, &sc, &mn);
+        o[64 + 16 * j + i] = (uint8_t)sc;
+        o[192 + 16 * j + i] = (uint8_t)mn;
+    }
+    /* the file: 64 elements per 32 bytes, low nibbles first */
+    for (int e = 0; e < 256; e++) {
+        uint8_t byte = src[16 + 32 * (e / 64) + e % 32];
+        unsigned q = (e % 64) < 32 ? byte & 0x0F : byte >> 4;
+        put_nibble(o + 320 + 256 * (e / 32), i, e % 32, q);
+    }
+}
+
+static void super_q6_k(const uint8_t *src, uint8_t *o, size_t i)
+{
+    uint16_t d = half_at(src + 208);
+    memcpy(o + 2 * i, &d, 2);
+    for (int g = 0; g < 16; g++)
+        o[32 + 16 * g + i] = src[192 + g];
+    /* the file: per 128 elements, 64 bytes of low nibbles and 32 of 2-bit pairs */
+    for (int e = 0; e < 256; e++) {
+        int half = e / 128, l = e % 32, quarter = (e % 128) / 32;
+        uint8_t lo = src[64 * half + l + (quarter & 1) * 32];
+        unsigned q = (quarter & 2) ? lo >> 4 : lo & 0x0F;
+        unsigned hi = (src[128 + 32 * half + l] >> (2 * quarter)) & 3;
+        uint8_t *grp = o + 288 + 384 * (e / 32);
+        int r = (e % 32) / 4;
+        put_nibble(grp, i, e % 32, q);
+        grp[256 + 64 * (r / 4) + 4 * i + e % 4] |= (uint8_t)(hi << (2 * (r % 4)));
+    }
+}
+
+static void pack_supers(const uint8_t *w, size_t row_bytes, size_t n_rows, size_t n_cols,
+                        uint8_t *out, size_t p0, size_t p1, size_t file_bytes,
+                        size_t super_bytes, super_fn fn)
 {
     size_t nsb = n_cols / 256;
     for (size_t p = p0; p < p1; p++) {
-        uint8_t *panel = out + p * nsb * PK_Q4_K_SUPER;
+        uint8_t *panel = out + p * nsb * super_bytes;
         size_t rows = panel_rows(n_rows, p);
-        memset(panel, 0, nsb * PK_Q4_K_SUPER);
+        memset(panel, 0, nsb * super_bytes);
         for (size_t i = 0; i < rows; i++) {
             const uint8_t *src = w + (p * PK_PANEL + i) * row_bytes;
-            for (size_t sb = 0; sb < nsb; sb++, src += 144) {
-                uint8_t *o = panel + sb * PK_Q4_K_SUPER;
-                memcpy(o + 2 * i, src, 2);
-                memcpy(o + 32 + 2 * i, src + 2, 2);
-                for (int j = 0; j < 8; j++) {
-                    int sc, mn;
-                    hr_kernels__scale_min_k4(j, src + 4, &sc, &mn);
-                    o[64 + 16 * j + i] = (uint8_t)sc;
-                    o[192 + 16 * j + i] = (uint8_t)mn;
-                }
-                /* the file: 64 elements per 32 bytes, low nibbles first */
-                for (int e = 0; e < 256; e++) {
-                    uint8_t byte = src[16 + 32 * (e / 64) + e % 32];
-                    unsigned q = (e % 64) < 32 ? byte & 0x0F : byte >> 4;
-                    put_nibble(o + 320 + 256 * (e / 32), i, e % 32, q);
-                }
-            }
+            for (size_t sb = 0; sb < nsb; sb++)
+                fn(src + sb * file_bytes, panel + sb * super_bytes, i);
         }
     }
+}
+
+void hr_kernels__pack_q4_k(const uint8_t *w, size_t row_bytes, size_t n_rows, size_t n_cols,
+                           uint8_t *out, size_t p0, size_t p1)
+{
+    pack_supers(w, row_bytes, n_rows, n_cols, out, p0, p1, 144, PK_Q4_K_SUPER, super_q4_k);
 }
 
 void hr_kernels__pack_q6_k(const uint8_t *w, size_t row_bytes, size_t n_rows, size_t n_cols,
                            uint8_t *out, size_t p0, size_t p1)
 {
-    size_t nsb = n_cols / 256;
-    for (size_t p = p0; p < p1; p++) {
-        uint8_t *panel = out + p * nsb * PK_Q6_K_SUPER;
-        size_t rows = panel_rows(n_rows, p);
-        memset(panel, 0, nsb * PK_Q6_K_SUPER);
-        for (size_t i = 0; i < rows; i++) {
-            const uint8_t *src = w + (p * PK_PANEL + i) * row_bytes;
-            for (size_t sb = 0; sb < nsb; sb++, src += 210) {
-                uint8_t *o = panel + sb * PK_Q6_K_SUPER;
-                uint16_t d = half_at(src + 208);
-                memcpy(o + 2 * i, &d, 2);
-                for (int g = 0; g < 16; g++)
-                    o[32 + 16 * g + i] = src[192 + g];
-                /* the file: per 128 elements, 64 bytes of low nibbles and 32 of 2-bit pairs */
-                for (int e = 0; e < 256; e++) {
-                    int half = e / 128, l = e % 32, quarter = (e % 128) / 32;
-                    uint8_t lo = src[64 * half + l + (quarter & 1) * 32];
-                    unsigned q = (quarter & 2) ? lo >> 4 : lo & 0x0F;
-                    unsigned hi = (src[128 + 32 * half + l] >> (2 * quarter)) & 3;
-                    uint8_t *grp = o + 288 + 384 * (e / 32);
-                    int r = (e % 32) / 4;
-                    put_nibble(grp, i, e % 32, q);
-                    grp[256 + 64 * (r / 4) + 4 * i + e % 4] |= (uint8_t)(hi << (2 * (r % 4)));
-                }
-            }
-        }
-    }
+    pack_supers(w, row_bytes, n_rows, n_cols, out, p0, p1, 210, PK_Q6_K_SUPER, super_q6_k);
 }
 
 #if defined(__x86_64__)

@@ -56,31 +56,19 @@ void hr_kernels__pk_quantize(uint32_t type, const float *x, size_t n_tok, size_t
                              const struct pk_acts_out *o);
 
 /* Panels [p0, p1) of packed (panel_bytes each) times tokens [t0, t1); y is n_tok x n_rows. */
-typedef void (*pk_panels_fn)(const uint8_t *packed, size_t panel_bytes, size_t n_rows,
-                             const struct pk_acts *a, size_t t0, size_t t1, float *y,
-                             size_t p0, size_t p1);
-void hr_kernels__panels_q4_k(const uint8_t *packed, size_t panel_bytes, size_t n_rows,
-                             const struct pk_acts *a, size_t t0, size_t t1, float *y,
-                             size_t p0, size_t p1);
-void hr_kernels__panels_q6_k(const uint8_t *packed, size_t panel_bytes, size_t n_rows,
-                             const struct pk_acts *a, size_t t0, size_t t1, float *y,
-                             size_t p0, size_t p1);
-/* The same products with AVX2 (matmul_packed_avx2.c), for the avx2 and avx512 sets. */
-void hr_kernels__panels_avx2_q8_0(const uint8_t *packed, size_t panel_bytes, size_t n_rows,
-                                  const struct pk_acts *a, size_t t0, size_t t1, float *y,
-                                  size_t p0, size_t p1);
-void hr_kernels__panels_avx2_q4_0(const uint8_t *packed, size_t panel_bytes, size_t n_rows,
-                                  const struct pk_acts *a, size_t t0, size_t t1, float *y,
-                                  size_t p0, size_t p1);
-void hr_kernels__panels_avx2_q5_0(const uint8_t *packed, size_t panel_bytes, size_t n_rows,
-                                  const struct pk_acts *a, size_t t0, size_t t1, float *y,
-                                  size_t p0, size_t p1);
-void hr_kernels__panels_avx2_q4_k(const uint8_t *packed, size_t panel_bytes, size_t n_rows,
-                                  const struct pk_acts *a, size_t t0, size_t t1, float *y,
-                                  size_t p0, size_t p1);
-void hr_kernels__panels_avx2_q6_k(const uint8_t *packed, size_t panel_bytes, size_t n_rows,
-                                  const struct pk_acts *a, size_t t0, size_t t1, float *y,
-                                  size_t p0, size_t p1);
+#define PK_PANELS_PARAMS                                                                        \
+    const uint8_t *packed, size_t panel_bytes, size_t n_rows, const struct pk_acts *a,          \
+        size_t t0, size_t t1, float *y, size_t p0, size_t p1
+typedef void (*pk_panels_fn)(PK_PANELS_PARAMS);
+/* avx512vnni's Q4_K and Q6_K (matmul_packed_k.c) */
+void hr_kernels__panels_q4_k(PK_PANELS_PARAMS);
+void hr_kernels__panels_q6_k(PK_PANELS_PARAMS);
+/* every type with AVX2 (matmul_packed_avx2.c), for the avx2 and avx512 sets */
+void hr_kernels__panels_avx2_q8_0(PK_PANELS_PARAMS);
+void hr_kernels__panels_avx2_q4_0(PK_PANELS_PARAMS);
+void hr_kernels__panels_avx2_q5_0(PK_PANELS_PARAMS);
+void hr_kernels__panels_avx2_q4_k(PK_PANELS_PARAMS);
+void hr_kernels__panels_avx2_q6_k(PK_PANELS_PARAMS);
 
 /* 4 bytes of token activations, for broadcasting. */
 PK_INLINE int32_t pk_load_i32(const int8_t *p)
@@ -117,9 +105,7 @@ PK_VNNI PK_INLINE __m512i pk_dot(__m512i s, const __m512i *w, const int8_t *xq, 
 /* The panel loop for a tile function tile(panel, acts, t0, y, ldy, mask, nt) that is inlined
  * with a constant token count nt <= PK_TOKENS. */
 #define PK_DEFINE_PANELS(name, tile)                                                            \
-    PK_VNNI void name(const uint8_t *packed, size_t panel_bytes, size_t n_rows,                 \
-                      const struct pk_acts *a, size_t t0, size_t t1, float *y, size_t p0,       \
-                      size_t p1)                                                                \
+    PK_VNNI void name(PK_PANELS_PARAMS)                                                         \
     {                                                                                           \
         for (size_t p = p0; p < p1; p++) {                                                      \
             const uint8_t *panel = packed + p * panel_bytes;                                    \

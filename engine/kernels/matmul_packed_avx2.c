@@ -105,7 +105,7 @@ AVX2 PK_INLINE __m256 bytes8_s(const uint8_t *p, __m256 f)
 /* How far ahead of a tile's reads the first half prefetches, and how many bytes per step:
  * decode streams the panels once, and the hardware's prefetcher alone leaves the loads
  * waiting on memory. */
-#define AHEAD 1024
+#define AHEAD 4096
 
 AVX2 PK_INLINE void prefetch(const uint8_t *p, size_t bytes, int h)
 {

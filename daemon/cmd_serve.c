@@ -19,6 +19,8 @@
 #include "daemon/log_sink.h"
 #include "daemon/serve_models.h"
 #include "daemon/server.h"
+#include "daemon/service_notify.h"
+#include "daemon/tls.h"
 #include "daemon/store/store.h"
 #include "engine/engine.h"
 
@@ -73,6 +75,33 @@ static bool host_is_loopback(const char *host)
     return all;
 }
 
+/* What SIGHUP re-reads: the command line again (defaults < --config file < flags), of which
+ * the reloadable settings are taken. Runs on libuv's pool. */
+struct reload_args {
+    int argc;
+    char **argv;
+};
+
+static int reload_settings(void *ud, struct hr_server_reload *out, struct hr_diag *d)
+{
+    const struct reload_args *ra = ud;
+    struct hr_config *cfg = malloc(sizeof *cfg);
+    if (!cfg)
+        return HR_ENOMEM;
+    hr_config_defaults(cfg);
+    int rc = hr_config_parse_args(cfg, ra->argc, ra->argv, d);
+    if (rc == 0) {
+        out->max_body = (uint64_t)cfg->max_body;
+        out->request_timeout_ms = (uint32_t)cfg->request_timeout * 1000;
+        out->read_timeout_s = (uint32_t)cfg->read_timeout;
+        snprintf(out->cors_origins, sizeof out->cors_origins, "%s", cfg->cors_origins);
+        out->log_level = (int)cfg->log_level;
+    }
+    hr_config_deinit(cfg);
+    free(cfg);
+    return rc;
+}
+
 static size_t keys_in(struct hr_keyring *kr)
 {
     pthread_mutex_lock(&kr->mu);
@@ -105,12 +134,23 @@ int hr_cmd_serve(int argc, char **argv)
     }
     hr_log_sink_install();
     hr_log_set_level(cfg.log_level);
+    struct hr_tls tls;
+    if (hr_tls_load(cfg.tls_cert, cfg.tls_key, &tls, &d) != 0) {
+        fprintf(stderr, "hearth: %s\n", d.msg);
+        hr_tls_free(&tls);
+        hr_config_deinit(&cfg);
+        return 2;
+    }
+    if (getenv("NOTIFY_SOCKET") && !hr_service_notify_built())
+        hr_log(HR_LOG_WARN, "serve", "NOTIFY_SOCKET is set but this build has no libsystemd: "
+                                     "systemd will not hear READY (use Type=simple)");
 
     char data_dir[4096];
     hr_config_data_dir(&cfg, data_dir, sizeof data_dir);
     if (hr_cmd_make_dirs(data_dir) != 0) {
         fprintf(stderr, "hearth: %s: cannot create the data directory: %s\n", data_dir,
                 strerror(errno));
+        hr_tls_free(&tls);
         hr_config_deinit(&cfg);
         return 1;
     }
@@ -123,11 +163,13 @@ int hr_cmd_serve(int argc, char **argv)
     int rc = hr_serve_models_collect(&cfg, data_dir, &list, &d);
     if (rc != 0) {
         fprintf(stderr, "hearth: %s\n", d.msg);
+        hr_tls_free(&tls);
         hr_config_deinit(&cfg);
         return 2;
     }
     if (list.is_demo && ensure_demo_model(list.specs[0].path) != 0) {
         hr_serve_models_free(&list);
+        hr_tls_free(&tls);
         hr_config_deinit(&cfg);
         return 1;
     }
@@ -143,6 +185,7 @@ int hr_cmd_serve(int argc, char **argv)
         fprintf(stderr, "hearth: %s\n", d.msg[0] ? d.msg : hr_err_str(rc));
         hr_keyring_deinit(&keyring);
         hr_serve_models_free(&list);
+        hr_tls_free(&tls);
         hr_config_deinit(&cfg);
         return 1;
     }
@@ -156,6 +199,7 @@ int hr_cmd_serve(int argc, char **argv)
         hr_store_close(store);
         hr_keyring_deinit(&keyring);
         hr_serve_models_free(&list);
+        hr_tls_free(&tls);
         hr_config_deinit(&cfg);
         return 2;
     }
@@ -193,10 +237,17 @@ int hr_cmd_serve(int argc, char **argv)
     sp.db_path = db_path;
     sp.keyring = &keyring;
     sp.log_content = cfg.log_content;
+    sp.tls_cert_pem = tls.cert_pem;
+    sp.tls_key_pem = tls.key_pem;
+    sp.drain_timeout_s = (uint32_t)cfg.drain_timeout;
+    struct reload_args ra = {argc, argv};
+    sp.reload = reload_settings;
+    sp.reload_ud = &ra;
     rc = hr_server_run(&sp, &d);
     hr_store_close(store);
     hr_keyring_deinit(&keyring);
     hr_serve_models_free(&list);
+    hr_tls_free(&tls);
     hr_config_deinit(&cfg);
     if (rc != 0) {
         fprintf(stderr, "hearth: %s\n", d.msg[0] ? d.msg : hr_err_str(rc));

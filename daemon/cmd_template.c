@@ -2,6 +2,7 @@
  * prompt a model really gets. Input: a JSON file with messages, and optionally tools,
  * add_generation_prompt, bos_token, eos_token and now (unix seconds for strftime_now).
  * Main thread. */
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,36 +11,8 @@
 
 #include "api/api.h"
 #include "daemon/commands.h"
+#include "daemon/small_file.h"
 #include "engine/engine.h"
-
-static char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0 || len > HR_JINJA_MAX_SOURCE)
-            break;
-        if (len == cap) {
-            char *p = realloc(buf, cap * 2);
-            if (!p) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = p;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (buf)
-        *n = len;
-    return buf;
-}
 
 int hr_cmd_template(int argc, char **argv)
 {
@@ -71,9 +44,9 @@ int hr_cmd_template(int argc, char **argv)
         return 2;
     }
     size_t tlen = 0;
-    char *src = slurp(tpath, &tlen);
+    char *src = hr_read_small_file(tpath, HR_JINJA_MAX_SOURCE, &tlen);
     if (!src) {
-        fprintf(stderr, "hearth: %s: cannot read\n", tpath);
+        fprintf(stderr, "hearth: %s: cannot read: %s\n", tpath, strerror(errno));
         return 2;
     }
     json_error_t jerr;

@@ -83,6 +83,13 @@ static const struct setting settings[] = {
                                                      "stays open"),
     INT(read_timeout, "--read-timeout", 30, 1, 86400, "seconds a request's headers and body may "
                                                      "take to arrive (408 and close beyond)"),
+    STR(tls_cert, "--tls-cert", "", "PEM certificate (with any intermediates) to serve HTTPS "
+                                    "with; needs --tls-key"),
+    STR(tls_key, "--tls-key", "", "PEM private key of --tls-cert"),
+    INT(drain_timeout, "--drain-timeout", 30, 0, 86400, "seconds running requests may go on "
+                                                        "after SIGTERM while no new ones are "
+                                                        "taken; those left then end with an "
+                                                        "error. 0: stop at once"),
     BOOL(insecure_no_auth, "--insecure-no-auth", 0, "allow listening on a non-loopback "
                                                     "address while no API key exists (anyone "
                                                     "who can reach the port may use it)"),

@@ -48,6 +48,9 @@ struct hr_config {
     int64_t idle_timeout;         /* seconds */
     int64_t read_timeout;         /* seconds */
     char cors_origins[HR_CONFIG_STR]; /* "" = no CORS; "*"; or comma-separated origins */
+    char tls_cert[HR_CONFIG_STR]; /* PEM certificate (chain); "" = plain HTTP */
+    char tls_key[HR_CONFIG_STR];  /* its PEM private key */
+    int64_t drain_timeout;        /* seconds running requests may finish after SIGTERM */
     char kv_type[8];              /* "f16" (default), "f32" or "q8_0" */
     bool prefix_cache;
     bool insecure_no_auth;        /* may listen beyond loopback without any API key */

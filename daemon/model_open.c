@@ -8,31 +8,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "daemon/small_file.h"
 #include "server_int.h"
-
-/* A whole small file (templates are < 1 MiB) into a malloc'd buffer. */
-static char *read_small_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = malloc(HR_JINJA_MAX_SOURCE + 1);
-    size_t n = buf ? fread(buf, 1, HR_JINJA_MAX_SOURCE + 1, f) : 0;
-    fclose(f);
-    if (!buf || n > HR_JINJA_MAX_SOURCE) {
-        free(buf);
-        errno = EFBIG;
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
 
 static int apply_template(struct hr_model *model, const char *tmpl, struct hr_diag *d)
 {
     size_t len = 0;
-    char *src = read_small_file(tmpl, &len);
+    char *src = hr_read_small_file(tmpl, HR_JINJA_MAX_SOURCE, &len);
     if (!src) {
         hr_diag_set(d, "%s: cannot read the chat template: %s", tmpl, strerror(errno));
         return HR_EINVAL;

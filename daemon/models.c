@@ -56,7 +56,7 @@ static struct hr_engine_params engine_params(const struct hr_served *m)
     return ep;
 }
 
-static void work_ended(struct hr_server *s)
+void hr_models_work_ended(struct hr_server *s)
 {
     s->n_model_work--;
     if (s->stopping && s->n_model_work == 0 && s->models_stopped) {
@@ -134,7 +134,7 @@ static void load_done(uv_work_t *w, int status)
         wake_waiters(m, err);
     }
     free(mw);
-    work_ended(s);
+    hr_models_work_ended(s);
     if (!s->stopping)
         pump(s);
 }
@@ -153,7 +153,7 @@ static void unload_done(uv_work_t *w, int status)
     mw->m->state = HR_SERVED_UNLOADED;
     hr_log(HR_LOG_INFO, "models", "%s: unloaded", mw->m->id);
     free(mw);
-    work_ended(s);
+    hr_models_work_ended(s);
     if (!s->stopping)
         pump(s);
 }
@@ -330,7 +330,7 @@ static void hash_done(uv_work_t *w, int status)
     }
     free(hw->hex);
     free(hw);
-    work_ended(s);
+    hr_models_work_ended(s);
 }
 
 static void start_hashing(struct hr_server *s)
@@ -440,7 +440,7 @@ void hr_models_stop(struct hr_server *s, void (*done)(struct hr_server *s))
 enum MHD_Result hr_models_ready_route(struct hr_http_req *r)
 {
     struct hr_server *s = r->srv;
-    const char *why = s->stopping ? "the server is shutting down" : NULL;
+    const char *why = s->stopping || s->draining ? "the server is shutting down" : NULL;
     json_t *o = json_object();
     json_t *models = json_object();
     for (size_t i = 0; i < s->n_models; i++) {

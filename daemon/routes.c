@@ -65,8 +65,9 @@ static struct hr_http_req *req_new(struct hr_server *s, struct MHD_Connection *c
 enum MHD_Result hr_respond_shutting_down(struct hr_http_req *r)
 {
     struct hr_api_error e;
-    return hr_respond_error(r, hr_api_error_set(&e, 503, "server_error", "server_shutting_down",
-                                                NULL, "The server is shutting down."));
+    hr_api_error_set(&e, 503, "server_error", "server_shutting_down", NULL,
+                     "The server is shutting down; retry on another replica.");
+    return hr_respond_error_hdr(r, &e, MHD_HTTP_HEADER_CONNECTION, "close");
 }
 
 bool hr_server_queue_work(struct hr_http_req *r, uv_work_t *w, uv_work_cb fn,
@@ -344,6 +345,11 @@ static enum MHD_Result route(struct hr_http_req *r)
         return hr_respond_error_hdr(r, &e, MHD_HTTP_HEADER_ALLOW, routes[ri].allow);
     }
     r->endpoint = routes[ri].endpoint;
+    /* Draining: work already running finishes, nothing new starts; probes still answer (and
+     * /ready says not_ready) so a load balancer sees why. */
+    if (r->srv->draining && routes[ri].handler != health_route &&
+        routes[ri].handler != hr_models_ready_route && routes[ri].handler != hr_metrics_route)
+        return hr_respond_shutting_down(r);
     enum guard g = routes[ri].guard;
     enum MHD_Result ret;
     if (g != OPEN && !hr_auth_request(r, g == LIMITED, g == ADMIN, &ret))
@@ -472,6 +478,7 @@ void hr_record_usage(struct hr_http_req *r)
     if (!r->in_engine && r->status >= 400) /* refused before any work: nothing is used */
         r->n_prompt = r->n_completion = r->n_cached = 0;
     hr_metrics_request_done(&s->metrics, r);
+    hr_server_drain_check(s); /* deferred: this request's row is appended first */
     hr_auth_settle(r);
     if (!s->p.store || !r->endpoint)
         return;

@@ -1,16 +1,22 @@
 /* The loop and lifecycle of `hearth serve`: libuv owns the thread; MHD runs in external epoll
- * mode (its epoll fd watched by uv_poll, its timeout by a uv_timer); the engine thread wakes
- * the loop with uv_async; SIGINT/SIGTERM arrive by uv_signal and stop everything in order.
+ * mode (its epoll fd watched by uv_poll, its timeout by a uv_timer), over TLS when given a
+ * certificate; the engine thread wakes the loop with uv_async. Signals arrive by uv_signal:
+ * SIGTERM/SIGINT close the listening socket and let running requests finish up to the drain
+ * timeout, then stop everything in order (a second one stops at once); SIGHUP re-reads the
+ * keys and the reloadable settings. systemd hears READY, STOPPING and the watchdog from here.
  * Routing lives in routes.c, chat completions in chat_route.c. Loop thread only. */
 #include "server_int.h"
 
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "daemon/keyring.h"
+#include "daemon/service_notify.h"
 #include "daemon/store/store.h"
 
 double hr_now_ms(void)
@@ -140,6 +146,9 @@ static void close_handles(struct hr_server *s)
     uv_close((uv_handle_t *)&s->keys_async, NULL);
     uv_close((uv_handle_t *)&s->sig_int, NULL);
     uv_close((uv_handle_t *)&s->sig_term, NULL);
+    uv_close((uv_handle_t *)&s->sig_hup, NULL);
+    uv_close((uv_handle_t *)&s->drain_timer, NULL);
+    uv_close((uv_handle_t *)&s->watchdog_timer, NULL);
 }
 
 /* Stops in order: the engines (running requests end canceled), then every request still
@@ -158,6 +167,8 @@ void hr_server_stop(struct hr_server *s)
     }
     s->stopping = true;
     hr_log(HR_LOG_INFO, "server", "stopping");
+    hr_service_notify("STOPPING=1");
+    uv_timer_stop(&s->drain_timer);
     if (s->p.keyring) /* the store thread outlives the loop: no more wake-ups from it */
         hr_keyring_set_wake(s->p.keyring, NULL, NULL);
     hr_models_stop(s, close_handles); /* the engines first: no event comes after this */
@@ -180,10 +191,113 @@ void hr_server_stop(struct hr_server *s)
     uv_close((uv_handle_t *)&s->timer, NULL);
 }
 
+static void on_drain_timer(uv_timer_t *t)
+{
+    struct hr_server *s = t->data;
+    if (s->metrics.in_flight > 0)
+        hr_log(HR_LOG_WARN, "server", "drain timeout: ending %" PRId64 " requests still running",
+               s->metrics.in_flight);
+    hr_server_stop(s);
+}
+
+void hr_server_drain_check(struct hr_server *s)
+{
+    if (s->draining && !s->stopping && s->metrics.in_flight <= 0)
+        uv_timer_start(&s->drain_timer, on_drain_timer, 0, 0);
+}
+
+/* The first SIGTERM: the listening socket closes (a load balancer's next connection goes to
+ * another replica), requests on open connections get 503 and a close, and the running ones
+ * go on until they end or the drain timeout does. */
+static void begin_drain(struct hr_server *s)
+{
+    s->draining = true;
+    hr_service_notify("STOPPING=1\nSTATUS=draining");
+    MHD_socket fd = s->mhd ? MHD_quiesce_daemon(s->mhd) : MHD_INVALID_SOCKET;
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+    hr_log(HR_LOG_INFO, "server", "draining: no new connections; %" PRId64 " requests running "
+           "may finish within %u s (send the signal again to stop now)", s->metrics.in_flight,
+           s->p.drain_timeout_s);
+    uv_timer_start(&s->drain_timer, on_drain_timer, (uint64_t)s->p.drain_timeout_s * 1000, 0);
+    hr_server_drain_check(s);
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
+    struct hr_server *s = h->data;
     hr_log(HR_LOG_INFO, "server", "received %s", signum == SIGINT ? "SIGINT" : "SIGTERM");
-    hr_server_stop(h->data);
+    if (s->draining || s->stopping || s->p.drain_timeout_s == 0 || !s->mhd)
+        hr_server_stop(s);
+    else
+        begin_drain(s);
+}
+
+/* SIGHUP's re-read of the configuration file, on libuv's pool (it reads the disk). */
+struct reload_work {
+    uv_work_t w;
+    struct hr_server *s;
+    struct hr_server_reload out;
+    struct hr_diag d;
+    int rc;
+};
+
+static void reload_run(uv_work_t *w)
+{
+    struct reload_work *rw = w->data;
+    rw->rc = rw->s->p.reload(rw->s->p.reload_ud, &rw->out, &rw->d);
+}
+
+static void reload_done(uv_work_t *w, int status)
+{
+    struct reload_work *rw = w->data;
+    struct hr_server *s = rw->s;
+    s->reloading = false;
+    if (status != 0 || rw->rc != 0) {
+        hr_log(HR_LOG_ERROR, "server", "SIGHUP: configuration not reloaded, the old one stays: "
+               "%s", status != 0 ? "canceled" : hr_diag_msg(&rw->d));
+    } else {
+        s->p.max_body = rw->out.max_body;
+        s->p.request_timeout_ms = rw->out.request_timeout_ms;
+        s->p.read_timeout_s = rw->out.read_timeout_s;
+        snprintf(s->cors_origins, sizeof s->cors_origins, "%s", rw->out.cors_origins);
+        hr_log_set_level((enum hr_log_level)rw->out.log_level);
+        hr_log(HR_LOG_INFO, "server", "SIGHUP: settings reloaded (max_body %" PRIu64
+               ", request_timeout %u s, read_timeout %u s, cors_origins '%s')",
+               s->p.max_body, s->p.request_timeout_ms / 1000, s->p.read_timeout_s,
+               s->cors_origins);
+    }
+    free(rw);
+    hr_models_work_ended(s);
+}
+
+static void on_hup(uv_signal_t *h, int signum)
+{
+    (void)signum;
+    struct hr_server *s = h->data;
+    hr_log(HR_LOG_INFO, "server", "received SIGHUP: reloading keys%s",
+           s->p.reload ? " and settings" : "");
+    if (s->p.store)
+        hr_store_reload_keys(s->p.store); /* the keyring's wake-up brings them to the loop */
+    if (!s->p.reload || s->reloading || s->stopping)
+        return;
+    struct reload_work *rw = calloc(1, sizeof *rw);
+    if (!rw)
+        return;
+    rw->w.data = rw;
+    rw->s = s;
+    if (uv_queue_work(s->loop, &rw->w, reload_run, reload_done) != 0) {
+        free(rw);
+        return;
+    }
+    s->reloading = true;
+    s->n_model_work++;
+}
+
+static void on_watchdog(uv_timer_t *t)
+{
+    (void)t;
+    hr_service_notify("WATCHDOG=1");
 }
 
 /* Resolves host:port into a socket address MHD can bind. Start-up only (may block on DNS). */
@@ -217,6 +331,21 @@ static int start_http(struct hr_server *s, struct hr_diag *d)
     unsigned int flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (is_v6)
         flags |= MHD_USE_IPv6;
+    bool tls = s->p.tls_cert_pem && s->p.tls_key_pem;
+    struct MHD_OptionItem tls_opts[] = {
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)(uintptr_t)s->p.tls_key_pem},
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)(uintptr_t)s->p.tls_cert_pem},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    if (tls) {
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+            hr_diag_set(d, "--tls-cert: this libmicrohttpd was built without TLS");
+            return HR_EINVAL;
+        }
+        flags |= MHD_USE_TLS;
+    } else {
+        tls_opts[0].option = MHD_OPTION_END;
+    }
     /* The logger must come first, or MHD prints earlier messages its own way. */
     s->mhd = MHD_start_daemon(
         flags, s->p.port, NULL, NULL, hr_route_access, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
@@ -225,10 +354,10 @@ static int start_http(struct hr_server *s, struct hr_diag *d)
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)HR_HTTP_CONN_MEMORY, MHD_OPTION_NOTIFY_CONNECTION, hr_conn_notify, s,
         MHD_OPTION_URI_LOG_CALLBACK, hr_conn_uri_log, s, MHD_OPTION_UNESCAPE_CALLBACK,
-        hr_http_unescape, s, MHD_OPTION_END);
+        hr_http_unescape, s, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     if (!s->mhd) {
-        hr_diag_set(d, "cannot listen on %s port %u (address in use, or not permitted)",
-                    s->p.host, s->p.port);
+        hr_diag_set(d, "cannot listen on %s port %u (address in use, or not permitted%s)",
+                    s->p.host, s->p.port, tls ? ", or the TLS setup failed: see the log" : "");
         return HR_EIO;
     }
     const union MHD_DaemonInfo *fdinfo = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
@@ -245,7 +374,11 @@ static int start_http(struct hr_server *s, struct hr_diag *d)
     s->timer.data = s;
     char shown[300];
     snprintf(shown, sizeof shown, is_v6 ? "[%s]" : "%s", s->p.host);
-    hr_log(HR_LOG_INFO, "server", "listening on http://%s:%u", shown, port);
+    hr_log(HR_LOG_INFO, "server", "listening on %s://%s:%u", tls ? "https" : "http", shown, port);
+    char state[400];
+    snprintf(state, sizeof state, "READY=1\nSTATUS=listening on %s://%s:%u",
+             tls ? "https" : "http", shown, port);
+    hr_service_notify(state);
     return 0;
 }
 
@@ -257,6 +390,9 @@ int hr_server_run(const struct hr_server_params *p, struct hr_diag *d)
     s->p = *p;
     s->next_id = 1;
     s->loop = uv_default_loop();
+    snprintf(s->cors_origins, sizeof s->cors_origins, "%s",
+             p->cors_origins ? p->cors_origins : "");
+    s->p.cors_origins = s->cors_origins;
     hr_metrics_init(&s->metrics);
     uv_async_init(s->loop, &s->async, on_async);
     s->async.data = s;
@@ -289,9 +425,20 @@ int hr_server_run(const struct hr_server_params *p, struct hr_diag *d)
     }
     uv_signal_init(s->loop, &s->sig_int);
     uv_signal_init(s->loop, &s->sig_term);
-    s->sig_int.data = s->sig_term.data = s;
+    uv_signal_init(s->loop, &s->sig_hup);
+    s->sig_int.data = s->sig_term.data = s->sig_hup.data = s;
     uv_signal_start(&s->sig_int, on_signal, SIGINT);
     uv_signal_start(&s->sig_term, on_signal, SIGTERM);
+    uv_signal_start(&s->sig_hup, on_hup, SIGHUP);
+    uv_timer_init(s->loop, &s->drain_timer);
+    s->drain_timer.data = s;
+    uv_timer_init(s->loop, &s->watchdog_timer);
+    s->watchdog_timer.data = s;
+    uint64_t wd_ms = hr_service_watchdog_usec() / 2000;
+    if (wd_ms) {
+        hr_log(HR_LOG_INFO, "server", "systemd watchdog: a ping every %" PRIu64 " ms", wd_ms);
+        uv_timer_start(&s->watchdog_timer, on_watchdog, 0, wd_ms);
+    }
     hr_conn_timer_start(s);
     hr_server_kick(s);
     uv_run(s->loop, UV_RUN_DEFAULT);

@@ -1,6 +1,7 @@
 /* The HTTP server: one libuv loop owns the process; libmicrohttpd parses HTTP in its
  * external-polling mode on that loop (its epoll fd under uv_poll, its timeout on a uv_timer);
- * the engine thread's events arrive through uv_async. Returns when SIGINT/SIGTERM stop it.
+ * the engine thread's events arrive through uv_async. SIGTERM/SIGINT drain and stop it (a
+ * second one stops it at once); SIGHUP re-reads the keys and the reloadable settings.
  * Loop thread (the caller's). */
 #ifndef HR_SERVER_H
 #define HR_SERVER_H
@@ -27,6 +28,15 @@ struct hr_model_spec {
                                   and left out instead of stopping the start */
 };
 
+/* The settings SIGHUP can change without a restart. */
+struct hr_server_reload {
+    uint64_t max_body;
+    uint32_t request_timeout_ms;
+    uint32_t read_timeout_s;
+    char cors_origins[4096];
+    int log_level; /* enum hr_log_level */
+};
+
 struct hr_server_params {
     const char *host;      /* numeric address or name, e.g. "127.0.0.1", "::1", "0.0.0.0" */
     uint16_t port;         /* 0: any free port (logged) */
@@ -44,6 +54,15 @@ struct hr_server_params {
     const char *db_path;    /* the store's file, read by GET /v1/usage; NULL: no reports */
     struct hr_keyring *keyring; /* API keys from the store; NULL: no auth */
     bool log_content;       /* usage rows carry the request body and the answer text */
+    const char *tls_cert_pem; /* HTTPS with this certificate chain and key (PEM text, valid */
+    const char *tls_key_pem;  /* while the server runs); NULL: plain HTTP */
+    uint32_t drain_timeout_s; /* SIGTERM: running requests may finish for this long while no
+                                 new ones are taken (a second SIGTERM stops at once); 0: stop
+                                 at once */
+    /* SIGHUP: called on libuv's pool to re-read the configuration; fills *out (the caller's
+       reloadable settings) or returns an error with a diag. NULL: SIGHUP reloads keys only. */
+    int (*reload)(void *ud, struct hr_server_reload *out, struct hr_diag *d);
+    void *reload_ud;
 };
 
 /* Checks every model (preloaded ones are loaded and their engines started), binds, serves

@@ -217,7 +217,12 @@ struct hr_server {
     uv_poll_t poll;
     uv_timer_t timer;
     uv_async_t async;
-    uv_signal_t sig_int, sig_term;
+    uv_signal_t sig_int, sig_term, sig_hup;
+    uv_timer_t drain_timer;    /* draining: the --drain-timeout deadline, or 0 when done */
+    uv_timer_t watchdog_timer; /* WATCHDOG=1 to systemd at half its period */
+    bool draining;             /* SIGTERM came: no new requests; the running ones finish */
+    bool reloading;            /* a SIGHUP's re-read is on the pool */
+    char cors_origins[4096];   /* p.cors_origins points here (SIGHUP replaces it) */
     struct hr_served *models; /* n_models of them */
     size_t n_models;
     uv_timer_t idle_timer;    /* unloads on-demand models idle for keep_alive_s */
@@ -236,6 +241,14 @@ struct hr_server {
     bool stop_pending; /* a signal came; the stop waits for embedding work (embed_route.c) */
 };
 
+/* models.c: one piece of work counted in n_model_work (a load, an unload, hashing, a
+ * SIGHUP re-read) ended; the last one lets a pending stop go on. */
+void hr_models_work_ended(struct hr_server *s);
+
+/* server.c: while draining, stops the server once no request is in flight (deferred to the
+ * loop's next turn: callers may be inside MHD). */
+void hr_server_drain_check(struct hr_server *s);
+
 /* routes.c */
 enum MHD_Result hr_route_access(void *cls, struct MHD_Connection *conn, const char *url,
                                 const char *method, const char *version,
@@ -251,7 +264,7 @@ enum MHD_Result hr_respond_json(struct hr_http_req *r, int status, char *json);
 enum MHD_Result hr_respond_json_hdr(struct hr_http_req *r, int status, char *json,
                                     const char *hdr, const char *value);
 enum MHD_Result hr_respond_error(struct hr_http_req *r, const struct hr_api_error *e);
-/* 503 server_shutting_down: the engine is gone. */
+/* 503 server_shutting_down, closing the connection: the server drains or stops. */
 enum MHD_Result hr_respond_shutting_down(struct hr_http_req *r);
 enum MHD_Result hr_respond_error_hdr(struct hr_http_req *r, const struct hr_api_error *e,
                                      const char *hdr, const char *value);

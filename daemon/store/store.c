@@ -55,6 +55,7 @@ struct hr_store {
     uint64_t appended;      /* rows ever appended */
     uint64_t committed;     /* rows ever committed (or given up at shutdown) */
     bool stop;
+    bool reload_keys;       /* hr_store_reload_keys asked for a full re-read */
     uint64_t dropped;
 };
 
@@ -254,7 +255,9 @@ static void *store_main(void *arg)
             break;
         /* At shutdown commit at once, unless the last try failed: then keep the pace. */
         bool commit_due = s->head && (now >= next_commit || (s->stop && failures == 0));
-        bool poll_due = now >= next_poll;
+        bool force_keys = s->reload_keys;
+        s->reload_keys = false;
+        bool poll_due = now >= next_poll || force_keys;
         bool prune_due = !s->stop && (prune_more || now >= next_prune);
         if (!commit_due && !poll_due && !prune_due) {
             int64_t deadline = next_poll;
@@ -294,7 +297,7 @@ static void *store_main(void *arg)
         pthread_mutex_unlock(&s->mu);
         if (poll_due) {
             struct hr_diag d = {{0}};
-            if (poll_keys(s, false, &d) != 0)
+            if (poll_keys(s, force_keys, &d) != 0)
                 hr_log(HR_LOG_WARN, "store", "%s (will retry)", hr_diag_msg(&d));
             next_poll = mono_ms() + COMMIT_INTERVAL_MS;
         }
@@ -364,6 +367,14 @@ int hr_store_open(struct hr_store **out, const char *path, const struct hr_store
 fail:
     free_store(s);
     return rc;
+}
+
+void hr_store_reload_keys(struct hr_store *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->reload_keys = true;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
 }
 
 int hr_store_append(struct hr_store *s, struct hr_usage_row *row)

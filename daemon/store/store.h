@@ -85,6 +85,9 @@ int hr_store_append(struct hr_store *s, struct hr_usage_row *row);
 /* Blocks until every row appended so far is committed (or failed for good). Any thread but
  * the loop (tests, shutdown). */
 int hr_store_flush(struct hr_store *s);
+/* Has the store thread read every key again and hand the listener the snapshot, whether or
+ * not keys_version moved (SIGHUP). Returns at once. Any thread. */
+void hr_store_reload_keys(struct hr_store *s);
 /* Flushes, stops the store thread and closes. Main thread at shutdown. */
 void hr_store_close(struct hr_store *s);
 

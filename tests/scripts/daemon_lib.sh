@@ -25,16 +25,19 @@ check() {
     if "$@"; then ok "$what"; else not_ok "$what"; fi
 }
 
-# start_daemon ARGS...: starts hearth serve with a free port; sets PORT, BASE, LOG.
+# start_daemon ARGS...: starts hearth serve with a free port; sets PORT, BASE (http:// or,
+# with --tls-cert, https://), LOG.
 start_daemon() {
     LOG="$WORK/daemon.log"
     rm -f "$LOG" # an earlier daemon's 'listening on' line must not be read as this one's
     "$HEARTH_BIN" serve --host 127.0.0.1 --port 0 "$@" 2>"$LOG" &
     DAEMON_PID=$!
     for _ in $(seq 1 300); do
-        if grep -q 'listening on http://' "$LOG" 2>/dev/null; then
-            PORT=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$LOG" | head -1 | sed 's/.*://')
-            BASE="http://127.0.0.1:$PORT"
+        if grep -qE 'listening on https?://' "$LOG" 2>/dev/null; then
+            local at
+            at=$(grep -oE 'listening on https?://127.0.0.1:[0-9]*' "$LOG" | head -1)
+            PORT=${at##*:}
+            BASE="$(sed -E 's|listening on (https?)://.*|\1|' <<<"$at")://127.0.0.1:$PORT"
             return 0
         fi
         if ! kill -0 "$DAEMON_PID" 2>/dev/null; then

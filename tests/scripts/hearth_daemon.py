@@ -58,19 +58,20 @@ class Work:
 
 
 class Daemon:
-    def __init__(self, work, *args, host="127.0.0.1", env=None):
+    def __init__(self, work, *args, host="127.0.0.1", env=None, model=None, ctx=256):
         self.log = os.path.join(work.dir, f"daemon-{time.monotonic_ns()}.log")
-        cmd = [HEARTH, "serve", "--host", host, "--port", "0", "--model", work.model,
+        cmd = [HEARTH, "serve", "--host", host, "--port", "0", "--model", model or work.model,
                "--model-id", "tiny", "--db", work.db, "--data-dir",
-               os.path.join(work.dir, "data"), "--threads", "1", "--ctx", "256", *args]
+               os.path.join(work.dir, "data"), "--threads", "1", "--ctx", str(ctx), *args]
         self.proc = subprocess.Popen(cmd, stderr=open(self.log, "w"),
                                      env=dict(os.environ, **(env or {})))
         self.base = None
         for _ in range(300):
             text = open(self.log).read()
-            m = re.search(r"listening on http://\S+:(\d+)", text)
+            m = re.search(r"listening on (https?)://\S+:(\d+)", text)
             if m:
-                self.base = f"http://127.0.0.1:{m.group(1)}"
+                self.port = int(m.group(2))
+                self.base = f"{m.group(1)}://127.0.0.1:{self.port}"
                 return
             if self.proc.poll() is not None:
                 raise RuntimeError(f"daemon exited {self.proc.returncode}: {text}")

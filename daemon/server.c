@@ -138,8 +138,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     hr_log(HR_LOG_WARN, "http", "%s", msg);
 }
 
-/* The last step of stopping, once no model work is left on the pool (an engine being made
- * or stopped there still holds the async handle). */
+/* Once no model work is left on the pool (an engine being made or stopped there still holds
+ * the async handle). */
 static void close_handles(struct hr_server *s)
 {
     uv_close((uv_handle_t *)&s->async, NULL);
@@ -147,12 +147,44 @@ static void close_handles(struct hr_server *s)
     uv_close((uv_handle_t *)&s->sig_int, NULL);
     uv_close((uv_handle_t *)&s->sig_term, NULL);
     uv_close((uv_handle_t *)&s->sig_hup, NULL);
+}
+
+/* The last step: MHD and the handles it runs on. */
+static void finish_stop(struct hr_server *s)
+{
+    uv_poll_stop(&s->poll);
+    uv_timer_stop(&s->timer);
+    hr_conn_timer_stop(s);
+    MHD_stop_daemon(s->mhd);
+    s->mhd = NULL;
+    uv_close((uv_handle_t *)&s->poll, NULL);
+    uv_close((uv_handle_t *)&s->timer, NULL);
     uv_close((uv_handle_t *)&s->drain_timer, NULL);
     uv_close((uv_handle_t *)&s->watchdog_timer, NULL);
 }
 
+/* Closes the listening socket (once): requests on open connections then get 503 and a close
+ * (routes.c) while the running ones go on. */
+static void stop_listening(struct hr_server *s)
+{
+    if (s->draining)
+        return;
+    s->draining = true;
+    MHD_socket fd = s->mhd ? MHD_quiesce_daemon(s->mhd) : MHD_INVALID_SOCKET;
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+}
+
+static void on_flush_timer(uv_timer_t *t)
+{
+    finish_stop(t->data);
+}
+
 /* Stops in order: the engines (running requests end canceled), then every request still
- * waiting on one is completed so MHD can close its connection, then MHD, then the handles. */
+ * waiting on one is completed with a shutdown error, which MHD gets up to FLUSH_MS to write
+ * (a stream's client then reads why it ended), then MHD, then the handles. */
+#define FLUSH_MS 1000
+
 void hr_server_stop(struct hr_server *s)
 {
     if (s->stopping)
@@ -168,7 +200,7 @@ void hr_server_stop(struct hr_server *s)
     s->stopping = true;
     hr_log(HR_LOG_INFO, "server", "stopping");
     hr_service_notify("STOPPING=1");
-    uv_timer_stop(&s->drain_timer);
+    stop_listening(s); /* no new connections while the last answers are written */
     if (s->p.keyring) /* the store thread outlives the loop: no more wake-ups from it */
         hr_keyring_set_wake(s->p.keyring, NULL, NULL);
     hr_models_stop(s, close_handles); /* the engines first: no event comes after this */
@@ -182,13 +214,8 @@ void hr_server_stop(struct hr_server *s)
         snprintf(ev.err_msg, sizeof ev.err_msg, "the server is shutting down");
         hr_chat_on_event(r, &ev); /* unlinks r from active */
     }
-    uv_poll_stop(&s->poll);
-    uv_timer_stop(&s->timer);
-    hr_conn_timer_stop(s);
-    MHD_stop_daemon(s->mhd);
-    s->mhd = NULL;
-    uv_close((uv_handle_t *)&s->poll, NULL);
-    uv_close((uv_handle_t *)&s->timer, NULL);
+    hr_server_kick(s);
+    uv_timer_start(&s->drain_timer, on_flush_timer, s->metrics.in_flight > 0 ? FLUSH_MS : 0, 0);
 }
 
 static void on_drain_timer(uv_timer_t *t)
@@ -202,8 +229,10 @@ static void on_drain_timer(uv_timer_t *t)
 
 void hr_server_drain_check(struct hr_server *s)
 {
-    if (s->draining && !s->stopping && s->metrics.in_flight <= 0)
-        uv_timer_start(&s->drain_timer, on_drain_timer, 0, 0);
+    if (s->metrics.in_flight > 0 || !s->draining || !s->mhd)
+        return;
+    /* draining: nothing runs any more, so stop; stopping: every last answer is written */
+    uv_timer_start(&s->drain_timer, s->stopping ? on_flush_timer : on_drain_timer, 0, 0);
 }
 
 /* The first SIGTERM: the listening socket closes (a load balancer's next connection goes to
@@ -211,11 +240,8 @@ void hr_server_drain_check(struct hr_server *s)
  * go on until they end or the drain timeout does. */
 static void begin_drain(struct hr_server *s)
 {
-    s->draining = true;
     hr_service_notify("STOPPING=1\nSTATUS=draining");
-    MHD_socket fd = s->mhd ? MHD_quiesce_daemon(s->mhd) : MHD_INVALID_SOCKET;
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
+    stop_listening(s);
     hr_log(HR_LOG_INFO, "server", "draining: no new connections; %" PRId64 " requests running "
            "may finish within %u s (send the signal again to stop now)", s->metrics.in_flight,
            s->p.drain_timeout_s);

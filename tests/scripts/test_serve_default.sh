@@ -65,10 +65,11 @@ set -e
 check "flag: bad value exits 2 naming the flag" sh -c "test $st = 2 && grep -q -- '--port' '$WORK/err'"
 check "serve --help exits 0 and lists --model" sh -c "'$HEARTH_BIN' serve --help | grep -q -- '--model'"
 
-# SIGTERM while requests' work runs on the worker pool (a slow template): the stop waits for
-# it (libmicrohttpd cannot stop with their connections parked) and still exits 0.
+# SIGTERM with no drain while requests' work runs on the worker pool (a slow template): the
+# stop waits for it (libmicrohttpd cannot stop with their connections parked), exits 0.
 printf '%s' '{% for i in range(400) %}{% for j in range(400) %}{% endfor %}{% endfor %}{{ messages[0].content }}' > "$WORK/slow.jinja"
-UV_THREADPOOL_SIZE=1 start_daemon --threads 1 --chat-template "$WORK/slow.jinja" # one at a time
+UV_THREADPOOL_SIZE=1 start_daemon --threads 1 --chat-template "$WORK/slow.jinja" \
+    --drain-timeout 0 # one at a time
 for _ in $(seq 1 20); do
     curl -s -o /dev/null -H 'Content-Type: application/json' --data-binary \
         '{"messages":[{"role":"user","content":"hi"}]}' "$BASE/apply-template" &

@@ -341,6 +341,10 @@ void hr_chat_on_event(struct hr_http_req *r, const struct hr_event *ev)
 {
     struct hr_choice *c = &r->ch[ev->req_id - r->id < r->n_choices ? ev->req_id - r->id : 0];
     if (ev->kind == HR_EV_TEXT) {
+        double now = hr_now_ms();
+        if (c->last_text_ms > 0)
+            hr_metrics_inter_token(&r->srv->metrics, (now - c->last_text_ms) / 1e3);
+        c->last_text_ms = now;
         if (r->srv->p.log_content) {
             c->logged.max = HR_MAX_PROMPT_BYTES;
             hr_buf_append(&c->logged, ev->text, ev->n_text); /* past the cap: the start kept */

@@ -161,6 +161,7 @@ static void finish_stop(struct hr_server *s)
     uv_close((uv_handle_t *)&s->timer, NULL);
     uv_close((uv_handle_t *)&s->drain_timer, NULL);
     uv_close((uv_handle_t *)&s->watchdog_timer, NULL);
+    hr_metrics_rate_close(s);
 }
 
 /* Closes the listening socket (once): requests on open connections then get 503 and a close
@@ -460,6 +461,7 @@ int hr_server_run(const struct hr_server_params *p, struct hr_diag *d)
     s->drain_timer.data = s;
     uv_timer_init(s->loop, &s->watchdog_timer);
     s->watchdog_timer.data = s;
+    hr_metrics_rate_start(s);
     uint64_t wd_ms = hr_service_watchdog_usec() / 2000;
     if (wd_ms) {
         hr_log(HR_LOG_INFO, "server", "systemd watchdog: a ping every %" PRIu64 " ms", wd_ms);

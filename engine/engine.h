@@ -146,6 +146,21 @@ int hr_engine_new(struct hr_engine **out, struct hr_model *take_model,
 void hr_engine_free(struct hr_engine *e);
 const struct hr_model *hr_engine_model(const struct hr_engine *e);
 uint32_t hr_engine_n_ctx(const struct hr_engine *e);
+/* What the engine is doing, for monitoring, as of the end of its last step. */
+struct hr_engine_stats {
+    uint32_t n_queued;           /* submitted (or preempted) and waiting for a slot */
+    uint32_t n_running;          /* sequences holding a slot */
+    uint32_t n_slots;            /* n_parallel */
+    uint32_t kv_blocks_total;    /* KV cache blocks of kv_block_tokens positions each */
+    uint32_t kv_blocks_used;     /* held by running sequences */
+    uint32_t kv_blocks_cached;   /* idle prefix-cache blocks: reusable, reclaimed when needed */
+    uint32_t kv_block_tokens;
+    uint64_t n_steps;            /* batched forward passes run */
+    uint64_t n_tokens_evaluated; /* prompt and generated tokens those passes computed */
+    uint64_t n_tokens_generated; /* tokens sampled */
+};
+/* Copies the latest snapshot. Any thread. */
+void hr_engine_get_stats(struct hr_engine *e, struct hr_engine_stats *out);
 /* Whether a submit now would answer HR_EFULL (max_queue requests are waiting). Any thread. */
 bool hr_engine_queue_full(struct hr_engine *e);
 

@@ -97,6 +97,11 @@ uint32_t hr_kv_free_blocks(const struct hr_kv *kv)
     return kv->n_free + kv->n_lru;
 }
 
+uint32_t hr_kv_total_blocks(const struct hr_kv *kv)
+{
+    return kv->n_blocks;
+}
+
 uint64_t hr_kv_bytes(const struct hr_kv *kv)
 {
     return 2ull * kv->n_blocks * kv->m->n_layer * HR_KV_BLOCK * kv->row_bytes;

@@ -158,6 +158,8 @@ int hr_kv_seq_reserve(struct hr_kv *kv, uint32_t seq, uint32_t n_tokens);
 void hr_kv_seq_release(struct hr_kv *kv, uint32_t seq);
 /* Blocks a sequence can still get: free ones plus cached ones (evicted on demand). */
 uint32_t hr_kv_free_blocks(const struct hr_kv *kv);
+/* Blocks in the cache, of HR_KV_BLOCK positions each. */
+uint32_t hr_kv_total_blocks(const struct hr_kv *kv);
 /* Prefix cache. For an empty seq, lends it the longest run of cached full blocks that hold
  * tokens' prefix (never the block of the last token: it must be evaluated for its logits) and
  * returns how many positions that covers; evaluation resumes there. Exact: a block matches

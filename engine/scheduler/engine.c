@@ -273,9 +273,32 @@ static bool any_busy(const struct hr_engine *e)
     return false;
 }
 
+/* The monitoring snapshot after a step. Engine thread. */
+static void update_stats(struct hr_engine *e, uint32_t n_evaluated)
+{
+    uint32_t running = 0;
+    for (uint32_t i = 0; i < e->p.n_parallel; i++)
+        running += e->slots[i].busy;
+    uint32_t total = hr_kv_total_blocks(e->kv), free_or_cached = hr_kv_free_blocks(e->kv);
+    pthread_mutex_lock(&e->mu);
+    e->stats.n_running = running;
+    e->stats.n_slots = e->p.n_parallel;
+    e->stats.kv_blocks_total = total;
+    e->stats.kv_blocks_used = total - free_or_cached;
+    e->stats.kv_blocks_cached = hr_kv_cached_blocks(e->kv);
+    e->stats.kv_block_tokens = HR_KV_BLOCK;
+    e->stats.n_tokens_generated = e->n_generated;
+    if (n_evaluated) {
+        e->stats.n_steps++;
+        e->stats.n_tokens_evaluated += n_evaluated;
+    }
+    pthread_mutex_unlock(&e->mu);
+}
+
 static void *engine_main(void *arg)
 {
     struct hr_engine *e = arg;
+    update_stats(e, 0);
     for (;;) {
         pthread_mutex_lock(&e->mu);
         while (!e->stop && !e->inbox_head && !e->cancels && !e->wait_head && !any_busy(e))
@@ -308,7 +331,8 @@ static void *engine_main(void *arg)
             break;
         expire(e);
         hr_sched__admit(e);
-        hr_sched__step(e);
+        uint32_t n_evaluated = hr_sched__step(e);
+        update_stats(e, n_evaluated);
         publish_events(e);
     }
     /* Stopping: whatever runs or waits ends canceled; the host frees those events unseen. */
@@ -634,6 +658,14 @@ int hr_engine_submit(struct hr_engine *e, const struct hr_gen_request *r, struct
     if (rc != 0)
         hr_sched__job_free(j);
     return rc;
+}
+
+void hr_engine_get_stats(struct hr_engine *e, struct hr_engine_stats *out)
+{
+    pthread_mutex_lock(&e->mu);
+    *out = e->stats;
+    out->n_queued = e->n_pending;
+    pthread_mutex_unlock(&e->mu);
 }
 
 bool hr_engine_queue_full(struct hr_engine *e)

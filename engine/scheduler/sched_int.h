@@ -87,12 +87,14 @@ struct hr_engine {
     uint32_t n_pending; /* submitted, not yet admitted to a slot nor canceled */
     struct cancel_req *cancels;
     struct hr_event *out_head, *out_tail;
+    struct hr_engine_stats stats; /* n_queued is n_pending, filled when read */
 
     /* engine thread only */
     struct job *wait_head, *wait_tail; /* preempted requests go back to the front */
     uint32_t n_waiting;
     struct slot *slots;
     uint64_t n_admitted;
+    uint64_t n_generated; /* tokens sampled, for the stats */
     struct hr_event *pend_head, *pend_tail; /* events of this step, published at its end */
     struct hr_grammar_vocab *gvocab; /* token trie, built by the first grammar request */
 };
@@ -110,7 +112,8 @@ void hr_sched__pending_done(struct hr_engine *e);
 void hr_sched__release_siblings(struct hr_engine *e, struct job *j);
 /* sched_step.c */
 void hr_sched__admit(struct hr_engine *e);
-void hr_sched__step(struct hr_engine *e);
+/* One batched step; returns the tokens it evaluated (0: none, or the pass failed). */
+uint32_t hr_sched__step(struct hr_engine *e);
 /* Frees the slot's KV and its job (after its DONE was emitted). */
 void hr_sched__slot_release(struct hr_engine *e, struct slot *s);
 /* prompt.c: the job's prompt as tokens (rendered and tokenized unless given), checked against

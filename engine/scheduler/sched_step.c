@@ -294,6 +294,7 @@ static void sample_slot(struct hr_engine *e, struct slot *s, const float *logits
     }
     hr_sampler_accept(&j->sampler, tok, true);
     j->n_generated++;
+    e->n_generated++;
     j->tokens[j->n_tokens++] = tok;
     char buf[HR_TOK_MAX_PIECE + 16];
     size_t nb = hr_detok_push(&j->detok, m->tok, tok, buf, sizeof buf);
@@ -306,7 +307,7 @@ static void sample_slot(struct hr_engine *e, struct slot *s, const float *logits
         finish_slot(e, s, HR_FINISH_LENGTH);
 }
 
-void hr_sched__step(struct hr_engine *e)
+uint32_t hr_sched__step(struct hr_engine *e)
 {
     for (uint32_t i = 0; i < e->p.n_parallel; i++)
         e->slots[i].take = 0;
@@ -325,7 +326,7 @@ void hr_sched__step(struct hr_engine *e)
         }
     }
     if (n == 0)
-        return;
+        return 0;
     int rc = hr_runner_eval(e->runner, e->kv, e->batch, n, e->logits, e->pool);
     for (uint32_t i = 0; i < e->p.n_parallel; i++) {
         struct slot *s = &e->slots[i];
@@ -345,4 +346,5 @@ void hr_sched__step(struct hr_engine *e)
         if (s->busy)
             sample_slot(e, s, e->logits + (size_t)r * e->model->n_vocab);
     }
+    return rc == 0 ? n : 0;
 }

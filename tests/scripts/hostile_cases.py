@@ -178,7 +178,14 @@ want_types = {"hearth_requests_total": "counter", "hearth_prompt_tokens_total": 
               "hearth_time_to_first_token_seconds": "histogram",
               "hearth_queue_wait_seconds": "histogram", "hearth_requests_in_flight": "gauge",
               "hearth_http_connections": "gauge", "hearth_model_loaded": "gauge",
-              "hearth_build_info": "gauge"}
+              "hearth_build_info": "gauge",
+              "hearth_inter_token_latency_seconds": "histogram",
+              "hearth_generated_tokens_total": "counter", "hearth_tokens_per_second": "gauge",
+              "hearth_prefix_cache_hit_ratio": "gauge", "hearth_queue_depth": "gauge",
+              "hearth_running_sequences": "gauge", "hearth_sequence_slots": "gauge",
+              "hearth_kv_blocks_used": "gauge", "hearth_kv_blocks_free": "gauge",
+              "hearth_kv_blocks_cached": "gauge", "hearth_engine_steps_total": "counter",
+              "hearth_tokens_evaluated_total": "counter"}
 check("/metrics: every family with its TYPE",
       all(types.get(k) == v for k, v in want_types.items()), types)
 check("/metrics: model_loaded{model=tiny} 1, build_info, a connection open",
@@ -510,6 +517,9 @@ check("aborted stream: the log says it was canceled",
       re.search(r"hostile-abort.*cancel", open(LOG).read()) is not None)
 
 # --- metrics after all that ----------------------------------------------------------------
+status, _, data = request("POST", "/v1/chat/completions", CHAT)
+check("a last chat request before the scrape", status == 200, status)
+time.sleep(1.2)  # the tokens/s gauge samples once a second
 status, _, m3, _, problems = metrics()
 check("/metrics still parses", status == 200 and not problems, problems[:5])
 c200 = req_count(m3, "/v1/chat/completions", 200)
@@ -523,6 +533,28 @@ check("token counters grew", m3[("hearth_prompt_tokens_total", ())] > 0 and
 check("latency histograms filled", m3[("hearth_request_duration_seconds_count", ())] > 10 and
       m3[("hearth_time_to_first_token_seconds_count", ())] > 0 and
       m3[("hearth_queue_wait_seconds_count", ())] > 0)
+TINY = (("model", "tiny"),)
+check("inter-token latency histogram filled",
+      m3[("hearth_inter_token_latency_seconds_count", ())] > 100,
+      m3[("hearth_inter_token_latency_seconds_count", ())])
+check("generated tokens: at least every finished request's completion tokens",
+      m3[("hearth_generated_tokens_total", ())] >= m3[("hearth_completion_tokens_total", ())] > 0,
+      (m3[("hearth_generated_tokens_total", ())], m3[("hearth_completion_tokens_total", ())]))
+check("tokens/s over the last 10 s is positive after a request",
+      m3[("hearth_tokens_per_second", ())] > 0, m3[("hearth_tokens_per_second", ())])
+ratio = m3[("hearth_prefix_cache_hit_ratio", ())]
+check("prefix-cache hit ratio = cached / prompt tokens, in (0, 1)",
+      0 < ratio < 1 and abs(ratio - m3[("hearth_prompt_tokens_cached_total", ())] /
+                            m3[("hearth_prompt_tokens_total", ())]) < 1e-5, ratio)
+check("engine gauges at rest: 1 slot, 0 running, 0 queued, no KV block held",
+      m3[("hearth_sequence_slots", TINY)] == 1 and m3[("hearth_running_sequences", TINY)] == 0
+      and m3[("hearth_queue_depth", TINY)] == 0 and m3[("hearth_kv_blocks_used", TINY)] == 0,
+      {k: v for k, v in m3.items() if k[1] == TINY})
+check("KV blocks: free ones include the cached prefixes, which exist after repeats",
+      m3[("hearth_kv_blocks_free", TINY)] >= m3[("hearth_kv_blocks_cached", TINY)] > 0,
+      (m3[("hearth_kv_blocks_free", TINY)], m3[("hearth_kv_blocks_cached", TINY)]))
+check("engine steps and evaluated tokens counted",
+      m3[("hearth_tokens_evaluated_total", TINY)] >= m3[("hearth_engine_steps_total", TINY)] > 0)
 check("requests in flight: only this scrape (every other one was accounted for)",
       m3[("hearth_requests_in_flight", ())] == 1, m3[("hearth_requests_in_flight", ())])
 status, _, data = request("POST", "/v1/chat/completions", CHAT)

@@ -1,6 +1,7 @@
 /* `hearth usage`: usage totals from the ledger grouped by UTC day, model, key or user, as a
- * table, CSV or JSON (usage_format.c, the same text as GET /v1/usage). Reads through the
- * store's read-only report call, so it works while the daemon writes. Main thread. */
+ * table, CSV or JSON (usage_format.c, the same text as GET /v1/usage); several --db merge
+ * replicas' ledgers into one report (usage_merge.c). Reads through the store's read-only
+ * report call, so it works while the daemon writes. Main thread. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "daemon/commands.h"
 #include "daemon/store/store.h"
 #include "daemon/usage_format.h"
+#include "daemon/usage_merge.h"
 #include "daemon/utc_time.h"
 #include "engine/base/err.h"
 
@@ -28,7 +30,9 @@ static void print_help(void)
           "  --format F     table (default), csv (RFC 4180, a header row, no total row) or\n"
           "                 json ({\"object\":\"usage.report\",...}, as GET /v1/usage)\n"
           "  --db FILE      the database; else --config FILE's db or data_dir, else\n"
-          "                 --data-dir DIR, else DATA_DIR/hearth.db as `hearth serve` uses\n",
+          "                 --data-dir DIR, else DATA_DIR/hearth.db as `hearth serve` uses.\n"
+          "                 Given more than once (replicas' ledgers), the groups of every\n"
+          "                 database are added up (keys by name)\n",
           stdout);
 }
 
@@ -40,18 +44,59 @@ static int bad_value(const char *opt, const char *expected, const char *got)
 
 enum format { TABLE, CSV, JSON };
 
+/* Replicas one report may merge. */
+#define MAX_DBS 64
+
+/* The groups of path added into *g. 0, or an exit status after printing why. */
+static int query_into(const char *path, const struct hr_usage_query *q,
+                      struct hr_usage_group **g, size_t *n)
+{
+    /* Checked here, not left to SQLite, so a wrong path is not silently a new empty file. */
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        fprintf(stderr, "hearth: usage: %s: no usage database (has the daemon run?)\n", path);
+        return 1;
+    }
+    struct hr_usage_group *one = NULL;
+    size_t n_one = 0;
+    struct hr_diag d = {{0}};
+    int rc = hr_store_usage_query(path, q, &one, &n_one, &d);
+    if (rc == 0 && !*g) {
+        *g = one;
+        *n = n_one;
+        return 0;
+    }
+    if (rc == 0)
+        rc = hr_usage_merge(g, n, one, n_one);
+    free(one);
+    if (rc) {
+        fprintf(stderr, "hearth: usage: %s: %s\n", path, d.msg[0] ? d.msg : hr_err_str(rc));
+        return 1;
+    }
+    return 0;
+}
+
 int hr_cmd_usage(int argc, char **argv)
 {
     struct hr_cmd_db db = {0};
     struct hr_usage_query q = {.by = HR_USAGE_BY_DAY};
     enum format fmt = TABLE;
+    const char *dbs[MAX_DBS];
+    size_t n_dbs = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             print_help();
             return 0;
         }
-        int r = hr_cmd_db_opt("usage", argc, argv, &i, &db);
+        int r = hr_cmd_opt("usage", argc, argv, &i, "--db", &v);
+        if (r == 1) {
+            if (n_dbs == MAX_DBS)
+                return bad_value("--db", "at most 64 databases", v);
+            dbs[n_dbs++] = v;
+        }
+        if (r == 0)
+            r = hr_cmd_db_opt("usage", argc, argv, &i, &db);
         if (r == 0 && (r = hr_cmd_opt("usage", argc, argv, &i, "--since", &v)) == 1) {
             if (hr_utc_parse_ms(v, false, &q.since_ms) != 0)
                 return bad_value("--since", "YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]Z", v);
@@ -91,23 +136,21 @@ int hr_cmd_usage(int argc, char **argv)
         fprintf(stderr, "hearth: usage: --until: must be later than --since\n");
         return 2;
     }
-    char path[HR_CMD_DB_PATH_MAX];
-    int rc = hr_cmd_db_path(&db, path);
-    if (rc)
-        return rc;
-    /* Checked here, not left to SQLite, so a wrong path is not silently a new empty file. */
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        fprintf(stderr, "hearth: usage: %s: no usage database (has the daemon run?)\n", path);
-        return 1;
-    }
     struct hr_usage_group *g = NULL;
     size_t n = 0;
-    struct hr_diag d = {{0}};
-    rc = hr_store_usage_query(path, &q, &g, &n, &d);
+    int rc = 0;
+    if (n_dbs == 0) {
+        char path[HR_CMD_DB_PATH_MAX];
+        rc = hr_cmd_db_path(&db, path);
+        if (rc)
+            return rc;
+        rc = query_into(path, &q, &g, &n);
+    }
+    for (size_t k = 0; rc == 0 && k < n_dbs; k++)
+        rc = query_into(dbs[k], &q, &g, &n);
     if (rc) {
-        fprintf(stderr, "hearth: usage: %s\n", d.msg[0] ? d.msg : hr_err_str(rc));
-        return 1;
+        free(g);
+        return rc;
     }
     if (fmt == JSON) {
         char *text = hr_usage_json(&q, g, n);

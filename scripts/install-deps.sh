@@ -13,7 +13,7 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
     build-essential cmake pkg-config clang libclang-rt-14-dev \
     libuv1-dev libmicrohttpd-dev libgnutls28-dev libsystemd-dev libjansson-dev libopenblas-dev \
-    libsqlite3-dev libcmocka-dev openssl systemd \
+    libsqlite3-dev libcmocka-dev openssl systemd nginx \
     sqlite3 curl ca-certificates python3 python3-numpy python3-jinja2 python3-jsonschema \
     >/dev/null
 # Node.js and npm for the SDK tests: keep a newer one if the machine already has it.

@@ -535,7 +535,7 @@ check("latency histograms filled", m3[("hearth_request_duration_seconds_count", 
       m3[("hearth_queue_wait_seconds_count", ())] > 0)
 TINY = (("model", "tiny"),)
 check("inter-token latency histogram filled",
-      m3[("hearth_inter_token_latency_seconds_count", ())] > 100,
+      m3[("hearth_inter_token_latency_seconds_count", ())] > 10,
       m3[("hearth_inter_token_latency_seconds_count", ())])
 check("generated tokens: at least every finished request's completion tokens",
       m3[("hearth_generated_tokens_total", ())] >= m3[("hearth_completion_tokens_total", ())] > 0,

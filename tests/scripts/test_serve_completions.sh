@@ -107,7 +107,7 @@ assert all(isinstance(t, dict) and 1 <= len(t) <= 3 and all(v <= 0 for v in t.va
 assert lp["text_offset"][0] == 0 and lp["text_offset"] == sorted(lp["text_offset"])
 assert "".join(lp["tokens"]) == c["text"], (lp["tokens"], c["text"])
 PY
-post '{"model":"tiny","prompt":"Hello there","max_tokens":3,"logprobs":0}'
+post '{"model":"tiny","prompt":"Hello there","max_tokens":3,"ignore_eos":true,"logprobs":0}'
 check "logprobs 0: sampled tokens only" json_true "$WORK/body" \
     "len(j['choices'][0]['logprobs']['tokens']) == 3 and all(t == {} for t in j['choices'][0]['logprobs']['top_logprobs'])"
 

@@ -277,6 +277,9 @@ static const struct {
     const char *endpoint;
     enum MHD_Result (*handler)(struct hr_http_req *r);
 } routes[] = {
+    {"/", false, "GET, HEAD", OPEN, NULL, hr_web_route},
+    {"/chat.js", false, "GET, HEAD", OPEN, NULL, hr_web_route},
+    {"/chat.css", false, "GET, HEAD", OPEN, NULL, hr_web_route},
     {"/health", false, "GET, HEAD", OPEN, NULL, health_route},
     {"/ready", false, "GET, HEAD", OPEN, NULL, hr_models_ready_route},
     {"/metrics", false, "GET, HEAD", OPEN, NULL, hr_metrics_route},
@@ -348,6 +351,7 @@ static enum MHD_Result route(struct hr_http_req *r)
     /* Draining: work already running finishes, nothing new starts; probes still answer (and
      * /ready says not_ready) so a load balancer sees why. */
     if (r->srv->draining && routes[ri].handler != health_route &&
+        routes[ri].handler != hr_web_route &&
         routes[ri].handler != hr_models_ready_route && routes[ri].handler != hr_metrics_route)
         return hr_respond_shutting_down(r);
     enum guard g = routes[ri].guard;

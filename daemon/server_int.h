@@ -425,6 +425,9 @@ bool hr_conn_expire(struct hr_http_req *r);
 void hr_conn_timer_start(struct hr_server *s);
 void hr_conn_timer_stop(struct hr_server *s);
 
+/* web_route.c: GET /, /chat.js, /chat.css */
+enum MHD_Result hr_web_route(struct hr_http_req *r);
+
 /* metrics.c */
 void hr_metrics_init(struct hr_metrics *m);
 /* A finished request (hr_record_usage): counters and histograms; in_flight drops. */

@@ -74,7 +74,8 @@ static void collect_generated(struct hr_server *s)
             continue;
         struct hr_engine_stats st;
         hr_engine_get_stats(m->engine, &st);
-        if (m->counted_engine != m->engine) {
+        /* a new engine may reuse a freed one's address: a count that went back is new too */
+        if (m->counted_engine != m->engine || st.n_tokens_generated < m->counted_generated) {
             m->counted_engine = m->engine;
             m->counted_generated = 0;
         }

@@ -56,7 +56,7 @@ static struct hr_engine_params engine_params(const struct hr_served *m)
     return ep;
 }
 
-void hr_models_work_ended(struct hr_server *s)
+static void work_ended(struct hr_server *s)
 {
     s->n_model_work--;
     if (s->stopping && s->n_model_work == 0 && s->models_stopped) {
@@ -134,7 +134,7 @@ static void load_done(uv_work_t *w, int status)
         wake_waiters(m, err);
     }
     free(mw);
-    hr_models_work_ended(s);
+    work_ended(s);
     if (!s->stopping)
         pump(s);
 }
@@ -153,7 +153,7 @@ static void unload_done(uv_work_t *w, int status)
     mw->m->state = HR_SERVED_UNLOADED;
     hr_log(HR_LOG_INFO, "models", "%s: unloaded", mw->m->id);
     free(mw);
-    hr_models_work_ended(s);
+    work_ended(s);
     if (!s->stopping)
         pump(s);
 }
@@ -330,7 +330,7 @@ static void hash_done(uv_work_t *w, int status)
     }
     free(hw->hex);
     free(hw);
-    hr_models_work_ended(s);
+    work_ended(s);
 }
 
 static void start_hashing(struct hr_server *s)

@@ -348,13 +348,11 @@ static enum MHD_Result route(struct hr_http_req *r)
         return hr_respond_error_hdr(r, &e, MHD_HTTP_HEADER_ALLOW, routes[ri].allow);
     }
     r->endpoint = routes[ri].endpoint;
-    /* Draining: work already running finishes, nothing new starts; probes still answer (and
-     * /ready says not_ready) so a load balancer sees why. */
-    if (r->srv->draining && routes[ri].handler != health_route &&
-        routes[ri].handler != hr_web_route &&
-        routes[ri].handler != hr_models_ready_route && routes[ri].handler != hr_metrics_route)
-        return hr_respond_shutting_down(r);
     enum guard g = routes[ri].guard;
+    /* Draining: work already running finishes, nothing new starts; the open routes (probes,
+     * the page) still answer, /ready with not_ready, so a load balancer sees why. */
+    if (r->srv->draining && g != OPEN)
+        return hr_respond_shutting_down(r);
     enum MHD_Result ret;
     if (g != OPEN && !hr_auth_request(r, g == LIMITED, g == ADMIN, &ret))
         return ret;

@@ -171,6 +171,7 @@ static void stop_listening(struct hr_server *s)
     if (s->draining)
         return;
     s->draining = true;
+    hr_service_notify("STOPPING=1");
     MHD_socket fd = s->mhd ? MHD_quiesce_daemon(s->mhd) : MHD_INVALID_SOCKET;
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
@@ -200,7 +201,6 @@ void hr_server_stop(struct hr_server *s)
     }
     s->stopping = true;
     hr_log(HR_LOG_INFO, "server", "stopping");
-    hr_service_notify("STOPPING=1");
     stop_listening(s); /* no new connections while the last answers are written */
     if (s->p.keyring) /* the store thread outlives the loop: no more wake-ups from it */
         hr_keyring_set_wake(s->p.keyring, NULL, NULL);
@@ -241,8 +241,8 @@ void hr_server_drain_check(struct hr_server *s)
  * go on until they end or the drain timeout does. */
 static void begin_drain(struct hr_server *s)
 {
-    hr_service_notify("STOPPING=1\nSTATUS=draining");
     stop_listening(s);
+    hr_service_notify("STATUS=draining");
     hr_log(HR_LOG_INFO, "server", "draining: no new connections; %" PRId64 " requests running "
            "may finish within %u s (send the signal again to stop now)", s->metrics.in_flight,
            s->p.drain_timeout_s);
@@ -279,7 +279,7 @@ static void reload_done(uv_work_t *w, int status)
 {
     struct reload_work *rw = w->data;
     struct hr_server *s = rw->s;
-    s->reloading = false;
+    s->reloading = false; /* the loop outlives the work: uv_run waits for it */
     if (status != 0 || rw->rc != 0) {
         hr_log(HR_LOG_ERROR, "server", "SIGHUP: configuration not reloaded, the old one stays: "
                "%s", status != 0 ? "canceled" : hr_diag_msg(&rw->d));
@@ -295,7 +295,6 @@ static void reload_done(uv_work_t *w, int status)
                s->cors_origins);
     }
     free(rw);
-    hr_models_work_ended(s);
 }
 
 static void on_hup(uv_signal_t *h, int signum)
@@ -318,7 +317,6 @@ static void on_hup(uv_signal_t *h, int signum)
         return;
     }
     s->reloading = true;
-    s->n_model_work++;
 }
 
 static void on_watchdog(uv_timer_t *t)

@@ -255,10 +255,6 @@ struct hr_server {
     bool stop_pending; /* a signal came; the stop waits for embedding work (embed_route.c) */
 };
 
-/* models.c: one piece of work counted in n_model_work (a load, an unload, hashing, a
- * SIGHUP re-read) ended; the last one lets a pending stop go on. */
-void hr_models_work_ended(struct hr_server *s);
-
 /* server.c: while draining, stops the server once no request is in flight (deferred to the
  * loop's next turn: callers may be inside MHD). */
 void hr_server_drain_check(struct hr_server *s);

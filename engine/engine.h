@@ -151,10 +151,9 @@ struct hr_engine_stats {
     uint32_t n_queued;           /* submitted (or preempted) and waiting for a slot */
     uint32_t n_running;          /* sequences holding a slot */
     uint32_t n_slots;            /* n_parallel */
-    uint32_t kv_blocks_total;    /* KV cache blocks of kv_block_tokens positions each */
+    uint32_t kv_blocks_total;    /* KV cache blocks of HR_KV_BLOCK (16) positions each */
     uint32_t kv_blocks_used;     /* held by running sequences */
     uint32_t kv_blocks_cached;   /* idle prefix-cache blocks: reusable, reclaimed when needed */
-    uint32_t kv_block_tokens;
     uint64_t n_steps;            /* batched forward passes run */
     uint64_t n_tokens_evaluated; /* prompt and generated tokens those passes computed */
     uint64_t n_tokens_generated; /* tokens sampled */

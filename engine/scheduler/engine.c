@@ -286,7 +286,6 @@ static void update_stats(struct hr_engine *e, uint32_t n_evaluated)
     e->stats.kv_blocks_total = total;
     e->stats.kv_blocks_used = total - free_or_cached;
     e->stats.kv_blocks_cached = hr_kv_cached_blocks(e->kv);
-    e->stats.kv_block_tokens = HR_KV_BLOCK;
     e->stats.n_tokens_generated = e->n_generated;
     if (n_evaluated) {
         e->stats.n_steps++;
